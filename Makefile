@@ -1,0 +1,37 @@
+# Two commands for a fresh machine (Python 3.11 and apt are all it needs):
+#   make serve   start the service (bentoml serve) on http://localhost:3000
+#   make test    run the whole test suite
+# Both create .venv from the pinned locks and install Debian's ffmpeg when it is missing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 3000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: serve test build lock ffmpeg clean
+
+$(INSTALLED): requirements.lock requirements-dev.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "Python 3.11 is required (found $(PYTHON)); set PYTHON=..."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock -r requirements-dev.lock
+	touch $@
+
+ffmpeg:
+	@command -v ffmpeg >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg; }
+
+serve: $(INSTALLED) ffmpeg
+	$(BIN)/bentoml serve service:ChatterboxService --port $(PORT)
+
+test: $(INSTALLED) ffmpeg
+	$(BIN)/python -m pytest
+
+build: $(INSTALLED)
+	$(BIN)/bentoml build
+
+lock: $(INSTALLED)
+	$(BIN)/python scripts/lock_requirements.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

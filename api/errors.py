@@ -1,0 +1,59 @@
+"""One error shape for every failure: ``{"error": {"type", "message", "field"}}``.
+
+Client mistakes name the field and the fix; server-side failures (storage down, model
+error) are logged with their cause and answered with a 5xx, and the service keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.protocol import ErrorDetail, ErrorResponse
+from storage import StorageError
+
+logger = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    def __init__(self, status_code: int, message: str, *, field: str | None = None, error_type: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.field = field
+        self.error_type = error_type
+
+
+def error_response(status_code: int, error_type: str, message: str, field: str | None = None) -> JSONResponse:
+    body = ErrorResponse(error=ErrorDetail(type=error_type, message=message, field=field))
+    return JSONResponse(body.model_dump(), status_code=status_code)
+
+
+def _field_of(loc: tuple) -> str | None:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "form", "header")]
+    return ".".join(parts) or None
+
+
+async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+    return error_response(exc.status_code, exc.error_type, exc.message, exc.field)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0]
+    field = _field_of(tuple(first.get("loc", ())))
+    messages = [f"{_field_of(tuple(e.get('loc', ()))) or 'request'}: {e.get('msg')}" for e in exc.errors()]
+    return error_response(422, "invalid_request_error", "; ".join(messages), field)
+
+
+async def _storage_error(request: Request, exc: StorageError) -> JSONResponse:
+    logger.error("storage failure", extra={"path": request.url.path, "error": str(exc)})
+    return error_response(503, "storage_unavailable", "storage backend failed; try again later")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StorageError, _storage_error)

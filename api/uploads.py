@@ -1,0 +1,54 @@
+"""Reading uploaded audio safely: bounded in size, decoded in memory, bounded in duration.
+
+Uploads are read into memory (never written to our own temp files), so a rejected upload
+leaves nothing behind; Starlette's spooled parts are closed when the request ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import APIError
+from audio.codec import AudioDecodeError, DecodedAudio, decode
+
+
+@dataclass(frozen=True)
+class UploadedAudio:
+    data: bytes
+    filename: str | None
+    audio: DecodedAudio
+
+
+async def read_upload(file: UploadFile, field: str, max_bytes: int) -> bytes:
+    data = await file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise APIError(413, f"{field} is larger than the {max_bytes // (1 << 20)} MiB limit; upload a shorter or compressed file", field=field, error_type="payload_too_large")
+    if not data:
+        raise APIError(400, f"{field} is empty; upload an audio file", field=field)
+    return data
+
+
+async def read_audio_upload(
+    file: UploadFile, field: str, *, max_bytes: int, sample_rate: int, min_seconds: float, max_seconds: float
+) -> UploadedAudio:
+    """The upload decoded to mono at `sample_rate`, or a 4xx naming `field` and the fix."""
+    data = await read_upload(file, field, max_bytes)
+    try:
+        audio = await run_in_threadpool(decode, data, sample_rate)
+    except AudioDecodeError as exc:
+        raise APIError(400, f"{field}: {exc}; send wav, mp3, flac, ogg/opus or m4a", field=field) from None
+    check_duration(audio, field, min_seconds=min_seconds, max_seconds=max_seconds)
+    return UploadedAudio(data, file.filename, audio)
+
+
+def check_duration(audio: DecodedAudio, field: str, *, min_seconds: float, max_seconds: float) -> None:
+    seconds = audio.duration_seconds
+    if seconds < min_seconds:
+        raise APIError(400, f"{field} is {seconds:.2f} s long; it must be at least {min_seconds:g} s", field=field)
+    if seconds > max_seconds:
+        raise APIError(400, f"{field} is {seconds:.1f} s long; it must be at most {max_seconds:g} s", field=field)
+    if float(abs(audio.samples).max()) < 1e-4:
+        raise APIError(400, f"{field} is silent; upload a recording with speech", field=field)

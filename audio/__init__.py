@@ -1,0 +1,1 @@
+"""Decoding, validating, encoding and joining audio; no model and no storage here."""

@@ -1,0 +1,104 @@
+"""Bytes to samples and back.
+
+libsndfile (through soundfile) decodes WAV, FLAC, MP3 and Ogg (Vorbis/Opus) in process;
+anything else (m4a, aac, ...) goes through ffmpeg via pydub. Encoding to lossless formats
+uses soundfile; MP3 and Opus use ffmpeg so bitrates are configurable.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import soundfile as sf
+from pydub import AudioSegment
+from pydub.exceptions import CouldntDecodeError
+
+from audio.formats import OutputFormat
+
+
+class AudioDecodeError(ValueError):
+    """The bytes are not audio we can read; the message says why in user terms."""
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """Mono float32 samples plus what the original file looked like."""
+
+    samples: np.ndarray
+    sample_rate: int
+    original_sample_rate: int
+    original_channels: int
+    original_format: str
+
+    @property
+    def duration_seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def _check_riff_complete(data: bytes) -> None:
+    """libsndfile quietly reads what is there of a cut WAV; a cut file is corrupt to us."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) >= 8:
+        declared = struct.unpack("<I", data[4:8])[0] + 8
+        if declared > len(data):
+            raise AudioDecodeError(f"the WAV file is truncated: its header declares {declared} bytes, {len(data)} arrived")
+
+
+def _decode_with_soundfile(data: bytes) -> tuple[np.ndarray, int, str]:
+    with sf.SoundFile(io.BytesIO(data)) as handle:
+        samples = handle.read(dtype="float32", always_2d=True)
+        return samples, handle.samplerate, handle.format.lower()
+
+
+def _decode_with_ffmpeg(data: bytes) -> tuple[np.ndarray, int, str]:
+    try:
+        segment = AudioSegment.from_file(io.BytesIO(data))
+    except (CouldntDecodeError, IndexError, OSError) as exc:
+        raise AudioDecodeError("not a readable audio file (tried wav, flac, mp3, ogg/opus, and ffmpeg)") from exc
+    raw = np.array(segment.get_array_of_samples(), dtype=np.float32)
+    scale = float(1 << (8 * segment.sample_width - 1))
+    samples = (raw / scale).reshape(-1, segment.channels)
+    return samples, segment.frame_rate, "ffmpeg"
+
+
+def decode(data: bytes, target_sample_rate: int | None = None) -> DecodedAudio:
+    """Decode any supported file to mono float32, resampled when `target_sample_rate` is set."""
+    if not data:
+        raise AudioDecodeError("the file is empty")
+    _check_riff_complete(data)
+    try:
+        samples, sample_rate, fmt = _decode_with_soundfile(data)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        samples, sample_rate, fmt = _decode_with_ffmpeg(data)
+    if samples.size == 0:
+        raise AudioDecodeError("the file holds no audio samples")
+    channels = samples.shape[1]
+    mono = samples.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(mono).all():
+        raise AudioDecodeError("the file holds invalid (NaN or infinite) samples")
+    rate = sample_rate
+    if target_sample_rate and target_sample_rate != sample_rate:
+        mono = librosa.resample(mono, orig_sr=sample_rate, target_sr=target_sample_rate).astype(np.float32)
+        rate = target_sample_rate
+    return DecodedAudio(mono, rate, sample_rate, channels, fmt)
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def encode(samples: np.ndarray, sample_rate: int, fmt: OutputFormat, *, mp3_bitrate: str, opus_bitrate: str) -> bytes:
+    """Encode mono float32 samples as a complete file in `fmt`."""
+    buffer = io.BytesIO()
+    if fmt in (OutputFormat.wav, OutputFormat.flac):
+        sf.write(buffer, samples, sample_rate, format=fmt.value.upper(), subtype="PCM_16")
+        return buffer.getvalue()
+    segment = AudioSegment(to_int16(samples).tobytes(), frame_rate=sample_rate, sample_width=2, channels=1)
+    if fmt is OutputFormat.mp3:
+        segment.export(buffer, format="mp3", bitrate=mp3_bitrate)
+    else:
+        segment.export(buffer, format="ogg", codec="libopus", bitrate=opus_bitrate)
+    return buffer.getvalue()

@@ -1,0 +1,178 @@
+"""Typed settings, validated once at start-up.
+
+Precedence, highest first: the contract environment names (``CHATTERBOX_MODEL_SOURCE``,
+``STORAGE_BACKEND``, ``S3_BUCKET``, ...), then the generic ``CHATTERBOX_<SECTION>__<KEY>``
+variables that reach every key, then ``config/default.yaml`` (or the file named by
+``CHATTERBOX_CONFIG_FILE``). A bad value stops start-up with a `ConfigError` that names the
+key and the variable that sets it, instead of failing later inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.yaml")
+ENV_PREFIX = "CHATTERBOX_"
+
+# The environment names promised to users, docs and deploy manifests: (section, key).
+CONTRACT_ENV_NAMES: dict[str, tuple[str, str]] = {
+    "CHATTERBOX_MODEL_SOURCE": ("model", "source"),
+    "CHATTERBOX_MODEL_DIR": ("model", "dir"),
+    "CHATTERBOX_DEVICE": ("model", "device"),
+    "STORAGE_BACKEND": ("storage", "backend"),
+    "STORAGE_DIR": ("storage", "dir"),
+    "S3_BUCKET": ("storage", "s3_bucket"),
+    "S3_PREFIX": ("storage", "s3_prefix"),
+    "S3_ENDPOINT_URL": ("storage", "s3_endpoint_url"),
+    "S3_REGION": ("storage", "s3_region"),
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the key and its variable."""
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class ModelSettings(_Section):
+    source: Literal["auto", "huggingface", "local", "random"]
+    dir: Path | None
+    device: Literal["auto", "cuda", "cpu", "mps"]
+    hf_repo_id: str
+    random_seed: int
+    random_t3_layers: int = Field(ge=1, le=30)
+
+
+class TTSSettings(_Section):
+    max_new_tokens: int = Field(ge=10, le=4000)
+    max_chunk_chars: int = Field(ge=50, le=1000)
+    crossfade_ms: int = Field(ge=0, le=1000)
+    repetition_penalty: float = Field(ge=1.0, le=3.0)
+    min_p: float = Field(ge=0.0, le=1.0)
+    top_p: float = Field(gt=0.0, le=1.0)
+    conditioning_cache_size: int = Field(ge=1, le=100_000)
+
+
+class RunnerSettings(_Section):
+    max_batch_size: int = Field(ge=1, le=256)
+    max_latency_ms: int = Field(ge=1)
+    workers: int = Field(ge=1, le=64)
+
+
+class StorageSettings(_Section):
+    backend: Literal["local", "s3"]
+    dir: Path
+    s3_bucket: str | None
+    s3_prefix: str
+    s3_endpoint_url: str | None
+    s3_region: str | None
+
+    @model_validator(mode="after")
+    def _bucket_required_for_s3(self) -> StorageSettings:
+        if self.backend == "s3" and not self.s3_bucket:
+            raise ValueError("storage.backend is 's3' but S3_BUCKET is not set")
+        return self
+
+
+class LimitSettings(_Section):
+    max_upload_bytes: int = Field(ge=1024)
+    voice_min_seconds: float = Field(gt=0)
+    voice_max_seconds: float = Field(gt=0)
+    vc_source_min_seconds: float = Field(gt=0)
+    vc_source_max_seconds: float = Field(gt=0)
+
+
+class AudioSettings(_Section):
+    mp3_bitrate: str = Field(pattern=r"^\d{2,3}k$")
+    opus_bitrate: str = Field(pattern=r"^\d{1,3}k$")
+
+
+class _ContractEnvSource(PydanticBaseSettingsSource):
+    """Reads the short contract names (``S3_BUCKET``...) into their nested keys."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ builds the whole mapping at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, dict[str, str]] = {}
+        for env_name, (section, key) in CONTRACT_ENV_NAMES.items():
+            if (raw := os.environ.get(env_name)) is not None:
+                values.setdefault(section, {})[key] = raw
+        return values
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+        nested_model_default_partial_update=True,
+    )
+
+    model: ModelSettings
+    tts: TTSSettings
+    runner: RunnerSettings
+    storage: StorageSettings
+    limits: LimitSettings
+    audio: AudioSettings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            _ContractEnvSource(settings_cls),
+            env_settings,
+            YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file),
+        )
+
+
+def _env_name_for(loc: tuple[str | int, ...]) -> str | None:
+    if len(loc) < 2:
+        return None  # a whole-section check: its message names the variables itself
+    path = tuple(str(part) for part in loc[:2])
+    for env_name, contract_path in CONTRACT_ENV_NAMES.items():
+        if contract_path == path:
+            return env_name
+    return ENV_PREFIX + "__".join(part.upper() for part in path)
+
+
+def load_settings() -> Settings:
+    """Validate the configuration, turning pydantic's report into one readable error."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"])
+            env_name = _env_name_for(error["loc"])
+            where = f"{key} (env {env_name})" if env_name else key
+            problems.append(f"{where}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded on first use."""
+    return load_settings()

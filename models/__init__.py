@@ -1,0 +1,1 @@
+"""Loading and running the Chatterbox networks, free of any per-request state."""

@@ -1,0 +1,88 @@
+"""Voice conditioning computed per request, never stored on the shared model.
+
+Upstream `ChatterboxTTS.generate` writes the voice into `self.conds`, so two concurrent
+requests would speak in whichever voice was set last. Here conditionals are values: built
+from a reference clip, passed explicitly to generation, and memoised in a bounded LRU keyed
+by the clip's content hash (plus exaggeration for TTS), because computing them costs about
+as much as a short generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+import librosa
+import numpy as np
+import torch
+from chatterbox.models.s3gen import S3GEN_SR, S3Gen
+from chatterbox.models.s3tokenizer import S3_SR
+from chatterbox.models.t3.modules.cond_enc import T3Cond
+from chatterbox.tts import ChatterboxTTS, Conditionals
+
+ValueT = TypeVar("ValueT")
+
+
+class LRUCache(Generic[ValueT]):
+    """A thread-safe LRU bounded by entry count, with hit/miss counters for /health."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[Hashable, ValueT] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], ValueT]) -> tuple[ValueT, bool]:
+        """The cached value for `key` (computing and storing it on a miss) and whether it was a hit."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return self._entries[key], True
+            self.misses += 1
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return value, False
+
+
+def s3gen_reference(s3gen: S3Gen, reference_24k: np.ndarray, device: str) -> dict:
+    """S3Gen's speaker prompt (tokens, mels, x-vector) from at most 10 s of 24 kHz audio."""
+    return s3gen.embed_ref(reference_24k[: ChatterboxTTS.DEC_COND_LEN], S3GEN_SR, device=device)
+
+
+def tts_conditionals(model: ChatterboxTTS, reference_24k: np.ndarray, exaggeration: float) -> Conditionals:
+    """The same conditionals `ChatterboxTTS.prepare_conditionals` builds, from samples
+    instead of a file path, returned instead of stored on the model."""
+    reference_16k = librosa.resample(reference_24k, orig_sr=S3GEN_SR, target_sr=S3_SR)
+    gen = s3gen_reference(model.s3gen, reference_24k, model.device)
+    prompt_tokens = None
+    if prompt_len := model.t3.hp.speech_cond_prompt_len:
+        prompt_tokens, _ = model.s3gen.tokenizer.forward([reference_16k[: ChatterboxTTS.ENC_COND_LEN]], max_len=prompt_len)
+        prompt_tokens = torch.atleast_2d(prompt_tokens).to(model.device)
+    speaker = torch.from_numpy(model.ve.embeds_from_wavs([reference_16k], sample_rate=S3_SR))
+    t3_cond = T3Cond(
+        speaker_emb=speaker.mean(axis=0, keepdim=True).to(model.device),
+        cond_prompt_speech_tokens=prompt_tokens,
+        emotion_adv=exaggeration * torch.ones(1, 1, 1),
+    ).to(device=model.device)
+    return Conditionals(t3_cond, gen)
+
+
+def with_exaggeration(conds: Conditionals, exaggeration: float, device: str) -> Conditionals:
+    """A copy of `conds` with another exaggeration (the built-in voice is stored at 0.5)."""
+    t3_cond = T3Cond(
+        speaker_emb=conds.t3.speaker_emb,
+        cond_prompt_speech_tokens=conds.t3.cond_prompt_speech_tokens,
+        emotion_adv=exaggeration * torch.ones(1, 1, 1),
+    ).to(device=device)
+    return Conditionals(t3_cond, conds.gen)

@@ -1,0 +1,72 @@
+"""What crosses the boundary between the API service and the model runners.
+
+A job is self-contained: it carries its own voice reference, parameters and seed, so a
+batch can mix voices freely and no runner keeps per-request state. Audio travels as raw
+float32 samples (base64 in JSON), which keeps full precision between processes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AudioPayload(BaseModel):
+    """Mono float32 samples at `sample_rate`."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    sample_rate: int = Field(gt=0)
+    samples: bytes
+
+    @classmethod
+    def from_array(cls, samples: np.ndarray, sample_rate: int) -> AudioPayload:
+        return cls(sample_rate=sample_rate, samples=np.ascontiguousarray(samples, dtype="<f4").tobytes())
+
+    def to_array(self) -> np.ndarray:
+        return np.frombuffer(self.samples, dtype="<f4").copy()
+
+
+class VoiceReference(BaseModel):
+    """A voice to clone: 24 kHz reference audio and the hash that keys its conditioning cache."""
+
+    content_hash: str = Field(min_length=8)
+    audio: AudioPayload
+
+
+class TTSJob(BaseModel):
+    text: str = Field(min_length=1)
+    voice: VoiceReference | None = None  # None: the checkpoint's built-in voice
+    exaggeration: float = 0.5
+    cfg_weight: float = 0.5
+    temperature: float = 0.8
+    seed: int
+
+
+class VCJob(BaseModel):
+    source: AudioPayload
+    target_voice: VoiceReference | None = None  # None: the checkpoint's built-in voice
+
+
+class JobResult(BaseModel):
+    """One job's outcome; a failed job reports `error` without failing its batch-mates."""
+
+    audio: AudioPayload | None = None
+    error: str | None = None
+    error_is_client_fault: bool = False
+    chunks: int = 0
+    conditioning_cache_hit: bool = False
+    generation_seconds: float = 0.0
+
+
+class RunnerInfo(BaseModel):
+    """What the API service reports on /health and checks before sending a job."""
+
+    model_source: str
+    device: str
+    model_location: str | None
+    has_default_voice: bool
+    sample_rate: int
+    conditioning_cache_entries: int
+    conditioning_cache_hits: int
+    conditioning_cache_misses: int

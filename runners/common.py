@@ -1,0 +1,55 @@
+"""What both runners share: settings read at import (BentoML fixes batch sizes when the
+class is defined), quiet progress bars, and running a batch job by job so one bad job
+reports its own error instead of failing its batch-mates."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from config import get_settings
+from models.jobs import JobResult, RunnerInfo
+from models.loader import Loaded
+from models.tts_engine import NoDefaultVoiceError, TTSEngine
+from models.vc_engine import VCEngine
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # T3's per-token tqdm bar would flood the logs
+
+logger = logging.getLogger(__name__)
+settings = get_settings()
+
+RUNNER_SERVICE_CONFIG = {
+    "resources": {"gpu": 1},
+    "workers": settings.runner.workers,
+    "traffic": {"timeout": 3600},
+}
+BATCH_CONFIG = {"batchable": True, "max_batch_size": settings.runner.max_batch_size, "max_latency_ms": settings.runner.max_latency_ms}
+
+
+def run_each(jobs: list, run_one: Callable[[object], JobResult], kind: str) -> list[JobResult]:
+    """Run jobs in order; a job's failure becomes its own `JobResult.error`."""
+    results = []
+    for job in jobs:
+        try:
+            results.append(run_one(job))
+        except NoDefaultVoiceError as exc:
+            results.append(JobResult(error=str(exc), error_is_client_fault=True))
+        except Exception as exc:
+            logger.exception("%s job failed", kind)
+            results.append(JobResult(error=f"{kind} model error: {type(exc).__name__}: {exc}"))
+    logger.info("%s batch done", kind, extra={"batch_size": len(jobs)})
+    return results
+
+
+def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
+    return RunnerInfo(
+        model_source=loaded.source,
+        device=loaded.device,
+        model_location=loaded.location,
+        has_default_voice=engine.has_default_voice,
+        sample_rate=engine.sample_rate,
+        conditioning_cache_entries=len(engine.cache),
+        conditioning_cache_hits=engine.cache.hits,
+        conditioning_cache_misses=engine.cache.misses,
+    )

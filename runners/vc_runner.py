@@ -1,0 +1,25 @@
+"""The Chatterbox voice-conversion model as a BentoML service with adaptive batching."""
+
+from __future__ import annotations
+
+import bentoml
+
+from models.jobs import JobResult, RunnerInfo, VCJob
+from models.loader import load_vc
+from models.vc_engine import VCEngine
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, run_each, runner_info, settings
+
+
+@bentoml.service(name="chatterbox-vc-runner", **RUNNER_SERVICE_CONFIG)
+class VCRunner:
+    def __init__(self) -> None:
+        self.loaded = load_vc(settings.model)
+        self.engine = VCEngine(self.loaded.model, settings.tts)
+
+    @bentoml.api(**BATCH_CONFIG)
+    def convert(self, jobs: list[VCJob]) -> list[JobResult]:
+        return run_each(jobs, self.engine.convert, "vc")
+
+    @bentoml.api
+    def info(self) -> RunnerInfo:
+        return runner_info(self.loaded, self.engine)

@@ -1,0 +1,90 @@
+"""Generated audio files and their JSON companions.
+
+Names follow ``{type}_{timestamp}_{params}.{ext}``: the timestamp is UTC to the millisecond
+plus a random suffix, so two requests in the same millisecond never collide, and the params
+part is a short filename-safe summary. The companion ``.json`` carries everything needed to
+understand or reproduce the file (all request parameters, seed, model source, timings).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from storage.base import ObjectNotFoundError, Storage
+
+OUTPUTS_PREFIX = "outputs/"
+OutputType = Literal["tts", "vc", "concat"]
+OUTPUT_NAME = re.compile(r"^(tts|vc|concat)_\d{8}-\d{6}-\d{3}-[0-9a-f]{6}(_[A-Za-z0-9.\-_]+)?\.(wav|mp3|flac|ogg|aac|pcm)$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
+
+
+class OutputMetadata(BaseModel):
+    """The JSON companion of one output (schema_version bumps on incompatible change)."""
+
+    schema_version: int = 1
+    filename: str
+    type: OutputType
+    created_at: datetime
+    format: str
+    content_type: str
+    sample_rate: int
+    duration_seconds: float
+    size_bytes: int
+    generation_seconds: float
+    model_source: str
+    voice: str | None
+    parameters: dict[str, Any]
+
+
+def _param_summary(params: dict[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}-{_UNSAFE.sub('-', text)[:32]}")
+    return "_".join(parts)[:120].rstrip("_-")
+
+
+def new_output_name(kind: OutputType, extension: str, summary: dict[str, Any], now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    stamp = f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
+    params = _param_summary(summary)
+    return f"{kind}_{stamp}{'_' + params if params else ''}.{extension}"
+
+
+def is_output_name(filename: str) -> bool:
+    return bool(OUTPUT_NAME.match(filename))
+
+
+def companion_key(filename: str) -> str:
+    return OUTPUTS_PREFIX + filename.rsplit(".", 1)[0] + ".json"
+
+
+class OutputStore:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def save(self, audio: bytes, metadata: OutputMetadata) -> None:
+        """Write the audio, then its companion; if the companion fails, remove the audio so a
+        failed request leaves nothing behind."""
+        audio_key = OUTPUTS_PREFIX + metadata.filename
+        self.storage.put(audio_key, audio, metadata.content_type)
+        try:
+            self.storage.put(companion_key(metadata.filename), metadata.model_dump_json(indent=2).encode(), "application/json")
+        except BaseException:
+            self.storage.delete(audio_key)
+            raise
+
+    def metadata(self, filename: str) -> OutputMetadata:
+        return OutputMetadata.model_validate_json(self.storage.get(companion_key(filename)))
+
+    def audio_key(self, filename: str) -> str:
+        if not is_output_name(filename):
+            raise ObjectNotFoundError(filename)
+        return OUTPUTS_PREFIX + filename

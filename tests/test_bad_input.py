@@ -1,0 +1,121 @@
+"""Bad input gets a 4xx naming the field; nothing is stored and no temp file is left."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import MAX_UPLOAD_BYTES, RunningService, testdata
+
+
+@pytest.fixture
+def unchanged(service: RunningService, voices: dict[str, str]) -> Iterator[None]:
+    """Asserts the request under test changed nothing in storage and left no temp file."""
+    keys_before, temp_before = service.stored_keys(), service.temp_files()
+    yield
+    assert service.stored_keys() == keys_before
+    assert service.temp_files() - temp_before == set()
+
+
+def assert_error(response, status: int, field: str | None) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": ""}, "text"),
+        ({"text": "   \n  "}, "text"),
+        ({"text": "x" * 10_001}, "text"),
+        ({"text": "Hi.", "exaggeration": 0.1}, "exaggeration"),
+        ({"text": "Hi.", "exaggeration": 2.5}, "exaggeration"),
+        ({"text": "Hi.", "cfg_weight": 1.5}, "cfg_weight"),
+        ({"text": "Hi.", "temperature": 0.0}, "temperature"),
+        ({"text": "Hi.", "temperature": 5.1}, "temperature"),
+        ({"text": "Hi.", "seed": -1}, "seed"),
+        ({"text": "Hi.", "output_format": "wma"}, "output_format"),
+        ({"text": "Hi.", "response_mode": "email"}, "response_mode"),
+        ({"text": "Hi.", "exageration": 0.7}, "exageration"),
+        ({"text": "Hi.", "voice": "../../etc/passwd"}, "voice"),
+        ({"text": "Hi.", "voice": "a/b"}, "voice"),
+        ({}, "text"),
+    ],
+)
+def test_tts_rejects_invalid_fields(service: RunningService, unchanged: None, body: dict, field: str) -> None:
+    assert_error(service.client.post("/api/v1/tts", json=body), 422, field)
+
+
+def test_tts_unknown_voice_is_404(service: RunningService, unchanged: None) -> None:
+    response = service.client.post("/api/v1/tts", json={"text": "Hi.", "voice": "nobody-here"})
+    assert_error(response, 404, "voice")
+    assert "POST /api/v1/voice" in response.json()["error"]["message"]
+
+
+def test_tts_without_voice_on_a_model_without_builtin_voice(service: RunningService, unchanged: None) -> None:
+    response = service.client.post("/api/v1/tts", json={"text": "Hi."})
+    assert_error(response, 400, "voice")
+    assert "no built-in voice" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "reason"),
+    [("not_audio.wav", "not a readable audio file"), ("truncated.wav", "truncated"), ("too_short.wav", "at least 1 s")],
+)
+def test_voice_upload_rejects_unusable_audio(service: RunningService, unchanged: None, filename: str, reason: str) -> None:
+    response = service.client.post("/api/v1/voice", files={"file": (filename, testdata(filename))}, data={"name": "bad-voice"})
+    assert_error(response, 400, "file")
+    assert reason in response.json()["error"]["message"]
+
+
+def test_voice_upload_rejects_silence(service: RunningService, unchanged: None) -> None:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(24_000 * 2, dtype=np.float32), 24_000, format="WAV")
+    response = service.client.post("/api/v1/voice", files={"file": ("silence.wav", buffer.getvalue())}, data={"name": "quiet"})
+    assert_error(response, 400, "file")
+
+
+def test_voice_upload_rejects_oversize_file(service: RunningService, unchanged: None) -> None:
+    payload = testdata("voice_alex.wav") * (MAX_UPLOAD_BYTES // len(testdata("voice_alex.wav")) + 1)
+    response = service.client.post("/api/v1/voice", files={"file": ("big.wav", payload)}, data={"name": "big"})
+    assert_error(response, 413, "file")
+
+
+@pytest.mark.parametrize("name", ["../escape", "..", "a/b", "/abs", "-dash-first", "x" * 65, "new\nline", "é"])
+def test_voice_upload_rejects_unsafe_names(service: RunningService, unchanged: None, name: str) -> None:
+    response = service.client.post("/api/v1/voice", files={"file": ("v.wav", testdata("voice_alex.wav"))}, data={"name": name})
+    assert_error(response, 422, "name")
+
+
+def test_voice_upload_requires_file_and_name(service: RunningService, unchanged: None) -> None:
+    assert_error(service.client.post("/api/v1/voice", data={"name": "nofile"}), 422, "file")
+    assert_error(service.client.post("/api/v1/voice", files={"file": ("v.wav", testdata("voice_alex.wav"))}), 422, "name")
+
+
+def test_vc_rejects_bad_sources_and_targets(service: RunningService, unchanged: None, voices: dict[str, str]) -> None:
+    source = {"input_audio": ("s.wav", testdata("source_speech_16k.wav"))}
+    post = service.client.post
+    assert_error(post("/api/v1/vc", data={"target_voice": voices["alex"]}), 422, "input_audio")
+    assert_error(post("/api/v1/vc", files=source, data={"input_filename": "tts_x.wav", "target_voice": voices["alex"]}), 422, "input_audio")
+    assert_error(post("/api/v1/vc", files={"input_audio": ("n.wav", testdata("not_audio.wav"))}, data={"target_voice": voices["alex"]}), 400, "input_audio")
+    assert_error(post("/api/v1/vc", files={"input_audio": ("t.wav", testdata("truncated.wav"))}, data={"target_voice": voices["alex"]}), 400, "input_audio")
+    assert_error(post("/api/v1/vc", files=source, data={"target_voice": "nobody-here"}), 404, "target_voice")
+    assert_error(post("/api/v1/vc", files={**source, "target_audio": ("v.wav", testdata("voice_bella.wav"))}, data={"target_voice": voices["alex"]}), 422, "target_voice")
+    assert_error(post("/api/v1/vc", files={**source, "target_audio": ("x.wav", testdata("not_audio.wav"))}), 400, "target_audio")
+    assert_error(post("/api/v1/vc", data={"input_filename": "../voices/x.wav", "target_voice": voices["alex"]}), 422, "input_filename")
+    assert_error(post("/api/v1/vc", data={"input_filename": "tts_20250101-000000-000-abcdef.wav", "target_voice": voices["alex"]}), 404, "input_filename")
+    assert_error(post("/api/v1/vc", files=source, data={"target_voice": voices["alex"], "output_format": "wma"}), 422, "output_format")
+
+
+@pytest.mark.parametrize("filename", ["..%2Fvoices%2Ffixture-alex%2Fvoice.json", "voice.json", "tts_20250101-000000-000-abcdef.wav", "%2Fetc%2Fpasswd"])
+def test_download_refuses_unknown_and_traversal_names(service: RunningService, unchanged: None, filename: str) -> None:
+    response = service.client.get(f"/api/v1/outputs/{filename}")
+    assert response.status_code == 404

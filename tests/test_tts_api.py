@@ -1,0 +1,92 @@
+"""POST /api/v1/tts through `bentoml serve`, with real random-weight Chatterbox models."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import numpy as np
+import pytest
+
+from storage.outputs import OUTPUT_NAME, companion_key
+from tests.audio_checks import max_seconds_for, samples_of, wav_info
+from tests.conftest import MAX_CHUNK_CHARS, RunningService
+
+TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Then it runs far away into the woods."
+
+
+def test_health_reports_what_is_really_loaded(service: RunningService) -> None:
+    body = service.client.get("/api/v1/health").json()
+    assert body["ready"] is True and body["status"] == "ok"
+    assert re.match(r"^\d+\.\d+\.\d+$", body["version"])
+    for model in ("tts", "vc"):
+        assert body[model]["source"] == "random"
+        assert body[model]["device"] == "cpu"
+    assert body["storage"] == {"backend": service.backend, "ready": True, "error": None}
+
+
+def test_tts_url_mode_stores_audio_and_metadata(service: RunningService, voices: dict[str, str]) -> None:
+    assert len(TWO_SENTENCES) > MAX_CHUNK_CHARS  # so the text is really split
+    response = service.client.post("/api/v1/tts", json={"text": TWO_SENTENCES, "voice": voices["alex"], "seed": 11, "exaggeration": 0.7})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    filename = body["filename"]
+    assert OUTPUT_NAME.match(filename) and filename.startswith("tts_") and "voice-fixture-alex_exag-0.7_cfg-0.5" in filename
+    assert body["url"].endswith(f"/api/v1/outputs/{filename}")
+
+    download = service.client.get(body["url"])
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "audio/wav"
+    info = wav_info(download.content)
+    assert info.samplerate == 24_000 and info.channels == 1
+    metadata = body["metadata"]
+    assert metadata["parameters"]["chunks"] == 2
+    assert 0.1 < info.duration <= max_seconds_for(2)
+    assert metadata["duration_seconds"] == pytest.approx(info.duration, abs=0.01)
+    assert metadata["size_bytes"] == len(download.content)
+    assert metadata["model_source"] == "random" and metadata["voice"] == voices["alex"]
+    assert metadata["parameters"]["seed"] == 11 and metadata["parameters"]["text"] == TWO_SENTENCES
+    assert metadata["generation_seconds"] > 0
+
+    stored = json.loads(service.storage.get(companion_key(filename)))
+    assert stored == metadata
+
+
+def test_tts_stream_mode_returns_the_file_itself(service: RunningService, voices: dict[str, str]) -> None:
+    response = service.client.post(
+        "/api/v1/tts", json={"text": "Short one.", "voice": voices["bella"], "output_format": "mp3", "response_mode": "stream", "seed": 5}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "audio/mpeg"
+    filename = re.match(r'attachment; filename="(.+)"', response.headers["content-disposition"]).group(1)
+    assert filename.endswith(".mp3") and OUTPUT_NAME.match(filename)
+    assert 0 < len(samples_of(response.content)) / 24_000 <= max_seconds_for(1)
+    assert service.storage.get("outputs/" + filename) == response.content
+
+
+def test_seeded_generation_is_reproducible_and_voice_is_per_request(service: RunningService, voices: dict[str, str]) -> None:
+    """Two concurrent requests with different voices and the same seed each get their own
+    voice: each matches what the same request produces alone, and they differ."""
+    request = {"text": "Hello there, friend.", "seed": 1234, "response_mode": "stream"}
+    concurrent: dict[str, bytes] = {}
+
+    def generate(voice: str) -> None:
+        response = service.client.post("/api/v1/tts", json={**request, "voice": voices[voice]})
+        assert response.status_code == 200, response.text
+        concurrent[voice] = response.content
+
+    threads = [threading.Thread(target=generate, args=(voice,)) for voice in ("alex", "bella")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    alone = {}
+    for voice in ("alex", "bella"):
+        response = service.client.post("/api/v1/tts", json={**request, "voice": voices[voice]})
+        alone[voice] = samples_of(response.content)
+    for voice in ("alex", "bella"):
+        assert np.array_equal(samples_of(concurrent[voice]), alone[voice]), f"{voice} changed when run beside another voice"
+    a, b = alone["alex"], alone["bella"]
+    assert len(a) != len(b) or not np.allclose(a, b, atol=1e-3), "two voices produced the same audio"
