@@ -21,6 +21,7 @@ OUTPUTS_PREFIX = "outputs/"
 OutputType = Literal["tts", "vc", "concat"]
 OUTPUT_NAME = re.compile(r"^(tts|vc|concat)_\d{8}-\d{6}-\d{3}-[0-9a-f]{6}(_[A-Za-z0-9.\-_]+)?\.(wav|mp3|flac|ogg|aac|pcm)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
+_DOTS = re.compile(r"\.{2,}")
 
 
 class OutputMetadata(BaseModel):
@@ -47,7 +48,8 @@ def _param_summary(params: dict[str, Any]) -> str:
         if value is None:
             continue
         text = f"{value:g}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}-{_UNSAFE.sub('-', text)[:32]}")
+        safe = _DOTS.sub(".", _UNSAFE.sub("-", text)).strip(".-")[:32]
+        parts.append(f"{key}-{safe}")
     return "_".join(parts)[:120].rstrip("_-")
 
 

@@ -37,7 +37,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def testdata(name: str) -> bytes:
+def read_testdata(name: str) -> bytes:
     return (TESTDATA / name).read_bytes()
 
 
@@ -155,7 +155,7 @@ def voices(service: RunningService) -> dict[str, str]:
     names = {"alex": "voice_alex.wav", "bella": "voice_bella.wav"}
     for name, filename in names.items():
         response = service.client.post(
-            "/api/v1/voice", files={"file": (filename, testdata(filename))}, data={"name": f"fixture-{name}", "overwrite": "true"}
+            "/api/v1/voice", files={"file": (filename, read_testdata(filename))}, data={"name": f"fixture-{name}", "overwrite": "true"}
         )
         assert response.status_code in (200, 201), response.text
     return {name: f"fixture-{name}" for name in names}

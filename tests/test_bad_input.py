@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import MAX_UPLOAD_BYTES, RunningService, testdata
+from tests.conftest import MAX_UPLOAD_BYTES, RunningService, read_testdata
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_tts_without_voice_on_a_model_without_builtin_voice(service: RunningServ
     [("not_audio.wav", "not a readable audio file"), ("truncated.wav", "truncated"), ("too_short.wav", "at least 1 s")],
 )
 def test_voice_upload_rejects_unusable_audio(service: RunningService, unchanged: None, filename: str, reason: str) -> None:
-    response = service.client.post("/api/v1/voice", files={"file": (filename, testdata(filename))}, data={"name": "bad-voice"})
+    response = service.client.post("/api/v1/voice", files={"file": (filename, read_testdata(filename))}, data={"name": "bad-voice"})
     assert_error(response, 400, "file")
     assert reason in response.json()["error"]["message"]
 
@@ -84,32 +84,32 @@ def test_voice_upload_rejects_silence(service: RunningService, unchanged: None) 
 
 
 def test_voice_upload_rejects_oversize_file(service: RunningService, unchanged: None) -> None:
-    payload = testdata("voice_alex.wav") * (MAX_UPLOAD_BYTES // len(testdata("voice_alex.wav")) + 1)
+    payload = read_testdata("voice_alex.wav") * (MAX_UPLOAD_BYTES // len(read_testdata("voice_alex.wav")) + 1)
     response = service.client.post("/api/v1/voice", files={"file": ("big.wav", payload)}, data={"name": "big"})
     assert_error(response, 413, "file")
 
 
 @pytest.mark.parametrize("name", ["../escape", "..", "a/b", "/abs", "-dash-first", "x" * 65, "new\nline", "é"])
 def test_voice_upload_rejects_unsafe_names(service: RunningService, unchanged: None, name: str) -> None:
-    response = service.client.post("/api/v1/voice", files={"file": ("v.wav", testdata("voice_alex.wav"))}, data={"name": name})
+    response = service.client.post("/api/v1/voice", files={"file": ("v.wav", read_testdata("voice_alex.wav"))}, data={"name": name})
     assert_error(response, 422, "name")
 
 
 def test_voice_upload_requires_file_and_name(service: RunningService, unchanged: None) -> None:
     assert_error(service.client.post("/api/v1/voice", data={"name": "nofile"}), 422, "file")
-    assert_error(service.client.post("/api/v1/voice", files={"file": ("v.wav", testdata("voice_alex.wav"))}), 422, "name")
+    assert_error(service.client.post("/api/v1/voice", files={"file": ("v.wav", read_testdata("voice_alex.wav"))}), 422, "name")
 
 
 def test_vc_rejects_bad_sources_and_targets(service: RunningService, unchanged: None, voices: dict[str, str]) -> None:
-    source = {"input_audio": ("s.wav", testdata("source_speech_16k.wav"))}
+    source = {"input_audio": ("s.wav", read_testdata("source_speech_16k.wav"))}
     post = service.client.post
     assert_error(post("/api/v1/vc", data={"target_voice": voices["alex"]}), 422, "input_audio")
     assert_error(post("/api/v1/vc", files=source, data={"input_filename": "tts_x.wav", "target_voice": voices["alex"]}), 422, "input_audio")
-    assert_error(post("/api/v1/vc", files={"input_audio": ("n.wav", testdata("not_audio.wav"))}, data={"target_voice": voices["alex"]}), 400, "input_audio")
-    assert_error(post("/api/v1/vc", files={"input_audio": ("t.wav", testdata("truncated.wav"))}, data={"target_voice": voices["alex"]}), 400, "input_audio")
+    assert_error(post("/api/v1/vc", files={"input_audio": ("n.wav", read_testdata("not_audio.wav"))}, data={"target_voice": voices["alex"]}), 400, "input_audio")
+    assert_error(post("/api/v1/vc", files={"input_audio": ("t.wav", read_testdata("truncated.wav"))}, data={"target_voice": voices["alex"]}), 400, "input_audio")
     assert_error(post("/api/v1/vc", files=source, data={"target_voice": "nobody-here"}), 404, "target_voice")
-    assert_error(post("/api/v1/vc", files={**source, "target_audio": ("v.wav", testdata("voice_bella.wav"))}, data={"target_voice": voices["alex"]}), 422, "target_voice")
-    assert_error(post("/api/v1/vc", files={**source, "target_audio": ("x.wav", testdata("not_audio.wav"))}), 400, "target_audio")
+    assert_error(post("/api/v1/vc", files={**source, "target_audio": ("v.wav", read_testdata("voice_bella.wav"))}, data={"target_voice": voices["alex"]}), 422, "target_voice")
+    assert_error(post("/api/v1/vc", files={**source, "target_audio": ("x.wav", read_testdata("not_audio.wav"))}), 400, "target_audio")
     assert_error(post("/api/v1/vc", data={"input_filename": "../voices/x.wav", "target_voice": voices["alex"]}), 422, "input_filename")
     assert_error(post("/api/v1/vc", data={"input_filename": "tts_20250101-000000-000-abcdef.wav", "target_voice": voices["alex"]}), 404, "input_filename")
     assert_error(post("/api/v1/vc", files=source, data={"target_voice": voices["alex"], "output_format": "wma"}), 422, "output_format")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.audio_checks import samples_of, wav_info
-from tests.conftest import RunningService, testdata
+from tests.conftest import RunningService, read_testdata
 
 FORMATS = [
     ("voice_alex.wav", "wav", 24_000, 1),
@@ -19,11 +19,11 @@ FORMATS = [
 @pytest.mark.parametrize(("filename", "fmt", "rate", "channels"), FORMATS)
 def test_voice_upload_accepts_every_format(service: RunningService, filename: str, fmt: str, rate: int, channels: int) -> None:
     name = "Upload-" + filename.replace(".", "-")
-    response = service.client.post("/api/v1/voice", files={"file": (filename, testdata(filename))}, data={"name": name, "overwrite": "true"})
+    response = service.client.post("/api/v1/voice", files={"file": (filename, read_testdata(filename))}, data={"name": name, "overwrite": "true"})
     assert response.status_code in (200, 201), response.text
     record = response.json()["voice"]
     assert (record["name"], record["original_format"], record["original_sample_rate"], record["original_channels"]) == (name, fmt, rate, channels)
-    assert service.storage.get(record["original_key"]) == testdata(filename)
+    assert service.storage.get(record["original_key"]) == read_testdata(filename)
     reference = wav_info(service.storage.get(record["reference_key"]))
     assert (reference.samplerate, reference.channels) == (24_000, 1)
     assert reference.duration == pytest.approx(record["duration_seconds"], abs=0.01)
@@ -31,11 +31,11 @@ def test_voice_upload_accepts_every_format(service: RunningService, filename: st
 
 def test_voice_names_are_unique_ignoring_case_and_overwrite_replaces(service: RunningService) -> None:
     post = service.client.post
-    first = post("/api/v1/voice", files={"file": ("a.wav", testdata("voice_alex.wav"))}, data={"name": "Casey"})
+    first = post("/api/v1/voice", files={"file": ("a.wav", read_testdata("voice_alex.wav"))}, data={"name": "Casey"})
     assert first.status_code == 201, first.text
-    clash = post("/api/v1/voice", files={"file": ("b.wav", testdata("voice_bella.wav"))}, data={"name": "CASEY"})
+    clash = post("/api/v1/voice", files={"file": ("b.wav", read_testdata("voice_bella.wav"))}, data={"name": "CASEY"})
     assert clash.status_code == 409 and clash.json()["error"]["field"] == "name"
-    replaced = post("/api/v1/voice", files={"file": ("b.wav", testdata("voice_bella.wav"))}, data={"name": "casey", "overwrite": "true"})
+    replaced = post("/api/v1/voice", files={"file": ("b.wav", read_testdata("voice_bella.wav"))}, data={"name": "casey", "overwrite": "true"})
     assert replaced.status_code == 200 and replaced.json()["created"] is False
     old, new = first.json()["voice"], replaced.json()["voice"]
     assert new["content_hash"] != old["content_hash"]
@@ -45,14 +45,14 @@ def test_voice_names_are_unique_ignoring_case_and_overwrite_replaces(service: Ru
 
 def test_vc_with_uploaded_source_and_library_voice(service: RunningService, voices: dict[str, str]) -> None:
     response = service.client.post(
-        "/api/v1/vc", files={"input_audio": ("src.wav", testdata("source_speech_16k.wav"))}, data={"target_voice": voices["bella"]}
+        "/api/v1/vc", files={"input_audio": ("src.wav", read_testdata("source_speech_16k.wav"))}, data={"target_voice": voices["bella"]}
     )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["filename"].startswith("vc_") and "voice-fixture-bella" in body["filename"]
     audio = service.client.get(body["url"]).content
     info = wav_info(audio)
-    source_seconds = wav_info(testdata("source_speech_16k.wav")).duration
+    source_seconds = wav_info(read_testdata("source_speech_16k.wav")).duration
     assert info.samplerate == 24_000 and info.duration == pytest.approx(source_seconds, rel=0.1)
     assert body["metadata"]["type"] == "vc" and body["metadata"]["voice"] == voices["bella"]
     assert body["metadata"]["parameters"]["input_upload"] == "src.wav"
@@ -64,7 +64,7 @@ def test_vc_from_stored_output_to_uploaded_target_streamed(service: RunningServi
     source = tts.json()
     response = service.client.post(
         "/api/v1/vc",
-        files={"target_audio": ("bella.flac", testdata("voice_bella.flac"))},
+        files={"target_audio": ("bella.flac", read_testdata("voice_bella.flac"))},
         data={"input_filename": source["filename"], "output_format": "flac", "response_mode": "stream"},
     )
     assert response.status_code == 200, response.text
