@@ -104,7 +104,7 @@ class ChatterboxService:
         record, created = await self.serving.upload_voice(file, name, overwrite)
         return JSONResponse(VoiceResponse(voice=record, created=created).model_dump(mode="json"), status_code=201 if created else 200)
 
-    @app.api_route("/api/v1/outputs/{filename}", methods=["GET", "HEAD"], name="download_output", responses={404: {"model": ErrorResponse}, 200: AUDIO_RESPONSE})
+    @app.api_route("/api/v1/outputs/{filename}", methods=["GET", "HEAD"], name="download_output", operation_id="download_output", responses={404: {"model": ErrorResponse}, 200: AUDIO_RESPONSE})
     async def download_output(self, filename: str) -> Response:
         """Download a stored output."""
         return await self.serving.download(filename)

@@ -15,7 +15,10 @@ OPENAPI_FILE = ROOT / "docs" / "openapi.yaml"
 def render() -> str:
     from service import app
 
-    return yaml.safe_dump(app.openapi(), sort_keys=False, allow_unicode=True)
+    schema = app.openapi()
+    # A route serving GET and HEAD keeps its methods in a set: sort them so the file is stable.
+    schema["paths"] = {path: dict(sorted(operations.items())) for path, operations in schema["paths"].items()}
+    return yaml.safe_dump(schema, sort_keys=False, allow_unicode=True)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Generated audio files and their JSON companions.
 
 Names follow ``{type}_{timestamp}_{params}.{ext}``: the timestamp is UTC to the millisecond
-plus a random suffix, so two requests in the same millisecond never collide, and the params
+plus a suffix of a per-process counter and random bits, so two requests in the same
+millisecond never collide, and the params
 part is a short filename-safe summary. The companion ``.json`` carries everything needed to
 understand or reproduce the file (all request parameters, seed, model source, timings).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from datetime import datetime, timezone
@@ -19,9 +21,10 @@ from storage.base import ObjectNotFoundError, Storage
 
 OUTPUTS_PREFIX = "outputs/"
 OutputType = Literal["tts", "vc", "concat"]
-OUTPUT_NAME = re.compile(r"^(tts|vc|concat)_\d{8}-\d{6}-\d{3}-[0-9a-f]{6}(_[A-Za-z0-9.\-_]+)?\.(wav|mp3|flac|ogg|aac|pcm)$")
+OUTPUT_NAME = re.compile(r"^(tts|vc|concat)_\d{8}-\d{6}-\d{3}-[0-9a-f]{12}(_[A-Za-z0-9.\-_]+)?\.(wav|mp3|flac|ogg|aac|pcm)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
 _DOTS = re.compile(r"\.{2,}")
+_SEQUENCE = itertools.count()
 
 
 class OutputMetadata(BaseModel):
@@ -55,7 +58,9 @@ def _param_summary(params: dict[str, Any]) -> str:
 
 def new_output_name(kind: OutputType, extension: str, summary: dict[str, Any], now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
-    stamp = f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
+    # A per-process counter makes names unique within a replica; random bits separate replicas.
+    suffix = f"{secrets.token_hex(4)}{next(_SEQUENCE) % 0x10000:04x}"
+    stamp = f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{suffix}"
     params = _param_summary(summary)
     return f"{kind}_{stamp}{'_' + params if params else ''}.{extension}"
 

@@ -111,11 +111,11 @@ def test_vc_rejects_bad_sources_and_targets(service: RunningService, unchanged: 
     assert_error(post("/api/v1/vc", files={**source, "target_audio": ("v.wav", read_testdata("voice_bella.wav"))}, data={"target_voice": voices["alex"]}), 422, "target_voice")
     assert_error(post("/api/v1/vc", files={**source, "target_audio": ("x.wav", read_testdata("not_audio.wav"))}), 400, "target_audio")
     assert_error(post("/api/v1/vc", data={"input_filename": "../voices/x.wav", "target_voice": voices["alex"]}), 422, "input_filename")
-    assert_error(post("/api/v1/vc", data={"input_filename": "tts_20250101-000000-000-abcdef.wav", "target_voice": voices["alex"]}), 404, "input_filename")
+    assert_error(post("/api/v1/vc", data={"input_filename": "tts_20250101-000000-000-abcdef012345.wav", "target_voice": voices["alex"]}), 404, "input_filename")
     assert_error(post("/api/v1/vc", files=source, data={"target_voice": voices["alex"], "output_format": "wma"}), 422, "output_format")
 
 
-@pytest.mark.parametrize("filename", ["..%2Fvoices%2Ffixture-alex%2Fvoice.json", "voice.json", "tts_20250101-000000-000-abcdef.wav", "%2Fetc%2Fpasswd"])
+@pytest.mark.parametrize("filename", ["..%2Fvoices%2Ffixture-alex%2Fvoice.json", "voice.json", "tts_20250101-000000-000-abcdef012345.wav", "%2Fetc%2Fpasswd"])
 def test_download_refuses_unknown_and_traversal_names(service: RunningService, unchanged: None, filename: str) -> None:
     response = service.client.get(f"/api/v1/outputs/{filename}")
     assert response.status_code == 404

@@ -68,8 +68,8 @@ def test_s3_down_is_a_storage_error() -> None:
 
 def test_output_names_are_unique_within_one_millisecond() -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=timezone.utc)
-    names = {new_output_name("tts", "wav", {"voice": "alex", "exag": 0.5, "cfg": 0.5}, now) for _ in range(2000)}
-    assert len(names) == 2000
+    names = {new_output_name("tts", "wav", {"voice": "alex", "exag": 0.5, "cfg": 0.5}, now) for _ in range(20_000)}
+    assert len(names) == 20_000
     name = names.pop()
     assert name.startswith("tts_20260102-030405-678-") and name.endswith("_voice-alex_exag-0.5_cfg-0.5.wav")
     assert is_output_name(name)
@@ -90,11 +90,11 @@ def test_failed_companion_write_removes_the_audio(tmp_path) -> None:
 
     storage = CompanionFails(tmp_path)
     metadata = OutputMetadata(
-        filename="tts_20260101-000000-000-abcdef.wav", type="tts", created_at=datetime.now(timezone.utc), format="wav",
+        filename="tts_20260101-000000-000-abcdef012345.wav", type="tts", created_at=datetime.now(timezone.utc), format="wav",
         content_type="audio/wav", sample_rate=24000, duration_seconds=1.0, size_bytes=4, generation_seconds=0.1,
         model_source="random", voice=None, parameters={},
     )
     with pytest.raises(StorageError):
         OutputStore(storage).save(b"data", metadata)
     assert list(storage.list_keys("")) == []
-    assert companion_key(metadata.filename) == "outputs/tts_20260101-000000-000-abcdef.json"
+    assert companion_key(metadata.filename) == "outputs/tts_20260101-000000-000-abcdef012345.json"
