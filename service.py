@@ -9,26 +9,49 @@ concurrent requests.
 from __future__ import annotations
 
 import logging
+from typing import Annotated, Literal
 
 import bentoml
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api import __version__
-from api.errors import error_response, install_error_handlers
-from api.protocol import ErrorResponse, HealthResponse, OutputResponse, ResponseMode, TTSRequest, VoiceResponse
+from api.errors import error_response, install_error_handlers, validated
+from api.protocol import (
+    BulkVoiceResponse,
+    DeletedVoices,
+    DeletionPreview,
+    ErrorResponse,
+    HealthResponse,
+    ImportResponse,
+    OnConflict,
+    OutputResponse,
+    ResponseMode,
+    TTSRequest,
+    VoiceListResponse,
+    VoiceResponse,
+)
 from api.serving import Serving
+from api.voices import VoiceServing
 from audio.formats import OutputFormat
 from config import get_settings
 from runners.tts_runner import TTSRunner
 from runners.vc_runner import VCRunner
 from storage import create_storage
+from storage.voices import VoiceStore
+from voices.library import VoiceLibrary
+from voices.metadata import VoiceDefaults, VoiceMetadataPatch
+from voices.query import MAX_PAGE_SIZE, FolderNode, SortKey, VoiceFilter, VoiceListQuery, VoiceStats
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 422, 500, 503)}
+VOICE_ERRORS = {**ERRORS, 412: {"model": ErrorResponse}}
+DELETE_ERRORS = {**ERRORS, 400: {"model": DeletionPreview, "description": "Without confirm=true: what would be deleted (nothing is)."}}
+ARCHIVE_ROUTES = ("/api/v1/voices/bulk", "/api/v1/voices/import")
 AUDIO_RESPONSE = {"content": {fmt.content_type: {}} for fmt in OutputFormat}
 
 app = FastAPI(
@@ -40,10 +63,12 @@ install_error_handlers(app)
 
 
 class RequestSizeLimit(BaseHTTPMiddleware):
-    """Refuse bodies larger than two uploads before Starlette spools them to disk."""
+    """Refuse bodies larger than two uploads (an archive on the archive routes) before
+    Starlette spools them to disk."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        limit = 2 * settings.limits.max_upload_bytes + (1 << 20)
+        limits = settings.limits
+        limit = (limits.max_archive_bytes if request.url.path in ARCHIVE_ROUTES else 2 * limits.max_upload_bytes) + (1 << 20)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             return error_response(413, "payload_too_large", f"request body exceeds {limit} bytes")
@@ -53,6 +78,24 @@ class RequestSizeLimit(BaseHTTPMiddleware):
 app.add_middleware(RequestSizeLimit)
 
 
+def split_tags(tags: list[str] | None) -> list[str] | None:
+    """Tags from repeated form fields, each of which may hold several separated by commas."""
+    if tags is None:
+        return None
+    return [tag for field in tags for tag in field.split(",") if tag.strip()]
+
+
+def voice_filter_of(
+    search: str | None = Query(None, description="Words that must all appear in the name, display name, description or tags."),
+    folder: str | None = Query(None, description="Only voices in this folder ('' is the top level)."),
+    include_subfolders: bool = Query(True, description="With `folder`: include its subfolders."),
+    tag: list[str] = Query([], description="Repeatable: voices carrying every one of these tags."),
+    name: list[str] = Query([], description="Repeatable: only these voices."),
+) -> VoiceFilter:
+    data = {"search": search, "folder": folder, "include_subfolders": include_subfolders, "tags": tag, "names": name}
+    return validated(VoiceFilter, data, "query", aliases={"tags": "tag", "names": "name"})
+
+
 @bentoml.service(name="chatterbox", workers=1, traffic={"timeout": 3600})
 @bentoml.asgi_app(app, path="/")
 class ChatterboxService:
@@ -60,8 +103,29 @@ class ChatterboxService:
     vc_runner = bentoml.depends(VCRunner)
 
     def __init__(self) -> None:
-        self.serving = Serving(settings, create_storage(settings.storage))
+        storage = create_storage(settings.storage)
+        self.library = VoiceLibrary(VoiceStore(storage, settings.voices.read_workers), settings.voices)
+        self.voices = VoiceServing(settings, self.library, self.forget_conditioning)
+        self.serving = Serving(settings, storage, self.voices)
+        try:
+            report = self.library.sync()
+            logger.info("voice index loaded", extra={"voices": report.voices, "seconds": report.seconds})
+        except Exception:  # storage down at start-up: serve anyway, upkeep retries, /health says why
+            logger.exception("voice index could not be loaded; retrying in the background")
+        self.library.start()
         logger.info("api service ready", extra={"storage": settings.storage.backend})
+
+    @bentoml.on_shutdown
+    def flush_voice_usage(self) -> None:
+        self.library.close()
+
+    async def forget_conditioning(self, content_hashes: list[str]) -> None:
+        """Best effort: a runner that misses this evicts the entry by LRU; no record points to it."""
+        for runner in (self.tts_runner, self.vc_runner):
+            try:
+                await runner.to_async.forget(content_hashes)
+            except Exception:
+                logger.exception("could not evict voice conditionals from a runner")
 
     @app.get("/api/v1/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
     async def health(self) -> JSONResponse:
@@ -93,18 +157,129 @@ class ChatterboxService:
             target_audio=target_audio, output_format=output_format, response_mode=response_mode,
         )
 
-    @app.post("/api/v1/voice", response_model=VoiceResponse, status_code=201, responses=ERRORS)
+    # --- voice library ------------------------------------------------------------------
+
+    @app.post("/api/v1/voice", response_model=VoiceResponse, status_code=201, responses=VOICE_ERRORS)
     async def upload_voice(
         self,
-        file: UploadFile = File(..., description="Voice reference: wav, mp3, flac, ogg/opus or m4a, 1 s or longer."),
-        name: str = Form(..., description="Voice name used by `voice` in TTS."),
-        overwrite: bool = Form(False, description="Replace an existing voice of the same name."),
-    ) -> JSONResponse:
-        """Add a voice to the library (201), or replace one with overwrite=true (200)."""
-        record, created = await self.serving.upload_voice(file, name, overwrite)
-        return JSONResponse(VoiceResponse(voice=record, created=created).model_dump(mode="json"), status_code=201 if created else 200)
+        name: str = Form(..., description="Voice name used by `voice` in TTS (unique ignoring case)."),
+        file: UploadFile | None = File(None, description="Voice reference: wav, mp3, flac, ogg/opus or m4a, 1 s or longer. Omit to update metadata only."),
+        overwrite: bool = Form(False, description="Replace the audio of an existing voice of the same name."),
+        display_name: str | None = Form(None),
+        description: str | None = Form(None),
+        tags: list[str] | None = Form(None, description="Repeat the field, or separate tags with commas."),
+        folder: str | None = Form(None, description="Folder path such as `narrators/en`; '' is the top level."),
+        exaggeration: float | None = Form(None, description="Default exaggeration for this voice."),
+        cfg_weight: float | None = Form(None, description="Default cfg_weight for this voice."),
+        temperature: float | None = Form(None, description="Default temperature for this voice."),
+        speed_factor: float | None = Form(None, description="Default speed factor for this voice."),
+    ) -> Response:
+        """Add a voice (201), replace its audio with overwrite=true (200), or, without a file,
+        update the metadata of an existing voice (200)."""
+        given = {"exaggeration": exaggeration, "cfg_weight": cfg_weight, "temperature": temperature, "speed_factor": speed_factor}
+        defaults = validated(VoiceDefaults, {k: v for k, v in given.items() if v is not None}, "body")
+        fields = {"display_name": display_name, "description": description, "folder": folder, "tags": split_tags(tags)}
+        patch_data = {k: v for k, v in fields.items() if v is not None} | ({"defaults": defaults} if defaults.model_fields_set else {})
+        return await self.voices.upload(file, name, validated(VoiceMetadataPatch, patch_data, "body"), overwrite)
+
+    @app.post("/api/v1/voices/bulk", response_model=BulkVoiceResponse, responses=ERRORS)
+    async def bulk_upload_voices(
+        self,
+        files: list[UploadFile] = File([], description="Audio files; each becomes a voice named after the file."),
+        archive: UploadFile | None = File(None, description="Or a zip of audio files; its subfolders become folders."),
+        folder: str = Form("", description="Folder for every voice (zip subfolders go below it)."),
+        tags: list[str] | None = Form(None, description="Tags for every voice."),
+        overwrite: bool = Form(False, description="Replace voices that already exist (otherwise they fail with 409)."),
+    ) -> BulkVoiceResponse:
+        """Upload many voices at once; each file gets its own result, one bad file fails alone."""
+        patch = validated(VoiceMetadataPatch, {"folder": folder, "tags": split_tags(tags) or []}, "body")
+        return await self.voices.bulk_upload(files, archive, patch.folder or "", patch.tags or [], overwrite)
+
+    @app.get("/api/v1/voices", response_model=VoiceListResponse, responses=ERRORS)
+    async def list_voices(
+        self,
+        voice_filter: Annotated[VoiceFilter, Depends(voice_filter_of)],
+        page: int = Query(1, ge=1),
+        page_size: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
+        sort: SortKey = Query("name"),
+        order: Literal["asc", "desc"] = Query("asc"),
+    ) -> VoiceListResponse:
+        """Search, filter, sort and page the library (served from the in-memory index)."""
+        query = VoiceListQuery(**voice_filter.model_dump(), page=page, page_size=page_size, sort=sort, order=order)
+        return await self.voices.list(query)
+
+    @app.delete("/api/v1/voices", response_model=DeletedVoices, responses=DELETE_ERRORS)
+    async def delete_voices(
+        self,
+        voice_filter: Annotated[VoiceFilter, Depends(voice_filter_of)],
+        all: bool = Query(False, description="Select every voice (when no other filter is given)."),
+        confirm: bool = Query(False, description="Without it nothing is deleted: a 400 lists what would be."),
+    ) -> DeletedVoices:
+        """Delete the voices a filter selects (audio, record and cached conditioning)."""
+        return await self.voices.delete_many(voice_filter, all, confirm)
+
+    @app.get("/api/v1/voices/folders", response_model=FolderNode, responses=ERRORS)
+    async def voice_folders(self) -> FolderNode:
+        """The folder tree, with voices directly in each folder and in all below it."""
+        return await self.voices.folders()
+
+    @app.get("/api/v1/voices/stats", response_model=VoiceStats, responses=ERRORS)
+    async def voice_stats(self, limit: int = Query(20, ge=1, le=1000, description="Entries in the most/never used lists.")) -> VoiceStats:
+        """Usage: most used, never used (oldest first), per folder. TTS and VC count uses."""
+        return await self.voices.stats(limit)
+
+    @app.get("/api/v1/voices/export", responses={**ERRORS, 200: {"content": {"application/zip": {}}}})
+    async def export_voices(self, voice_filter: Annotated[VoiceFilter, Depends(voice_filter_of)]) -> Response:
+        """Stream a zip of the selected voices (all by default): audio, records, checksummed manifest."""
+        return await self.voices.export(voice_filter)
+
+    @app.post("/api/v1/voices/import", response_model=ImportResponse, responses=ERRORS)
+    async def import_voices(
+        self,
+        archive: UploadFile = File(..., description="A zip made by GET /api/v1/voices/export."),
+        on_conflict: OnConflict = Form("skip", description="When a voice of that name exists: skip it, overwrite it, or import under a new name."),
+    ) -> ImportResponse:
+        """Restore voices from an export, verifying every checksum; one result per voice."""
+        return await self.voices.import_(archive, on_conflict)
+
+    @app.get("/api/v1/voice/{name}", response_model=VoiceResponse, responses=VOICE_ERRORS)
+    async def get_voice(self, name: str) -> Response:
+        """One voice's record; the `ETag` header is what PUT .../metadata takes as If-Match."""
+        return await self.voices.get(name)
+
+    @app.get("/api/v1/voice/{name}/audio", responses={**ERRORS, 200: {"content": {"audio/*": {}}}})
+    async def get_voice_audio(
+        self, name: str, variant: Literal["original", "reference"] = Query("original", description="The upload as sent, or the 24 kHz mono WAV used for conditioning.")
+    ) -> Response:
+        """Download a voice's audio."""
+        return await self.voices.audio(name, variant)
+
+    @app.put("/api/v1/voice/{name}/metadata", response_model=VoiceResponse, responses=VOICE_ERRORS)
+    async def update_voice_metadata(
+        self, name: str, patch: VoiceMetadataPatch,
+        if_match: str | None = Header(None, description="The voice's ETag: the update fails with 412 if the voice changed since."),
+    ) -> Response:
+        """Change some fields (rename and move included); with If-Match, only if unchanged."""
+        return await self.voices.update(name, patch, if_match)
+
+    @app.delete("/api/v1/voice/{name}", response_model=DeletedVoices, responses=DELETE_ERRORS)
+    async def delete_voice(self, name: str, confirm: bool = Query(False, description="Without it nothing is deleted: a 400 says what would be.")) -> DeletedVoices:
+        """Delete one voice: audio, record and cached conditioning."""
+        return await self.voices.delete(name, confirm)
 
     @app.api_route("/api/v1/outputs/{filename}", methods=["GET", "HEAD"], name="download_output", operation_id="download_output", responses={404: {"model": ErrorResponse}, 200: AUDIO_RESPONSE})
     async def download_output(self, filename: str) -> Response:
         """Download a stored output."""
         return await self.serving.download(filename)
+
+
+@app.api_route("/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def unknown_route(request: Request) -> JSONResponse:
+    """BentoML answers unmatched paths itself, in plain text; claiming /api/ here keeps every
+    answer in the API's error shape (a 405 where the path exists with other methods)."""
+    allowed = sorted(
+        {method for route in app.routes if isinstance(route, APIRoute) and route.endpoint is not unknown_route and route.path_regex.match(request.url.path) for method in route.methods}
+    )
+    if allowed:
+        return error_response(405, "invalid_request_error", f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}")
+    return error_response(404, "not_found", f"no route {request.method} {request.url.path}; see /docs")

@@ -7,10 +7,13 @@ error) are logged with their cause and answered with a 5xx, and the service keep
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.protocol import ErrorDetail, ErrorResponse
 from storage import StorageError
@@ -19,26 +22,50 @@ logger = logging.getLogger(__name__)
 
 
 class APIError(Exception):
-    def __init__(self, status_code: int, message: str, *, field: str | None = None, error_type: str = "invalid_request_error") -> None:
+    """`extra` adds top-level keys beside `error` (a delete's dry-run report, for example)."""
+
+    def __init__(
+        self, status_code: int, message: str, *, field: str | None = None, error_type: str = "invalid_request_error", extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.field = field
         self.error_type = error_type
+        self.extra = extra or {}
 
 
-def error_response(status_code: int, error_type: str, message: str, field: str | None = None) -> JSONResponse:
+def error_response(status_code: int, error_type: str, message: str, field: str | None = None, extra: dict[str, Any] | None = None) -> JSONResponse:
     body = ErrorResponse(error=ErrorDetail(type=error_type, message=message, field=field))
-    return JSONResponse(body.model_dump(), status_code=status_code)
+    return JSONResponse(body.model_dump() | (extra or {}), status_code=status_code)
+
+
+def validated(model: type[BaseModel], data: dict[str, Any], location: str, aliases: dict[str, str] | None = None) -> Any:
+    """`model` built from request parts FastAPI cannot bind to a model itself (form fields,
+    repeated query parameters); failures become the usual 422 naming the field as sent."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        names = aliases or {}
+        errors = [{**error, "loc": (location, *(names.get(str(part), part) for part in error["loc"]))} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
 def _field_of(loc: tuple) -> str | None:
-    parts = [str(part) for part in loc if part not in ("body", "query", "path", "form", "header")]
+    """The field as the client named it: list positions dropped (`tag`, not `tag.1`)."""
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "form", "header") and not isinstance(part, int)]
     return ".".join(parts) or None
 
 
 async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-    return error_response(exc.status_code, exc.error_type, exc.message, exc.field)
+    return error_response(exc.status_code, exc.error_type, exc.message, exc.field, exc.extra)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Unknown routes and methods answer in the same shape as everything else."""
+    error_type = "not_found" if exc.status_code == 404 else "invalid_request_error"
+    message = f"no route {request.method} {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+    return error_response(exc.status_code, error_type, message)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -57,3 +84,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -20,77 +20,48 @@ from starlette.concurrency import run_in_threadpool
 
 from api import __version__
 from api.errors import APIError
-from api.protocol import HealthResponse, ModelHealth, OutputResponse, ResponseMode, StorageHealth, TTSRequest, VoiceResponse
+from api.protocol import (
+    DEFAULT_CFG_WEIGHT,
+    DEFAULT_EXAGGERATION,
+    DEFAULT_TEMPERATURE,
+    HealthResponse,
+    ModelHealth,
+    OutputResponse,
+    ResponseMode,
+    StorageHealth,
+    TTSRequest,
+)
 from api.uploads import check_duration, read_audio_upload
+from api.voices import VoiceServing
 from audio.codec import AudioDecodeError, decode, encode
 from audio.formats import CONTENT_TYPE_BY_EXTENSION, OutputFormat
 from config import Settings
 from models.jobs import AudioPayload, JobResult, RunnerInfo, TTSJob, VCJob, VoiceReference
 from storage import ObjectNotFoundError, Storage, StorageError
 from storage.outputs import OutputMetadata, OutputStore, OutputType, is_output_name, new_output_name
-from storage.voices import REFERENCE_SAMPLE_RATE, VOICE_NAME_RULE, VoiceRecord, VoiceStore, audio_keys, is_voice_name
+from storage.voices import REFERENCE_SAMPLE_RATE
+from voices.metadata import VoiceDefaults
+from voices.quality import CONDITIONING_SECONDS
 
 logger = logging.getLogger(__name__)
 
-MAX_REFERENCE_SECONDS = 30  # longer references are trimmed for conditioning
 VC_SOURCE_SAMPLE_RATE = 16_000  # what S3Gen's tokenizer consumes
 RunnerCall = Callable[[list[Any]], Awaitable[list[JobResult]]]
 RunnerInfoCall = Callable[[], Awaitable[RunnerInfo]]
 
 
+def first_given(*values: float | None) -> float:
+    """The request's value, else the voice's default, else the service default."""
+    return next(value for value in values if value is not None)
+
+
 class Serving:
-    def __init__(self, settings: Settings, storage: Storage) -> None:
+    def __init__(self, settings: Settings, storage: Storage, voices: VoiceServing) -> None:
         self.settings = settings
         self.storage = storage
-        self.voices = VoiceStore(storage)
+        self.voices = voices
         self.outputs = OutputStore(storage)
         self._model_source: dict[str, str] = {}
-
-    # --- voices -----------------------------------------------------------------------
-
-    def _check_voice_name(self, name: str, field: str) -> None:
-        if not is_voice_name(name):
-            raise APIError(422, f"{field} {name!r} is not a valid voice name: {VOICE_NAME_RULE}", field=field)
-
-    async def voice_reference(self, name: str, field: str) -> VoiceReference:
-        self._check_voice_name(name, field)
-        try:
-            voice = await run_in_threadpool(self.voices.load, name)
-        except ObjectNotFoundError:
-            raise APIError(404, f"{field}: no voice named {name!r}; upload one with POST /api/v1/voice", field=field, error_type="not_found") from None
-        samples = voice.samples[: MAX_REFERENCE_SECONDS * REFERENCE_SAMPLE_RATE]
-        return VoiceReference(content_hash=voice.record.content_hash, audio=AudioPayload.from_array(samples, REFERENCE_SAMPLE_RATE))
-
-    async def upload_voice(self, file: UploadFile, name: str, overwrite: bool) -> tuple[VoiceRecord, bool]:
-        self._check_voice_name(name, "name")
-        exists = await run_in_threadpool(self.voices.exists, name)
-        if exists and not overwrite:
-            raise APIError(409, f"a voice named {name!r} already exists; pass overwrite=true to replace it", field="name", error_type="conflict")
-        limits = self.settings.limits
-        upload = await read_audio_upload(
-            file, "file", max_bytes=limits.max_upload_bytes, sample_rate=REFERENCE_SAMPLE_RATE,
-            min_seconds=limits.voice_min_seconds, max_seconds=limits.voice_max_seconds,
-        )
-        reference_wav = await run_in_threadpool(self._encode, upload.audio.samples, REFERENCE_SAMPLE_RATE, OutputFormat.wav)
-        content_hash = hashlib.sha256(reference_wav).hexdigest()
-        suffix = (upload.filename or "").rsplit(".", 1)[-1].lower() if "." in (upload.filename or "") else ""
-        extension = suffix if suffix.isalnum() and len(suffix) <= 5 else upload.audio.original_format
-        original_key, reference_key = audio_keys(name, content_hash, extension)
-        record = VoiceRecord(
-            name=name,
-            created_at=datetime.now(timezone.utc),
-            content_hash=content_hash,
-            original_filename=upload.filename,
-            original_format=upload.audio.original_format,
-            original_sample_rate=upload.audio.original_sample_rate,
-            original_channels=upload.audio.original_channels,
-            duration_seconds=round(upload.audio.duration_seconds, 3),
-            original_key=original_key,
-            reference_key=reference_key,
-        )
-        await run_in_threadpool(self.voices.save, record, upload.data, reference_wav)
-        logger.info("voice stored", extra={"voice": name, "overwrite": exists, "seconds": record.duration_seconds})
-        return record, not exists
 
     # --- generation -------------------------------------------------------------------
 
@@ -150,13 +121,21 @@ class Serving:
         return self._model_source[kind]
 
     async def tts(self, request: Request, body: TTSRequest, synthesize: RunnerCall, info: RunnerInfoCall) -> Response:
-        voice = await self.voice_reference(body.voice, "voice") if body.voice else None
-        seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
-        job = TTSJob(text=body.text, voice=voice, exaggeration=body.exaggeration, cfg_weight=body.cfg_weight, temperature=body.temperature, seed=seed)
+        metadata, voice = await self.voices.reference(body.voice, "voice") if body.voice else (None, None)
+        defaults = metadata.defaults if metadata is not None else VoiceDefaults()
+        resolved = {
+            "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION),
+            "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT),
+            "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
+            "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
+        }
+        job = TTSJob(text=body.text, voice=voice, **resolved)
         source = await self.model_source("tts", info)
         result = await self._run(synthesize, job, "tts", "voice")
-        parameters = body.model_dump(mode="json") | {"seed": seed}
-        summary = {"voice": body.voice or "default", "exag": body.exaggeration, "cfg": body.cfg_weight}
+        if metadata is not None:
+            self.voices.library.record_use(metadata.name)
+        parameters = body.model_dump(mode="json") | resolved
+        summary = {"voice": body.voice or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"]}
         return await self._store(request, "tts", result, body.output_format, body.response_mode, voice=body.voice, summary=summary, parameters=parameters, model_source=source)
 
     async def _vc_source(self, input_audio: UploadFile | None, input_filename: str | None) -> AudioPayload:
@@ -190,18 +169,21 @@ class Serving:
             raise APIError(422, "send at most one of target_voice (a voice name) or target_audio (an upload)", field="target_voice")
         source = await self._vc_source(input_audio, input_filename)
         target: VoiceReference | None = None
+        target_metadata = None
         if target_voice is not None:
-            target = await self.voice_reference(target_voice, "target_voice")
+            target_metadata, target = await self.voices.reference(target_voice, "target_voice")
         elif target_audio is not None:
             limits = self.settings.limits
             upload = await read_audio_upload(
                 target_audio, "target_audio", max_bytes=limits.max_upload_bytes, sample_rate=REFERENCE_SAMPLE_RATE,
                 min_seconds=limits.voice_min_seconds, max_seconds=limits.voice_max_seconds,
             )
-            samples = upload.audio.samples[: MAX_REFERENCE_SECONDS * REFERENCE_SAMPLE_RATE]
+            samples = upload.audio.samples[: int(CONDITIONING_SECONDS * REFERENCE_SAMPLE_RATE)]
             target = VoiceReference(content_hash=hashlib.sha256(samples.tobytes()).hexdigest(), audio=AudioPayload.from_array(samples, REFERENCE_SAMPLE_RATE))
         model_source = await self.model_source("vc", info)
         result = await self._run(convert, VCJob(source=source, target_voice=target), "vc", "target_voice")
+        if target_metadata is not None:
+            self.voices.library.record_use(target_metadata.name)
         target_label = target_voice or ("upload" if target_audio is not None else "default")
         parameters = {
             "input_filename": input_filename,

@@ -36,12 +36,17 @@ async def read_audio_upload(
 ) -> UploadedAudio:
     """The upload decoded to mono at `sample_rate`, or a 4xx naming `field` and the fix."""
     data = await read_upload(file, field, max_bytes)
+    return await run_in_threadpool(decode_upload, data, file.filename, field, sample_rate=sample_rate, min_seconds=min_seconds, max_seconds=max_seconds)
+
+
+def decode_upload(data: bytes, filename: str | None, field: str, *, sample_rate: int, min_seconds: float, max_seconds: float) -> UploadedAudio:
+    """Uploaded bytes (a file, or a member of an uploaded zip) decoded and checked."""
     try:
-        audio = await run_in_threadpool(decode, data, sample_rate)
+        audio = decode(data, sample_rate)
     except AudioDecodeError as exc:
         raise APIError(400, f"{field}: {exc}; send wav, mp3, flac, ogg/opus or m4a", field=field) from None
     check_duration(audio, field, min_seconds=min_seconds, max_seconds=max_seconds)
-    return UploadedAudio(data, file.filename, audio)
+    return UploadedAudio(data, filename, audio)
 
 
 def check_duration(audio: DecodedAudio, field: str, *, min_seconds: float, max_seconds: float) -> None:

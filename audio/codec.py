@@ -24,15 +24,21 @@ class AudioDecodeError(ValueError):
     """The bytes are not audio we can read; the message says why in user terms."""
 
 
+CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (16-bit full scale is 0.99997)
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
-    """Mono float32 samples plus what the original file looked like."""
+    """Mono float32 samples plus what the original file looked like. Peak and clipping are
+    measured on the original channels, before downmixing and resampling smooth them away."""
 
     samples: np.ndarray
     sample_rate: int
     original_sample_rate: int
     original_channels: int
     original_format: str
+    original_peak: float
+    original_clipping_ratio: float
 
     @property
     def duration_seconds(self) -> float:
@@ -83,19 +89,26 @@ def decode(data: bytes, target_sample_rate: int | None = None) -> DecodedAudio:
     if target_sample_rate and target_sample_rate != sample_rate:
         mono = librosa.resample(mono, orig_sr=sample_rate, target_sr=target_sample_rate).astype(np.float32)
         rate = target_sample_rate
-    return DecodedAudio(mono, rate, sample_rate, channels, fmt)
+    magnitude = np.abs(samples)
+    return DecodedAudio(mono, rate, sample_rate, channels, fmt, float(magnitude.max()), float((magnitude >= CLIP_LEVEL).mean()))
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
+def encode_lossless(samples: np.ndarray, sample_rate: int, fmt: OutputFormat = OutputFormat.wav) -> bytes:
+    """16-bit WAV or FLAC, in process (no ffmpeg, no bitrate)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sample_rate, format=fmt.value.upper(), subtype="PCM_16")
+    return buffer.getvalue()
+
+
 def encode(samples: np.ndarray, sample_rate: int, fmt: OutputFormat, *, mp3_bitrate: str, opus_bitrate: str) -> bytes:
     """Encode mono float32 samples as a complete file in `fmt`."""
-    buffer = io.BytesIO()
     if fmt in (OutputFormat.wav, OutputFormat.flac):
-        sf.write(buffer, samples, sample_rate, format=fmt.value.upper(), subtype="PCM_16")
-        return buffer.getvalue()
+        return encode_lossless(samples, sample_rate, fmt)
+    buffer = io.BytesIO()
     segment = AudioSegment(to_int16(samples).tobytes(), frame_rate=sample_rate, sample_width=2, channels=1)
     if fmt is OutputFormat.mp3:
         segment.export(buffer, format="mp3", bitrate=mp3_bitrate)

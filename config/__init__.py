@@ -9,6 +9,7 @@ from config.settings import (
     Settings,
     StorageSettings,
     TTSSettings,
+    VoiceSettings,
     get_settings,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "TTSSettings",
+    "VoiceSettings",
     "get_settings",
 ]

@@ -94,6 +94,15 @@ class LimitSettings(_Section):
     voice_max_seconds: float = Field(gt=0)
     vc_source_min_seconds: float = Field(gt=0)
     vc_source_max_seconds: float = Field(gt=0)
+    max_archive_bytes: int = Field(ge=1024)
+    max_archive_entries: int = Field(ge=1)
+    max_bulk_files: int = Field(ge=1)
+
+
+class VoiceSettings(_Section):
+    index_refresh_seconds: float = Field(ge=0)
+    usage_flush_seconds: float = Field(gt=0)
+    read_workers: int = Field(ge=1, le=128)
 
 
 class AudioSettings(_Section):
@@ -129,6 +138,7 @@ class Settings(BaseSettings):
     storage: StorageSettings
     limits: LimitSettings
     audio: AudioSettings
+    voices: VoiceSettings
 
     @classmethod
     def settings_customise_sources(

@@ -38,6 +38,14 @@ class LRUCache(Generic[ValueT]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def evict(self, matches: Callable[[Hashable], bool]) -> int:
+        """Drop every entry whose key `matches`; returns how many were dropped."""
+        with self._lock:
+            doomed = [key for key in self._entries if matches(key)]
+            for key in doomed:
+                del self._entries[key]
+        return len(doomed)
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], ValueT]) -> tuple[ValueT, bool]:
         """The cached value for `key` (computing and storing it on a miss) and whether it was a hit."""
         with self._lock:

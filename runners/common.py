@@ -42,6 +42,14 @@ def run_each(jobs: list, run_one: Callable[[object], JobResult], kind: str) -> l
     return results
 
 
+def forget_voices(engine: TTSEngine | VCEngine, content_hashes: list[str]) -> int:
+    """Drop cached conditionals of deleted or replaced voices (TTS keys are (hash, exaggeration))."""
+    doomed = set(content_hashes)
+    dropped = engine.cache.evict(lambda key: (key[0] if isinstance(key, tuple) else key) in doomed)
+    logger.info("voice conditionals forgotten", extra={"voices": len(doomed), "entries": dropped})
+    return dropped
+
+
 def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
     return RunnerInfo(
         model_source=loaded.source,

@@ -7,7 +7,7 @@ import bentoml
 from models.jobs import JobResult, RunnerInfo, TTSJob
 from models.loader import load_tts
 from models.tts_engine import TTSEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, run_each, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, run_each, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-tts-runner", **RUNNER_SERVICE_CONFIG)
@@ -25,3 +25,8 @@ class TTSRunner:
     @bentoml.api
     def info(self) -> RunnerInfo:
         return runner_info(self.loaded, self.engine)
+
+    @bentoml.api
+    def forget(self, content_hashes: list[str]) -> int:
+        """Evict deleted or replaced voices from the conditioning cache."""
+        return forget_voices(self.engine, content_hashes)

@@ -7,7 +7,7 @@ import bentoml
 from models.jobs import JobResult, RunnerInfo, VCJob
 from models.loader import load_vc
 from models.vc_engine import VCEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, run_each, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, run_each, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-vc-runner", **RUNNER_SERVICE_CONFIG)
@@ -23,3 +23,8 @@ class VCRunner:
     @bentoml.api
     def info(self) -> RunnerInfo:
         return runner_info(self.loaded, self.engine)
+
+    @bentoml.api
+    def forget(self, content_hashes: list[str]) -> int:
+        """Evict deleted or replaced voices from the conditioning cache."""
+        return forget_voices(self.engine, content_hashes)

@@ -3,6 +3,10 @@
 Keys are relative, slash-separated paths (``voices/alex/voice.wav``). Every key is checked
 before a backend sees it, so no request can address anything outside the store, and every
 write is atomic: readers see the old object or the new one, never a half-written file.
+
+Objects have a *version* (S3's ETag; a modification stamp locally) that changes on every
+write. Conditional writes (`put_if`, `delete_if`) compare it atomically in the backend, so
+several API replicas sharing one bucket never silently overwrite each other's updates.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -24,6 +29,17 @@ class ObjectNotFoundError(KeyError):
 
 class InvalidKeyError(ValueError):
     """The key could escape the store or is not a plain relative path."""
+
+
+class PreconditionFailedError(RuntimeError):
+    """A conditional write found another version than expected: someone wrote first."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    version: str  # the same token `get_versioned` returns and `put_if` compares
 
 
 def check_key(key: str) -> str:
@@ -58,8 +74,26 @@ class Storage(ABC):
         """Remove the object; a missing object is not an error."""
 
     @abstractmethod
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        """The whole object and its version; raises ObjectNotFoundError."""
+
+    @abstractmethod
+    def put_if(self, key: str, data: bytes, version: str | None, content_type: str = "application/octet-stream") -> str:
+        """Store `data` only if the object is still at `version` (None: only if it does not
+        exist yet), atomically; returns the new version or raises PreconditionFailedError."""
+
+    @abstractmethod
+    def delete_if(self, key: str, version: str) -> None:
+        """Remove the object only if it is still at `version`; raises PreconditionFailedError
+        (or ObjectNotFoundError when it is already gone)."""
+
+    @abstractmethod
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under `prefix` (a folder path ending in '/'), with size and version,
+        in one listing pass (no request per object)."""
+
     def list_keys(self, prefix: str) -> Iterator[str]:
-        """Every key under `prefix` (a folder path ending in '/')."""
+        return (info.key for info in self.list_objects(prefix))
 
     def exists(self, key: str) -> bool:
         try:

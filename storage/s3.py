@@ -1,7 +1,9 @@
 """Any S3-compatible store through boto3 (AWS S3, MinIO, R2, ...).
 
 Credentials come from boto3's usual chain (env, profile, instance role). A single PUT is
-atomic on S3, so no temp objects are needed.
+atomic on S3, so no temp objects are needed. Versions are ETags, and conditional writes use
+S3's own `If-Match` / `If-None-Match` preconditions (AWS, MinIO, R2 and moto support them),
+so the compare-and-swap happens inside the store, not in a race between replicas.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.base import ObjectNotFoundError, Storage, StorageError, check_key
+from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError, check_key
 
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
+_PRECONDITION_CODES = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
 
 
 class S3Storage(Storage):
@@ -27,15 +30,18 @@ class S3Storage(Storage):
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30, max_pool_connections=32),
         )
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
 
     def _fail(self, action: str, key: str, exc: Exception) -> Exception:
-        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _NOT_FOUND_CODES:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        if code in _NOT_FOUND_CODES:
             return ObjectNotFoundError(key)
+        if code in _PRECONDITION_CODES:
+            return PreconditionFailedError(f"{key} changed since it was read")
         return StorageError(f"S3 {action} {self.bucket}/{self.prefix}{key} failed: {exc}")
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -44,9 +50,23 @@ class S3Storage(Storage):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("put", key, exc) from exc
 
-    def get(self, key: str) -> bytes:
+    def put_if(self, key: str, data: bytes, version: str | None, content_type: str = "application/octet-stream") -> str:
+        condition = {"IfMatch": version} if version is not None else {"IfNoneMatch": "*"}
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            reply = self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type, **condition)
+        except (BotoCoreError, ClientError) as exc:
+            failure = self._fail("put", key, exc)
+            # If-Match on a missing object is a 404: to the caller it is the same lost race.
+            raise (PreconditionFailedError(f"{key} was deleted since it was read") if isinstance(failure, ObjectNotFoundError) else failure) from exc
+        return reply["ETag"]
+
+    def get(self, key: str) -> bytes:
+        return self.get_versioned(key)[0]
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        try:
+            reply = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return reply["Body"].read(), reply["ETag"]
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("get", key, exc) from exc
 
@@ -69,12 +89,18 @@ class S3Storage(Storage):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("delete", key, exc) from exc
 
-    def list_keys(self, prefix: str) -> Iterator[str]:
+    def delete_if(self, key: str, version: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key), IfMatch=version)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("delete", key, exc) from exc
+
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", []):
-                    yield item["Key"][len(self.prefix) :]
+                    yield ObjectInfo(item["Key"][len(self.prefix) :], int(item["Size"]), item["ETag"])
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("list", prefix, exc) from exc
 

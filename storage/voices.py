@@ -1,91 +1,164 @@
-"""Uploaded voices: the original file, a normalised 24 kHz mono WAV used for
-conditioning, and a JSON record.
+"""Voices in storage: the uploaded file, a normalised 24 kHz mono WAV used for conditioning,
+and the JSON record (`VoiceMetadata`).
 
 Each voice lives under ``voices/<casefolded name>/`` so names are unique regardless of case
 while the record keeps the spelling the user chose. Audio files are named by content and
-the record names them, so writing the record is the one atomic switch between versions.
+the record names them, so writing the record is the one atomic switch between versions, and
+every record write is conditional on the version that was read: two replicas (or two
+requests) that race on one voice never silently drop each other's change.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-from pydantic import BaseModel
 
 from audio.codec import decode
-from storage.base import Storage
+from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage
+from voices.metadata import VoiceMetadata
+
+logger = logging.getLogger(__name__)
 
 VOICES_PREFIX = "voices/"
-VOICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-VOICE_NAME_RULE = "1-64 characters: letters, digits, '_', '-', '.', starting with a letter or digit, no '..'"
+RECORD_FILE = "voice.json"
 REFERENCE_SAMPLE_RATE = 24_000
+CAS_ATTEMPTS = 16
 
 
-class VoiceRecord(BaseModel):
-    schema_version: int = 1
-    name: str
-    created_at: datetime
-    content_hash: str  # sha256 of the normalised reference WAV: keys the conditioning cache
-    original_filename: str | None
-    original_format: str
-    original_sample_rate: int
-    original_channels: int
-    duration_seconds: float
-    original_key: str
-    reference_key: str
+class VoiceExistsError(RuntimeError):
+    """Another voice already has this name (ignoring case)."""
 
 
-class VoiceAudio(NamedTuple):
-    record: VoiceRecord
-    samples: np.ndarray  # mono float32 at REFERENCE_SAMPLE_RATE
+class StoredVoice(NamedTuple):
+    metadata: VoiceMetadata
+    version: str  # the storage version of the record, for conditional writes
 
 
-def is_voice_name(name: str) -> bool:
-    return bool(VOICE_NAME.match(name)) and ".." not in name
-
-
-def _folder(name: str) -> str:
+def folder_key(name: str) -> str:
     return f"{VOICES_PREFIX}{name.casefold()}/"
+
+
+def record_key(name: str) -> str:
+    return folder_key(name) + RECORD_FILE
+
+
+def is_record_key(key: str) -> bool:
+    return key.startswith(VOICES_PREFIX) and key.endswith("/" + RECORD_FILE) and key.count("/") == 2
 
 
 def audio_keys(name: str, content_hash: str, original_extension: str) -> tuple[str, str]:
     """(original, reference) keys, named by content so a new upload never overwrites the
     files the current record points to."""
-    folder = _folder(name)
+    folder = folder_key(name)
     return f"{folder}original-{content_hash[:16]}.{original_extension}", f"{folder}reference-{content_hash[:16]}.wav"
 
 
+def _encode(metadata: VoiceMetadata) -> bytes:
+    return metadata.model_dump_json(indent=2).encode()
+
+
+def _audio_of(metadata: VoiceMetadata) -> set[str]:
+    return {metadata.original_key, metadata.reference_key}
+
+
 class VoiceStore:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, read_workers: int = 16) -> None:
         self.storage = storage
+        self.read_workers = read_workers
 
-    def exists(self, name: str) -> bool:
-        return self.storage.exists(_folder(name) + "voice.json")
-
-    def record(self, name: str) -> VoiceRecord:
+    def read(self, name: str) -> StoredVoice:
         """ObjectNotFoundError when there is no such voice."""
-        return VoiceRecord.model_validate_json(self.storage.get(_folder(name) + "voice.json"))
+        data, version = self.storage.get_versioned(record_key(name))
+        return StoredVoice(VoiceMetadata.model_validate_json(data), version)
 
-    def load(self, name: str) -> VoiceAudio:
-        record = self.record(name)
-        return VoiceAudio(record, decode(self.storage.get(record.reference_key)).samples)
+    def reference_samples(self, metadata: VoiceMetadata) -> np.ndarray:
+        """Mono float32 at REFERENCE_SAMPLE_RATE; ObjectNotFoundError if the record is stale."""
+        return decode(self.storage.get(metadata.reference_key)).samples
 
-    def save(self, record: VoiceRecord, original: bytes, reference_wav: bytes) -> None:
-        """An overwrite that fails leaves the old voice intact; a new upload that fails
-        leaves nothing; a successful overwrite removes the files only the old record used."""
-        previous = self.record(record.name) if self.exists(record.name) else None
-        old_keys = {previous.original_key, previous.reference_key} if previous else set()
-        new_keys = {record.original_key, record.reference_key}
+    def write(self, metadata: VoiceMetadata, original: bytes, reference_wav: bytes, replacing: StoredVoice | None) -> StoredVoice:
+        """Store a voice with its audio. `replacing` None creates (VoiceExistsError if the
+        name is taken meanwhile); otherwise the record must still be at `replacing.version`
+        (PreconditionFailedError if it changed). A failed write leaves the old voice intact
+        and nothing new behind; a successful overwrite removes audio only the old record used."""
+        new_keys = _audio_of(metadata)
+        old_keys = _audio_of(replacing.metadata) if replacing else set()
         try:
-            self.storage.put(record.original_key, original)
-            self.storage.put(record.reference_key, reference_wav, "audio/wav")
-            self.storage.put(_folder(record.name) + "voice.json", record.model_dump_json(indent=2).encode(), "application/json")
-        except BaseException:
+            self.storage.put(metadata.original_key, original)
+            self.storage.put(metadata.reference_key, reference_wav, "audio/wav")
+            version = self.storage.put_if(record_key(metadata.name), _encode(metadata), replacing.version if replacing else None, "application/json")
+        except BaseException as exc:
             for key in new_keys - old_keys:
                 self.storage.delete(key)
+            if isinstance(exc, PreconditionFailedError) and replacing is None:
+                raise VoiceExistsError(metadata.name) from None
             raise
         for key in old_keys - new_keys:
             self.storage.delete(key)
+        return StoredVoice(metadata, version)
+
+    def update(self, name: str, change: Callable[[VoiceMetadata], VoiceMetadata]) -> StoredVoice:
+        """Read-modify-write of the record, retried when someone wrote in between, so no
+        update is lost. `change` runs on the freshest record each time and may raise to
+        abort (a stale If-Match, for example)."""
+        for _ in range(CAS_ATTEMPTS):
+            current = self.read(name)
+            updated = change(current.metadata)
+            try:
+                return StoredVoice(updated, self.storage.put_if(record_key(name), _encode(updated), current.version, "application/json"))
+            except PreconditionFailedError:
+                continue
+        raise PreconditionFailedError(f"voice {name!r} kept changing; gave up after {CAS_ATTEMPTS} attempts")
+
+    def rename(self, current: StoredVoice, renamed: VoiceMetadata) -> StoredVoice:
+        """Move a voice to a new name (a new storage folder): copy its audio, claim the new
+        name atomically (VoiceExistsError if taken), then remove the old record and audio."""
+        original_key, reference_key = audio_keys(renamed.name, renamed.content_hash, renamed.original_key.rsplit(".", 1)[-1])
+        renamed = renamed.model_copy(update={"original_key": original_key, "reference_key": reference_key})
+        stored = self.write(
+            renamed, self.storage.get(current.metadata.original_key), self.storage.get(current.metadata.reference_key), replacing=None
+        )
+        self.delete(current)
+        return stored
+
+    def delete(self, current: StoredVoice) -> None:
+        """Remove the record (conditionally, so a concurrent overwrite's audio is found and
+        removed too), then the audio it pointed to."""
+        for _ in range(CAS_ATTEMPTS):
+            try:
+                self.storage.delete_if(record_key(current.metadata.name), current.version)
+                break
+            except ObjectNotFoundError:
+                break
+            except PreconditionFailedError:
+                try:
+                    current = self.read(current.metadata.name)
+                except ObjectNotFoundError:
+                    break
+        else:
+            raise PreconditionFailedError(f"voice {current.metadata.name!r} kept changing; gave up after {CAS_ATTEMPTS} attempts")
+        for key in _audio_of(current.metadata):
+            self.storage.delete(key)
+
+    def list_records(self) -> Iterator[ObjectInfo]:
+        return (info for info in self.storage.list_objects(VOICES_PREFIX) if is_record_key(info.key))
+
+    def read_many(self, keys: Iterable[str]) -> list[StoredVoice]:
+        """Records fetched in parallel (one GET each: S3 latency, not bandwidth, is the cost);
+        unreadable or vanished records are logged and skipped, never fatal to a listing."""
+
+        def fetch(key: str) -> StoredVoice | None:
+            try:
+                data, version = self.storage.get_versioned(key)
+                return StoredVoice(VoiceMetadata.model_validate_json(data), version)
+            except ObjectNotFoundError:
+                return None
+            except ValueError as exc:
+                logger.warning("skipping unreadable voice record", extra={"key": key, "error": str(exc)[:300]})
+                return None
+
+        with ThreadPoolExecutor(self.read_workers) as pool:
+            return [stored for stored in pool.map(fetch, keys) if stored is not None]

@@ -3,12 +3,9 @@ on local-folder storage and on a moto S3 server, reached over HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,66 +17,44 @@ import pytest
 from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
+from storage.voices import is_record_key
+from tests.processes import ROOT, S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop
+from voices.metadata import USAGE_FIELDS
 
-ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT.parent / "shared" / "testdata"
-BIN = Path(sys.executable).parent
 MAX_NEW_TOKENS = 40  # about 1.6 s of speech per chunk keeps random-weight generation fast
 MAX_CHUNK_CHARS = 60
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+INDEX_REFRESH_SECONDS = 1  # another replica's writes show up within about this long
+USAGE_FLUSH_SECONDS = 1
 os.environ.update(S3_CREDENTIALS)  # the test process only ever talks to moto
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def read_testdata(name: str) -> bytes:
     return (TESTDATA / name).read_bytes()
 
 
-def wait_until(check, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what}: process exited with {process.returncode}")
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3-compatible HTTP endpoint on 127.0.0.1 (moto's server mode)."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    wait_until(lambda: httpx.get(endpoint).status_code < 500, 30, "moto server", process)
+    process, endpoint = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
     yield endpoint
     stop(process)
 
 
 def s3_client(endpoint: str):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path) -> Iterator[Storage]:
+    if request.param == "local":
+        yield LocalStorage(tmp_path / "store")
+        return
+    endpoint = request.getfixturevalue("moto_endpoint")
+    bucket = f"unit-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    s3_client(endpoint).create_bucket(Bucket=bucket)
+    yield S3Storage(bucket, "prefix/", endpoint, "us-east-1")
 
 
 @dataclass
@@ -93,6 +68,18 @@ class RunningService:
     def stored_keys(self) -> set[str]:
         return set(self.storage.list_keys(""))
 
+    def stored_state(self) -> dict[str, object]:
+        """Every object by key: its version, or for a voice record its content less the use
+        counters (a use flushed in the background is not a change a request made)."""
+        state: dict[str, object] = {}
+        for info in self.storage.list_objects(""):
+            if is_record_key(info.key):
+                record = json.loads(self.storage.get(info.key))
+                state[info.key] = {k: v for k, v in record.items() if k not in USAGE_FIELDS}
+            else:
+                state[info.key] = info.version
+        return state
+
     def temp_files(self) -> set[Path]:
         """Files in the service's TMPDIR (libraries leave a few at import; compare sets)."""
         return {path for path in self.tmpdir.rglob("*") if path.is_file()}
@@ -103,13 +90,11 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None) -> tuple[s
     tmpdir = tmp / "tmp"
     tmpdir.mkdir()
     env = {
-        **os.environ,
-        **S3_CREDENTIALS,
-        "CHATTERBOX_MODEL_SOURCE": "random",
-        "CHATTERBOX_DEVICE": "cpu",
         "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(MAX_NEW_TOKENS),
         "CHATTERBOX_TTS__MAX_CHUNK_CHARS": str(MAX_CHUNK_CHARS),
         "CHATTERBOX_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
+        "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": str(USAGE_FLUSH_SECONDS),
         "BENTOML_HOME": str(tmp / "bentoml"),
         "TMPDIR": str(tmpdir),
         "STORAGE_BACKEND": backend,
@@ -123,20 +108,9 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None) -> tuple[s
     else:
         env["STORAGE_DIR"] = str(tmp / "data")
         storage = LocalStorage(tmp / "data")
-    log = (tmp / "serve.log").open("w")
-    process = subprocess.Popen(
-        [str(BIN / "bentoml"), "serve", "service:ChatterboxService", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=base_url, timeout=600)
-    try:
-        wait_until(lambda: client.get("/api/v1/health").status_code == 200, 300, f"bentoml serve ({backend})", process)
-    except Exception:
-        stop(process)
-        print((tmp / "serve.log").read_text()[-5000:])
-        raise
-    return process, RunningService(backend, base_url, storage, tmpdir, client)
+    process = start_bentoml(env, tmp / "serve.log", port)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600)
+    return process, RunningService(backend, str(client.base_url), storage, tmpdir, client)
 
 
 @pytest.fixture(scope="session", params=["local", "s3"])
@@ -159,3 +133,19 @@ def voices(service: RunningService) -> dict[str, str]:
         )
         assert response.status_code in (200, 201), response.text
     return {name: f"fixture-{name}" for name in names}
+
+
+@pytest.fixture
+def unchanged(service: RunningService, voices: dict[str, str]) -> Iterator[None]:
+    """Asserts the request under test changed nothing in storage and left no temp file."""
+    state_before, temp_before = service.stored_state(), service.temp_files()
+    yield
+    assert service.stored_state() == state_before
+    assert service.temp_files() - temp_before == set()
+
+
+def assert_error(response, status: int, field: str | None) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert error["message"]

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.conftest import MAX_UPLOAD_BYTES, RunningService, read_testdata
-
-
-@pytest.fixture
-def unchanged(service: RunningService, voices: dict[str, str]) -> Iterator[None]:
-    """Asserts the request under test changed nothing in storage and left no temp file."""
-    keys_before, temp_before = service.stored_keys(), service.temp_files()
-    yield
-    assert service.stored_keys() == keys_before
-    assert service.temp_files() - temp_before == set()
-
-
-def assert_error(response, status: int, field: str | None) -> None:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["field"] == field
-    assert error["message"]
+from tests.conftest import MAX_UPLOAD_BYTES, RunningService, assert_error, read_testdata
 
 
 @pytest.mark.parametrize(

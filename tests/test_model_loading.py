@@ -8,8 +8,7 @@ import huggingface_hub.constants
 import pytest
 
 from config.settings import ModelSettings
-from models.loader import ModelLoadError, _resolve_checkpoint, load_tts, resolve_device
-from models.loader import TTS_FILES
+from models.loader import TTS_FILES, ModelLoadError, _resolve_checkpoint, load_tts, resolve_device
 
 
 def settings(**overrides) -> ModelSettings:

@@ -11,5 +11,10 @@ def test_openapi_file_is_current() -> None:
 
 def test_every_route_is_documented() -> None:
     text = OPENAPI_FILE.read_text()
-    for path in ("/api/v1/health", "/api/v1/tts", "/api/v1/vc", "/api/v1/voice", "/api/v1/outputs/{filename}"):
+    paths = (
+        "/api/v1/health", "/api/v1/tts", "/api/v1/vc", "/api/v1/voice", "/api/v1/voices", "/api/v1/voices/bulk", "/api/v1/voices/folders",
+        "/api/v1/voices/stats", "/api/v1/voices/export", "/api/v1/voices/import", "/api/v1/voice/{name}", "/api/v1/voice/{name}/audio",
+        "/api/v1/voice/{name}/metadata", "/api/v1/outputs/{filename}",
+    )
+    for path in paths:
         assert f"{path}:" in text

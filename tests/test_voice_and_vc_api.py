@@ -22,11 +22,12 @@ def test_voice_upload_accepts_every_format(service: RunningService, filename: st
     response = service.client.post("/api/v1/voice", files={"file": (filename, read_testdata(filename))}, data={"name": name, "overwrite": "true"})
     assert response.status_code in (200, 201), response.text
     record = response.json()["voice"]
-    assert (record["name"], record["original_format"], record["original_sample_rate"], record["original_channels"]) == (name, fmt, rate, channels)
+    facts = record["audio"]
+    assert (record["name"], facts["format"], facts["sample_rate"], facts["channels"]) == (name, fmt, rate, channels)
     assert service.storage.get(record["original_key"]) == read_testdata(filename)
     reference = wav_info(service.storage.get(record["reference_key"]))
     assert (reference.samplerate, reference.channels) == (24_000, 1)
-    assert reference.duration == pytest.approx(record["duration_seconds"], abs=0.01)
+    assert reference.duration == pytest.approx(facts["duration_seconds"], abs=0.01)
 
 
 def test_voice_names_are_unique_ignoring_case_and_overwrite_replaces(service: RunningService) -> None:
@@ -44,6 +45,7 @@ def test_voice_names_are_unique_ignoring_case_and_overwrite_replaces(service: Ru
 
 
 def test_vc_with_uploaded_source_and_library_voice(service: RunningService, voices: dict[str, str]) -> None:
+    uses_before = service.client.get(f"/api/v1/voice/{voices['bella']}").json()["voice"]["usage_count"]
     response = service.client.post(
         "/api/v1/vc", files={"input_audio": ("src.wav", read_testdata("source_speech_16k.wav"))}, data={"target_voice": voices["bella"]}
     )
@@ -56,6 +58,7 @@ def test_vc_with_uploaded_source_and_library_voice(service: RunningService, voic
     assert info.samplerate == 24_000 and info.duration == pytest.approx(source_seconds, rel=0.1)
     assert body["metadata"]["type"] == "vc" and body["metadata"]["voice"] == voices["bella"]
     assert body["metadata"]["parameters"]["input_upload"] == "src.wav"
+    assert service.client.get(f"/api/v1/voice/{voices['bella']}").json()["voice"]["usage_count"] == uses_before + 1
 
 
 def test_vc_from_stored_output_to_uploaded_target_streamed(service: RunningService, voices: dict[str, str]) -> None:

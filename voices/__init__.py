@@ -1,0 +1,1 @@
+"""The voice library: metadata schema, names, the in-memory index, usage, archives."""

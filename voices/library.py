@@ -1,0 +1,231 @@
+"""The voice library as the API service sees it: one object over the store, the in-memory
+index and the usage counters, with the background work that keeps replicas converging.
+
+Reads come from the index (a miss falls through to storage, so a voice another replica
+created a moment ago is found); writes go to storage first, conditionally, and then update
+the index, so this replica reads its own writes at once and others within one sync interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import numpy as np
+
+from config import VoiceSettings
+from storage.base import ObjectNotFoundError, PreconditionFailedError, StorageError
+from storage.voices import StoredVoice, VoiceExistsError, VoiceStore, record_key
+from voices.index import SyncReport, VoiceIndex, list_versions
+from voices.metadata import VoiceMetadata, VoiceMetadataPatch
+from voices.query import VoiceFilter
+from voices.usage import UsageRecorder, add_uses
+
+logger = logging.getLogger(__name__)
+
+WRITE_ATTEMPTS = 8
+TICK_SECONDS = 0.5
+
+
+class VoiceNotFoundError(LookupError):
+    """No voice of that name (ignoring case)."""
+
+
+class StaleVoiceError(RuntimeError):
+    """If-Match named another version of the voice than the current one."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class VoiceLibrary:
+    def __init__(self, store: VoiceStore, settings: VoiceSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._index = VoiceIndex()
+        self._usage = UsageRecorder()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.loaded = False  # the first sync succeeded: listings are complete
+
+    # --- keeping the index fresh ------------------------------------------------------
+
+    def sync(self) -> SyncReport:
+        """Bring the index up to date with storage: one listing, a GET per changed record."""
+        started = time.monotonic()
+        listed = list_versions(self.store)
+        with self._lock:
+            wanted = self._index.plan_sync(listed)
+        fetched = self.store.read_many(record_key(name) for name in wanted)
+        with self._lock:
+            removed = self._index.apply_sync(started, listed, fetched)
+            report = SyncReport(len(self._index), len(fetched), removed, round(time.monotonic() - started, 3))
+            self.loaded = True
+        if report.fetched or report.removed:
+            logger.info("voice index synced", extra={"voices": report.voices, "fetched": report.fetched, "removed": report.removed, "seconds": report.seconds})
+        return report
+
+    def flush_usage(self) -> int:
+        """Write pending use counts into the records; returns how many voices were written."""
+        with self._lock:
+            pending = self._usage.snapshot()
+        written = 0
+        for key, uses in pending.items():
+            try:
+                stored = self.store.update(key, lambda metadata, uses=uses: add_uses(metadata, uses))
+            except ObjectNotFoundError:
+                with self._lock:
+                    self._usage.forget(key)  # the voice was deleted: its uses go with it
+                continue
+            except (StorageError, PreconditionFailedError) as exc:
+                logger.warning("usage flush failed; will retry", extra={"voice": key, "error": str(exc)[:300]})
+                continue
+            with self._lock:
+                self._usage.settle(key, uses)
+                self._index.put(stored)
+            written += 1
+        return written
+
+    def start(self) -> None:
+        """Background upkeep: flush usage and (when configured) re-sync the index."""
+        self._thread = threading.Thread(target=self._upkeep, name="voice-library", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.flush_usage()
+
+    def _upkeep(self) -> None:
+        """Until the first sync succeeds (storage down at start-up) it is retried every tick."""
+        next_flush = next_sync = time.monotonic()
+        while not self._stop.wait(TICK_SECONDS):
+            now = time.monotonic()
+            for due, every, work in (
+                (next_flush, self.settings.usage_flush_seconds, self.flush_usage),
+                (next_sync if self.loaded else now, self.settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
+            ):
+                if every <= 0 or now < due:
+                    continue
+                try:
+                    work()
+                except Exception:
+                    logger.exception("voice library upkeep failed; will retry", extra={"task": work.__name__})
+            if now >= next_flush:
+                next_flush = now + self.settings.usage_flush_seconds
+            if now >= next_sync:
+                next_sync = now + self.settings.index_refresh_seconds
+
+    # --- reads ------------------------------------------------------------------------
+
+    def _read(self, name: str) -> StoredVoice:
+        try:
+            stored = self.store.read(name)
+        except ObjectNotFoundError:
+            with self._lock:
+                self._index.remove(name)
+            raise VoiceNotFoundError(name) from None
+        with self._lock:
+            self._index.put(stored)
+        return stored
+
+    def get(self, name: str) -> VoiceMetadata:
+        """From the index; a miss asks storage (another replica may have just created it)."""
+        with self._lock:
+            entry = self._index.get(name)
+            if entry is not None:
+                return self._usage.apply(entry.metadata)
+        metadata = self._read(name).metadata
+        with self._lock:
+            return self._usage.apply(metadata)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.get(name)
+        except VoiceNotFoundError:
+            return False
+        return True
+
+    def reference(self, name: str) -> tuple[VoiceMetadata, np.ndarray]:
+        """The voice and its 24 kHz reference samples; re-reads the record once when another
+        replica replaced the audio since the index last saw it."""
+        metadata = self.get(name)
+        try:
+            return metadata, self.store.reference_samples(metadata)
+        except ObjectNotFoundError:
+            metadata = self._read(name).metadata
+            return metadata, self.store.reference_samples(metadata)
+
+    def select(self, voice_filter: VoiceFilter) -> list[VoiceMetadata]:
+        with self._lock:
+            return [self._usage.apply(e.metadata) for e in self._index.entries() if voice_filter.matches(e.metadata, e.search_text)]
+
+    def record_use(self, name: str) -> None:
+        with self._lock:
+            self._usage.record(name, utcnow())
+
+    # --- writes -----------------------------------------------------------------------
+
+    def save(
+        self, name: str, build: Callable[[VoiceMetadata | None], VoiceMetadata], original: bytes, reference_wav: bytes, *, overwrite: bool
+    ) -> tuple[VoiceMetadata, VoiceMetadata | None]:
+        """Create the voice, or replace it when `overwrite`; `build` makes the new record from
+        the current one (None when creating). Returns the new record and the replaced one."""
+        for _ in range(WRITE_ATTEMPTS):
+            try:
+                existing: StoredVoice | None = self.store.read(name)
+            except ObjectNotFoundError:
+                existing = None
+            if existing is not None and not overwrite:
+                raise VoiceExistsError(existing.metadata.name)
+            try:
+                stored = self.store.write(build(existing.metadata if existing else None), original, reference_wav, replacing=existing)
+            except (PreconditionFailedError, VoiceExistsError):
+                if not overwrite and existing is None:
+                    raise VoiceExistsError(name) from None
+                continue  # someone wrote between our read and write: build again on theirs
+            with self._lock:
+                self._index.put(stored)
+                return self._usage.apply(stored.metadata), existing.metadata if existing else None
+        raise PreconditionFailedError(f"voice {name!r} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
+
+    def update(self, name: str, patch: VoiceMetadataPatch, if_match: str | None) -> VoiceMetadata:
+        """Apply a partial update atomically; `if_match` (an ETag) makes it conditional."""
+        now = utcnow()
+
+        def change(current: VoiceMetadata) -> VoiceMetadata:
+            if if_match is not None and if_match not in ("*", current.etag, "W/" + current.etag):
+                raise StaleVoiceError(f"voice {current.name!r} changed: its ETag is {current.etag}, not {if_match}")
+            return patch.apply(current, now)
+
+        if patch.name is not None and patch.name.casefold() != name.casefold():
+            current = self._read(name)
+            stored = self.store.rename(current, change(current.metadata))
+            with self._lock:
+                self._index.remove(name)
+                self._index.put(stored)
+                if (pending := self._usage.forget(name)) is not None:
+                    self._usage.restore(stored.metadata.name, pending)
+        else:
+            try:
+                stored = self.store.update(name, change)
+            except ObjectNotFoundError:
+                raise VoiceNotFoundError(name) from None
+            with self._lock:
+                self._index.put(stored)
+        with self._lock:
+            return self._usage.apply(stored.metadata)
+
+    def delete(self, name: str) -> VoiceMetadata:
+        current = self._read(name)
+        self.store.delete(current)
+        with self._lock:
+            self._index.remove(name)
+            self._usage.forget(name)
+        return current.metadata
