@@ -135,6 +135,11 @@ class StorageHealth(BaseModel):
     error: str | None = None
 
 
+class VoiceIndexHealth(BaseModel):
+    ready: bool = Field(description="The in-memory voice index has loaded; until then voice listings answer 503.")
+    voices: int
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
     ready: bool
@@ -142,3 +147,4 @@ class HealthResponse(BaseModel):
     tts: ModelHealth
     vc: ModelHealth
     storage: StorageHealth
+    voice_index: VoiceIndexHealth

@@ -30,6 +30,7 @@ from api.protocol import (
     ResponseMode,
     StorageHealth,
     TTSRequest,
+    VoiceIndexHealth,
 )
 from api.uploads import check_duration, read_audio_upload
 from api.voices import VoiceServing
@@ -225,6 +226,10 @@ class Serving:
             await run_in_threadpool(self.storage.check)
         except StorageError as exc:
             storage = StorageHealth(backend=self.storage.backend, ready=False, error=str(exc)[:300])
-        ready = tts.ready and vc.ready and storage.ready
-        body = HealthResponse(status="ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage)
+        library = self.voices.library
+        voice_index = VoiceIndexHealth(ready=library.loaded, voices=library.size)
+        ready = tts.ready and vc.ready and storage.ready and voice_index.ready
+        body = HealthResponse(
+            status="ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index
+        )
         return body, 200 if ready else 503

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import mimetypes
 import re
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,7 @@ from api.protocol import (
 from api.uploads import UploadedAudio, decode_upload, read_audio_upload, read_upload
 from audio.analysis import analyse
 from audio.codec import encode_lossless
+from audio.formats import CONTENT_TYPE_BY_EXTENSION
 from config import Settings
 from models.jobs import AudioPayload, VoiceReference
 from storage.base import PreconditionFailedError
@@ -247,8 +249,9 @@ class VoiceServing:
         metadata = await self._call(self.library.get, name)
         key = metadata.original_key if variant == "original" else metadata.reference_key
         data = await run_in_threadpool(self.library.store.storage.get, key)
-        filename = f"{metadata.name}.{key.rsplit('.', 1)[-1]}"
-        media_type = "audio/wav" if variant == "reference" else f"audio/{key.rsplit('.', 1)[-1]}"
+        extension = key.rsplit(".", 1)[-1]
+        filename = f"{metadata.name}.{extension}"
+        media_type = CONTENT_TYPE_BY_EXTENSION.get(extension) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"', "ETag": metadata.etag})
 
     async def list(self, query: VoiceListQuery) -> VoiceListResponse:

@@ -102,6 +102,7 @@ class LimitSettings(_Section):
 class VoiceSettings(_Section):
     index_refresh_seconds: float = Field(ge=0)
     usage_flush_seconds: float = Field(gt=0)
+    snapshot_seconds: float = Field(ge=0)
     read_workers: int = Field(ge=1, le=128)
 
 

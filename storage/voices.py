@@ -1,8 +1,10 @@
 """Voices in storage: the uploaded file, a normalised 24 kHz mono WAV used for conditioning,
 and the JSON record (`VoiceMetadata`).
 
-Each voice lives under ``voices/<casefolded name>/`` so names are unique regardless of case
-while the record keeps the spelling the user chose. Audio files are named by content and
+Audio lives under ``voices/<casefolded name>/`` and the record at
+``voice-records/<casefolded name>.json``, so names are unique regardless of case while the
+record keeps the spelling the user chose, and listing every record (the index's start-up and
+re-sync) pages through one object per voice, not three. Audio files are named by content and
 the record names them, so writing the record is the one atomic switch between versions, and
 every record write is conditional on the version that was read: two replicas (or two
 requests) that race on one voice never silently drop each other's change.
@@ -10,6 +12,8 @@ requests) that race on one voice never silently drop each other's change.
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,15 +22,18 @@ from typing import NamedTuple
 import numpy as np
 
 from audio.codec import decode
+from pydantic import BaseModel, ValidationError
+
 from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage
 from voices.metadata import VoiceMetadata
 
 logger = logging.getLogger(__name__)
 
 VOICES_PREFIX = "voices/"
-RECORD_FILE = "voice.json"
+RECORDS_PREFIX = "voice-records/"
 REFERENCE_SAMPLE_RATE = 24_000
 CAS_ATTEMPTS = 16
+SNAPSHOT_KEY = "voice-index/snapshot.json.gz"
 
 
 class VoiceExistsError(RuntimeError):
@@ -38,16 +45,31 @@ class StoredVoice(NamedTuple):
     version: str  # the storage version of the record, for conditional writes
 
 
+class _SnapshotEntry(BaseModel):
+    version: str
+    record: VoiceMetadata
+
+
+class _Snapshot(BaseModel):
+    format_version: int = 1
+    voices: list[_SnapshotEntry]
+
+
 def folder_key(name: str) -> str:
     return f"{VOICES_PREFIX}{name.casefold()}/"
 
 
 def record_key(name: str) -> str:
-    return folder_key(name) + RECORD_FILE
+    return f"{RECORDS_PREFIX}{name.casefold()}.json"
 
 
 def is_record_key(key: str) -> bool:
-    return key.startswith(VOICES_PREFIX) and key.endswith("/" + RECORD_FILE) and key.count("/") == 2
+    return key.startswith(RECORDS_PREFIX) and key.endswith(".json") and key.count("/") == 1
+
+
+def name_of_record_key(key: str) -> str:
+    """The casefolded voice name a record key belongs to."""
+    return key[len(RECORDS_PREFIX) : -len(".json")]
 
 
 def audio_keys(name: str, content_hash: str, original_extension: str) -> tuple[str, str]:
@@ -144,7 +166,7 @@ class VoiceStore:
             self.storage.delete(key)
 
     def list_records(self) -> Iterator[ObjectInfo]:
-        return (info for info in self.storage.list_objects(VOICES_PREFIX) if is_record_key(info.key))
+        return (info for info in self.storage.list_objects(RECORDS_PREFIX) if is_record_key(info.key))
 
     def read_many(self, keys: Iterable[str]) -> list[StoredVoice]:
         """Records fetched in parallel (one GET each: S3 latency, not bandwidth, is the cost);
@@ -162,3 +184,22 @@ class VoiceStore:
 
         with ThreadPoolExecutor(self.read_workers) as pool:
             return [stored for stored in pool.map(fetch, keys) if stored is not None]
+
+    def read_snapshot(self) -> dict[str, StoredVoice]:
+        """The last index snapshot any replica wrote, by casefolded name ({} if none or
+        unreadable). Only a cache: an entry is used only while its version is the one the
+        listing shows, so a stale snapshot costs GETs, never correctness."""
+        try:
+            snapshot = _Snapshot.model_validate_json(gzip.decompress(self.storage.get(SNAPSHOT_KEY)))
+        except ObjectNotFoundError:
+            return {}
+        except (ValidationError, OSError, EOFError, json.JSONDecodeError) as exc:
+            logger.warning("ignoring unreadable voice index snapshot", extra={"error": str(exc)[:300]})
+            return {}
+        return {entry.record.name.casefold(): StoredVoice(entry.record, entry.version) for entry in snapshot.voices}
+
+    def write_snapshot(self, voices: Iterable[StoredVoice]) -> None:
+        """One compressed object with every record and its version, so a cold start reads
+        one object plus the records changed since, instead of one GET per voice."""
+        snapshot = _Snapshot(voices=[_SnapshotEntry(version=stored.version, record=stored.metadata) for stored in voices])
+        self.storage.put(SNAPSHOT_KEY, gzip.compress(snapshot.model_dump_json().encode(), compresslevel=5), "application/gzip")

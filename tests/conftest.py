@@ -95,6 +95,7 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None) -> tuple[s
         "CHATTERBOX_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
         "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": str(USAGE_FLUSH_SECONDS),
+        "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "0",  # a background cache write would upset storage comparisons; tested on its own
         "BENTOML_HOME": str(tmp / "bentoml"),
         "TMPDIR": str(tmpdir),
         "STORAGE_BACKEND": backend,

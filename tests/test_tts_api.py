@@ -24,6 +24,8 @@ def test_health_reports_what_is_really_loaded(service: RunningService) -> None:
         assert body[model]["source"] == "random"
         assert body[model]["device"] == "cpu"
     assert body["storage"] == {"backend": service.backend, "ready": True, "error": None}
+    assert body["voice_index"]["ready"] is True
+    assert body["voice_index"]["voices"] == service.client.get("/api/v1/voices", params={"page_size": 1}).json()["total"]
 
 
 def test_tts_url_mode_stores_audio_and_metadata(service: RunningService, voices: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from storage.voices import VoiceStore, audio_keys, folder_key
+from storage.voices import VoiceStore, audio_keys, folder_key, record_key
 from tests.conftest import INDEX_REFRESH_SECONDS, USAGE_FLUSH_SECONDS, RunningService, assert_error, read_testdata
 from tests.processes import wait_until
 from voices.metadata import VoiceMetadata
@@ -66,7 +66,7 @@ def test_upload_records_audio_facts_quality_and_metadata(service: RunningService
         reference = service.storage.get(voice["reference_key"])
         assert service.client.get(f"/api/v1/voice/{voice['name']}/audio", params={"variant": "reference"}).content == reference
     original = service.client.get("/api/v1/voice/alex-mp3/audio")
-    assert original.content == read_testdata("voice_alex.mp3") and original.headers["content-type"] == "audio/mp3"
+    assert original.content == read_testdata("voice_alex.mp3") and original.headers["content-type"] == "audio/mpeg"
     assert library["Alex"]["tags"] == ["english", "male"]
 
 
@@ -126,7 +126,7 @@ def test_update_rename_move_and_stale_update(service: RunningService) -> None:
     assert service.client.get("/api/v1/voice/edit-me").status_code == 404
     keys = service.stored_keys()
     assert not old_keys & keys and {renamed["original_key"], renamed["reference_key"]} <= keys
-    assert not any(key.startswith(folder_key("edit-me")) for key in keys)
+    assert not any(key.startswith(folder_key("edit-me")) for key in keys) and record_key("edit-me") not in keys
     assert listing(service, folder="edits") == ["Edited-Voice"]
 
     upload(service, "voice_bella.wav", "Taken")
@@ -154,6 +154,7 @@ def test_delete_needs_confirmation_and_removes_everything(service: RunningServic
     assert deleted.json() == {"deleted": ["Doomed"], "count": 1}
     assert not {voice["original_key"], voice["reference_key"]} & service.stored_keys()
     assert not any(key.startswith(folder_key("doomed")) for key in service.stored_keys())
+    assert record_key("doomed") not in service.stored_keys()
     assert service.client.get("/api/v1/voice/doomed").status_code == 404
 
     dry_run = service.client.delete("/api/v1/voices", params={"tag": "bye"})
@@ -237,7 +238,9 @@ def test_bulk_upload_reports_each_file(service: RunningService) -> None:
     assert "truncated" in results["team/broken.wav"]["error"]["message"]
     assert results["notes.txt"]["status"] == "failed"
     added = service.stored_keys() - before
-    assert {key.split("/")[1] for key in added} == {"bulk-one", "nora-reads-take-2"}
+    assert added == {record_key("bulk-one"), record_key("nora-reads-take-2")} | {
+        results[f]["voice"][key] for f in ("bulk-one.wav", "team/en/Nora Reads (take 2).flac") for key in ("original_key", "reference_key")
+    }
     again = service.client.post("/api/v1/voices/bulk", files=[("files", ("bulk-one.wav", read_testdata("voice_alex.wav")))]).json()
     assert again["results"][0]["error"]["type"] == "conflict"
 

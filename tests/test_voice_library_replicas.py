@@ -14,14 +14,14 @@ from api.voices import prepare
 from config import VoiceSettings
 from storage import Storage
 from storage.local import LocalStorage
-from storage.voices import StoredVoice, VoiceStore
+from storage.voices import SNAPSHOT_KEY, StoredVoice, VoiceStore
 from tests.conftest import read_testdata
 from voices.index import VoiceIndex
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError
 from voices.metadata import VoiceMetadataPatch
 from voices.query import VoiceFilter
 
-SETTINGS = VoiceSettings(index_refresh_seconds=0, usage_flush_seconds=60, read_workers=4)
+SETTINGS = VoiceSettings(index_refresh_seconds=0, usage_flush_seconds=60, snapshot_seconds=0, read_workers=4)
 
 
 def replica(storage: Storage) -> VoiceLibrary:
@@ -119,3 +119,23 @@ def test_a_sync_never_undoes_a_write_made_while_it_ran(storage: Storage) -> None
     index.remove("old")
     index.apply_sync(started, listed, [stored])
     assert index.get("old") is None  # deleted here after the listing: not resurrected
+
+
+def test_cold_start_reads_the_snapshot_plus_what_changed_since(storage: Storage) -> None:
+    a = replica(storage)
+    for name in ("One", "Two", "Three"):
+        create(a, name)
+    assert a.save_snapshot() and not a.save_snapshot()  # written once; unchanged since
+    cold = VoiceLibrary(VoiceStore(storage), SETTINGS).sync()
+    assert (cold.voices, cold.from_snapshot, cold.fetched) == (3, 3, 0)
+
+    a.update("two", VoiceMetadataPatch(description="after the snapshot"), None)
+    a.delete("three")
+    create(a, "Four")
+    b = VoiceLibrary(VoiceStore(storage), SETTINGS)
+    report = b.sync()
+    assert (report.voices, report.from_snapshot, report.fetched) == (3, 1, 2)
+    assert names(b) == ["Four", "One", "Two"] and b.get("two").description == "after the snapshot"
+
+    storage.put(SNAPSHOT_KEY, b"not gzip")
+    assert VoiceLibrary(VoiceStore(storage), SETTINGS).sync().fetched == 3  # a broken snapshot is only a slower start

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from storage.voices import StoredVoice, VoiceStore
+from storage.voices import StoredVoice, VoiceStore, name_of_record_key
 from voices.metadata import VoiceMetadata
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ class IndexEntry:
 @dataclass(frozen=True)
 class SyncReport:
     voices: int
-    fetched: int
+    fetched: int  # records read one by one from storage
+    from_snapshot: int  # records taken from the index snapshot (version unchanged)
     removed: int
     seconds: float
 
@@ -41,6 +42,7 @@ class VoiceIndex:
     def __init__(self) -> None:
         self._entries: dict[str, IndexEntry] = {}
         self._removed: dict[str, float] = {}  # name -> when this replica deleted it
+        self.changed = False  # since the last snapshot was taken
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -55,11 +57,18 @@ class VoiceIndex:
         key = stored.metadata.name.casefold()
         self._entries[key] = IndexEntry(stored.metadata, stored.version, stored.metadata.search_text, stamped or time.monotonic())
         self._removed.pop(key, None)
+        self.changed = True
 
     def remove(self, name: str) -> None:
         key = name.casefold()
         self._entries.pop(key, None)
         self._removed[key] = time.monotonic()
+        self.changed = True
+
+    def snapshot(self) -> list[StoredVoice]:
+        """Every entry as stored, and the index marked as captured."""
+        self.changed = False
+        return [StoredVoice(entry.metadata, entry.version) for entry in self._entries.values()]
 
     def plan_sync(self, listed: dict[str, str]) -> list[str]:
         """Names (casefolded) whose listed version differs from what the index holds."""
@@ -75,10 +84,11 @@ class VoiceIndex:
         gone = [key for key, entry in self._entries.items() if key not in listed and entry.stamped < started]
         for key in gone:
             del self._entries[key]
+        self.changed |= bool(gone)
         self._removed = {key: when for key, when in self._removed.items() if when >= started}
         return len(gone)
 
 
 def list_versions(store: VoiceStore) -> dict[str, str]:
     """Casefolded name -> record version, from one listing of the voices prefix."""
-    return {info.key.split("/")[1]: info.version for info in store.list_records()}
+    return {name_of_record_key(info.key): info.version for info in store.list_records()}

@@ -56,19 +56,40 @@ class VoiceLibrary:
     # --- keeping the index fresh ------------------------------------------------------
 
     def sync(self) -> SyncReport:
-        """Bring the index up to date with storage: one listing, a GET per changed record."""
+        """Bring the index up to date with storage: one listing, then a GET per changed
+        record; on a cold start, records the snapshot holds at their listed version are
+        taken from it instead."""
         started = time.monotonic()
         listed = list_versions(self.store)
         with self._lock:
             wanted = self._index.plan_sync(listed)
-        fetched = self.store.read_many(record_key(name) for name in wanted)
+        cached = self.store.read_snapshot() if wanted and not self.loaded else {}
+        reused = [cached[name] for name in wanted if name in cached and cached[name].version == listed[name]]
+        fetched = self.store.read_many(record_key(name) for name in wanted if name not in cached or cached[name].version != listed[name])
         with self._lock:
-            removed = self._index.apply_sync(started, listed, fetched)
-            report = SyncReport(len(self._index), len(fetched), removed, round(time.monotonic() - started, 3))
+            removed = self._index.apply_sync(started, listed, reused + fetched)
+            report = SyncReport(len(self._index), len(fetched), len(reused), removed, round(time.monotonic() - started, 3))
             self.loaded = True
-        if report.fetched or report.removed:
-            logger.info("voice index synced", extra={"voices": report.voices, "fetched": report.fetched, "removed": report.removed, "seconds": report.seconds})
+        if report.fetched or report.removed or report.from_snapshot:
+            logger.info(
+                "voice index synced",
+                extra={"voices": report.voices, "fetched": report.fetched, "from_snapshot": report.from_snapshot, "removed": report.removed, "seconds": report.seconds},
+            )
         return report
+
+    def save_snapshot(self) -> bool:
+        """Write the index snapshot if the index changed since the last one; True if written."""
+        with self._lock:
+            if not self.loaded or not self._index.changed:
+                return False
+            voices = self._index.snapshot()
+        try:
+            self.store.write_snapshot(voices)
+        except StorageError:
+            with self._lock:
+                self._index.changed = True
+            raise
+        return True
 
     def flush_usage(self) -> int:
         """Write pending use counts into the records; returns how many voices were written."""
@@ -101,26 +122,28 @@ class VoiceLibrary:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.flush_usage()
+        if self.settings.snapshot_seconds > 0:
+            self.save_snapshot()
 
     def _upkeep(self) -> None:
-        """Until the first sync succeeds (storage down at start-up) it is retried every tick."""
-        next_flush = next_sync = time.monotonic()
+        """Each task on its own cadence. Until the first sync succeeds (storage down at
+        start-up) it is retried every tick."""
+        settings = self.settings
+        due = dict.fromkeys(("flush", "sync", "snapshot"), time.monotonic())
         while not self._stop.wait(TICK_SECONDS):
             now = time.monotonic()
-            for due, every, work in (
-                (next_flush, self.settings.usage_flush_seconds, self.flush_usage),
-                (next_sync if self.loaded else now, self.settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
+            for task, every, work in (
+                ("flush", settings.usage_flush_seconds, self.flush_usage),
+                ("sync", settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
+                ("snapshot", settings.snapshot_seconds, self.save_snapshot),
             ):
-                if every <= 0 or now < due:
+                if every <= 0 or now < due[task]:
                     continue
+                due[task] = now + every
                 try:
                     work()
                 except Exception:
-                    logger.exception("voice library upkeep failed; will retry", extra={"task": work.__name__})
-            if now >= next_flush:
-                next_flush = now + self.settings.usage_flush_seconds
-            if now >= next_sync:
-                next_sync = now + self.settings.index_refresh_seconds
+                    logger.exception("voice library upkeep failed; will retry", extra={"task": task})
 
     # --- reads ------------------------------------------------------------------------
 
@@ -144,6 +167,11 @@ class VoiceLibrary:
         metadata = self._read(name).metadata
         with self._lock:
             return self._usage.apply(metadata)
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return len(self._index)
 
     def exists(self, name: str) -> bool:
         try:
