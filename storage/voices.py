@@ -20,10 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-
-from audio.codec import decode
 from pydantic import BaseModel, ValidationError
 
+from audio.codec import decode
 from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage
 from voices.metadata import VoiceMetadata
 
