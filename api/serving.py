@@ -7,7 +7,6 @@ or ffmpeg encode never stalls the event loop that every other request shares.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -40,9 +39,7 @@ from config import Settings
 from models.jobs import AudioPayload, JobResult, RunnerInfo, TTSJob, VCJob, VoiceReference
 from storage import ObjectNotFoundError, Storage, StorageError
 from storage.outputs import OutputMetadata, OutputStore, OutputType, is_output_name, new_output_name
-from storage.voices import REFERENCE_SAMPLE_RATE
 from voices.metadata import VoiceDefaults
-from voices.quality import CONDITIONING_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -174,13 +171,7 @@ class Serving:
         if target_voice is not None:
             target_metadata, target = await self.voices.reference(target_voice, "target_voice")
         elif target_audio is not None:
-            limits = self.settings.limits
-            upload = await read_audio_upload(
-                target_audio, "target_audio", max_bytes=limits.max_upload_bytes, sample_rate=REFERENCE_SAMPLE_RATE,
-                min_seconds=limits.voice_min_seconds, max_seconds=limits.voice_max_seconds,
-            )
-            samples = upload.audio.samples[: int(CONDITIONING_SECONDS * REFERENCE_SAMPLE_RATE)]
-            target = VoiceReference(content_hash=hashlib.sha256(samples.tobytes()).hexdigest(), audio=AudioPayload.from_array(samples, REFERENCE_SAMPLE_RATE))
+            target = await self.voices.uploaded_reference(target_audio, "target_audio")
         model_source = await self.model_source("vc", info)
         result = await self._run(convert, VCJob(source=source, target_voice=target), "vc", "target_voice")
         if target_metadata is not None:

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Literal
 
+import numpy as np
 from fastapi import UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -35,8 +36,8 @@ from api.protocol import (
     VoiceListResponse,
     VoiceResponse,
 )
-from api.uploads import UploadedAudio, decode_upload, read_audio_upload, read_upload
-from audio.analysis import analyse
+from api.uploads import UploadedAudio, decode_upload, read_upload
+from audio.analysis import AudioFacts, analyse
 from audio.codec import encode_lossless
 from audio.formats import CONTENT_TYPE_BY_EXTENSION
 from config import Settings
@@ -65,13 +66,14 @@ class PreparedAudio:
     reference_wav: bytes
     content_hash: str
     extension: str
+    facts: AudioFacts
 
     def metadata(self, name: str, patch: VoiceMetadataPatch, existing: VoiceMetadata | None, now: datetime) -> VoiceMetadata:
-        """The record for this audio: a new voice, or `existing` with new audio; then `patch`."""
+        """The record for this audio: a new voice, or `existing` with new audio; then `patch`.
+        Cheap: it runs again for every retry of a write that lost a race."""
         original_key, reference_key = audio_keys(name, self.content_hash, self.extension)
-        facts = analyse(self.upload.audio)
         audio_fields = {
-            "name": name, "audio": facts, "quality": assess(facts), "content_hash": self.content_hash,
+            "name": name, "audio": self.facts, "quality": assess(self.facts), "content_hash": self.content_hash,
             "original_filename": self.upload.filename, "original_key": original_key, "reference_key": reference_key,
         }
         if existing is None:
@@ -85,7 +87,13 @@ def prepare(upload: UploadedAudio) -> PreparedAudio:
     reference_wav = encode_lossless(upload.audio.samples, REFERENCE_SAMPLE_RATE)
     suffix = PurePosixPath(upload.filename or "").suffix.lstrip(".").lower()
     extension = suffix if suffix.isalnum() and len(suffix) <= 5 else upload.audio.original_format
-    return PreparedAudio(upload, reference_wav, hashlib.sha256(reference_wav).hexdigest(), extension)
+    return PreparedAudio(upload, reference_wav, hashlib.sha256(reference_wav).hexdigest(), extension, analyse(upload.audio))
+
+
+def conditioning_reference(samples: np.ndarray, content_hash: str) -> VoiceReference:
+    """What a runner conditions on: at most the first 30 s of 24 kHz mono audio."""
+    trimmed = samples[: int(CONDITIONING_SECONDS * REFERENCE_SAMPLE_RATE)]
+    return VoiceReference(content_hash=content_hash, audio=AudioPayload.from_array(trimmed, REFERENCE_SAMPLE_RATE))
 
 
 def name_from_filename(filename: str) -> str | None:
@@ -131,6 +139,11 @@ class VoiceServing:
         if hashes:
             await self.forget_conditioning(hashes)
 
+    def _check_archive_size(self, archive: UploadFile) -> None:
+        limit = self.settings.limits.max_archive_bytes
+        if archive.size is not None and archive.size > limit:
+            raise APIError(413, f"archive is larger than {limit} bytes", field="archive", error_type="payload_too_large")
+
     def _check_loaded(self) -> None:
         if not self.library.loaded:
             raise APIError(503, "the voice index is still loading from storage; retry in a moment", error_type="storage_unavailable")
@@ -138,20 +151,27 @@ class VoiceServing:
     # --- for generation ---------------------------------------------------------------
 
     async def reference(self, name: str, field: str) -> tuple[VoiceMetadata, VoiceReference]:
-        """A library voice as a model runner needs it (at most 30 s of 24 kHz audio)."""
+        """A library voice as a model runner needs it."""
         self.check_name(name, field)
         metadata, samples = await self._call(self.library.reference, name, field=field)
-        samples = samples[: int(CONDITIONING_SECONDS * REFERENCE_SAMPLE_RATE)]
-        return metadata, VoiceReference(content_hash=metadata.content_hash, audio=AudioPayload.from_array(samples, REFERENCE_SAMPLE_RATE))
+        return metadata, conditioning_reference(samples, metadata.content_hash)
+
+    async def uploaded_reference(self, file: UploadFile, field: str) -> VoiceReference:
+        """An uploaded recording used as a voice once, without adding it to the library."""
+        upload = await self._decode_reference(await read_upload(file, field, self.settings.limits.max_upload_bytes), file.filename, field)
+        return conditioning_reference(upload.audio.samples, hashlib.sha256(upload.audio.samples.tobytes()).hexdigest())
 
     # --- upload -----------------------------------------------------------------------
 
-    async def _read_voice_audio(self, data: bytes, filename: str | None, field: str) -> PreparedAudio:
+    async def _decode_reference(self, data: bytes, filename: str | None, field: str) -> UploadedAudio:
+        """Uploaded bytes decoded to 24 kHz mono and held to the voice-reference limits."""
         limits = self.settings.limits
-        upload = await run_in_threadpool(
+        return await run_in_threadpool(
             decode_upload, data, filename, field, sample_rate=REFERENCE_SAMPLE_RATE, min_seconds=limits.voice_min_seconds, max_seconds=limits.voice_max_seconds
         )
-        return await run_in_threadpool(prepare, upload)
+
+    async def _read_voice_audio(self, data: bytes, filename: str | None, field: str) -> PreparedAudio:
+        return await run_in_threadpool(prepare, await self._decode_reference(data, filename, field))
 
     async def _store(self, name: str, audio: PreparedAudio, patch: VoiceMetadataPatch, overwrite: bool, field: str) -> tuple[VoiceMetadata, bool]:
         def build(existing: VoiceMetadata | None) -> VoiceMetadata:
@@ -172,12 +192,8 @@ class VoiceServing:
             return voice_json(await self._call(self.library.update, name, patch, None))
         if not overwrite and await run_in_threadpool(self.library.exists, name):
             raise APIError(409, f"a voice named {name!r} already exists (names ignore case); pass overwrite=true to replace it", field="name", error_type="conflict")
-        limits = self.settings.limits
-        upload = await read_audio_upload(
-            file, "file", max_bytes=limits.max_upload_bytes, sample_rate=REFERENCE_SAMPLE_RATE,
-            min_seconds=limits.voice_min_seconds, max_seconds=limits.voice_max_seconds,
-        )
-        metadata, created = await self._store(name, await run_in_threadpool(prepare, upload), patch, overwrite, "name")
+        audio = await self._read_voice_audio(await read_upload(file, "file", self.settings.limits.max_upload_bytes), file.filename, "file")
+        metadata, created = await self._store(name, audio, patch, overwrite, "name")
         return voice_json(metadata, 201 if created else 200, created)
 
     async def bulk_upload(self, files: list[UploadFile], archive: UploadFile | None, folder: str, tags: list[str], overwrite: bool) -> BulkVoiceResponse:
@@ -199,8 +215,7 @@ class VoiceServing:
     async def _zip_members(self, archive: UploadFile) -> list[tuple[str, bytes | None]]:
         """(path, bytes) of each audio member; bytes None for a member that is too large."""
         limits = self.settings.limits
-        if archive.size is not None and archive.size > limits.max_archive_bytes:
-            raise APIError(413, f"archive is larger than {limits.max_archive_bytes} bytes", field="archive", error_type="payload_too_large")
+        self._check_archive_size(archive)
 
         def read() -> list[tuple[str, bytes | None]]:
             try:
@@ -317,8 +332,7 @@ class VoiceServing:
 
     async def import_(self, archive: UploadFile, on_conflict: OnConflict) -> ImportResponse:
         limits = self.settings.limits
-        if archive.size is not None and archive.size > limits.max_archive_bytes:
-            raise APIError(413, f"archive is larger than {limits.max_archive_bytes} bytes", field="archive", error_type="payload_too_large")
+        self._check_archive_size(archive)
         try:
             zipped, manifest = await run_in_threadpool(open_archive, archive.file, max_total_bytes=limits.max_archive_bytes, max_entries=limits.max_archive_entries)
         except ArchiveError as exc:
