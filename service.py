@@ -8,38 +8,56 @@ concurrent requests.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Annotated, Literal
 
 import bentoml
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api import __version__
-from api.errors import error_response, install_error_handlers, validated
+from api.concat import ConcatServing
+from api.errors import APIError, error_response, install_error_handlers, validated
+from api.outputs import OutputServing
 from api.protocol import (
     BulkVoiceResponse,
+    DeletedOutput,
     DeletedVoices,
     DeletionPreview,
     ErrorResponse,
     HealthResponse,
     ImportResponse,
+    JobResponse,
     OnConflict,
+    OutputListResponse,
+    OutputLookupRequest,
+    OutputLookupResponse,
     OutputResponse,
     ResponseMode,
+    SampleRateField,
     TTSRequest,
     VoiceListResponse,
     VoiceResponse,
 )
 from api.serving import Serving
 from api.voices import VoiceServing
-from audio.formats import OutputFormat
+from audio.formats import SAMPLE_RATES, OutputFormat
+from concat.jobs import JobManager
+from concat.protocol import ConcatRequest
 from config import get_settings
+from outputs.library import OutputLibrary
+from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
+from outputs.query import OutputListQuery, OutputSortKey
 from runners.tts_runner import TTSRunner
 from runners.vc_runner import VCRunner
 from storage import create_storage
+from storage.outputs import OutputStore, OutputType
 from storage.voices import VoiceStore
 from voices.library import VoiceLibrary
 from voices.metadata import VoiceDefaults, VoiceMetadataPatch
@@ -51,7 +69,8 @@ settings = get_settings()
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 422, 500, 503)}
 VOICE_ERRORS = {**ERRORS, 412: {"model": ErrorResponse}}
 DELETE_ERRORS = {**ERRORS, 400: {"model": DeletionPreview, "description": "Without confirm=true: what would be deleted (nothing is)."}}
-ARCHIVE_ROUTES = ("/api/v1/voices/bulk", "/api/v1/voices/import")
+_NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+LARGE_BODY_ROUTES = ("/api/v1/voices/bulk", "/api/v1/voices/import", "/api/v1/concat")  # archives, or many uploads
 AUDIO_RESPONSE = {"content": {fmt.content_type: {}} for fmt in OutputFormat}
 
 app = FastAPI(
@@ -63,12 +82,12 @@ install_error_handlers(app)
 
 
 class RequestSizeLimit(BaseHTTPMiddleware):
-    """Refuse bodies larger than two uploads (an archive on the archive routes) before
-    Starlette spools them to disk."""
+    """Refuse bodies larger than two uploads (an archive's size on the routes that take
+    archives or many files) before Starlette spools them to disk."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         limits = settings.limits
-        limit = (limits.max_archive_bytes if request.url.path in ARCHIVE_ROUTES else 2 * limits.max_upload_bytes) + (1 << 20)
+        limit = (limits.max_archive_bytes if request.url.path in LARGE_BODY_ROUTES else 2 * limits.max_upload_bytes) + (1 << 20)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             return error_response(413, "payload_too_large", f"request body exceeds {limit} bytes")
@@ -83,6 +102,93 @@ def split_tags(tags: list[str] | None) -> list[str] | None:
     if tags is None:
         return None
     return [tag for field in tags for tag in field.split(",") if tag.strip()]
+
+
+def output_query_of(
+    search: str | None = Query(None, description="Words that must all appear in the file name or the metadata's text (case-insensitive)."),
+    type: list[OutputType] = Query([], description="Repeatable: tts, vc, concat."),
+    voice: str | None = Query(None, description="Only outputs made with this voice."),
+    created_after: str | None = Query(None, description="ISO 8601 time or date (UTC when no offset is given)."),
+    created_before: str | None = Query(None, description="ISO 8601 time or date: outputs created before it."),
+    names: list[str] = Query([], description="Repeatable: bulk lookup of these file names."),
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=MAX_OUTPUTS_PAGE_SIZE),
+    sort: OutputSortKey = Query("created"),
+    order: Literal["asc", "desc"] = Query("desc"),
+) -> OutputListQuery:
+    data = {
+        "search": search, "types": type, "voice": voice, "created_after": as_utc(created_after), "created_before": as_utc(created_before),
+        "names": names, "page": page, "page_size": page_size, "sort": sort, "order": order,
+    }
+    return validated(OutputListQuery, data, "query", aliases={"types": "type"})
+
+
+def as_utc(moment: str | None) -> str | None:
+    """A bare date or a time without an offset is read as UTC (dates and times compare)."""
+    if moment is None or not _NAIVE_TIME.match(moment):
+        return moment
+    return moment + ("T00:00:00Z" if len(moment) == 10 else "Z")
+
+
+CONCAT_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ConcatRequest"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "request": {"type": "string", "description": "The ConcatRequest as JSON; uploads are inputs {\"upload\": <file name or position>}."},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def openapi_with_concat_models() -> dict:
+    """The route reads its body itself (JSON or multipart), so FastAPI does not see the model:
+    add it to the document's components for the requestBody above to point at."""
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = ConcatRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        document["components"]["schemas"].update(schema.pop("$defs", {}) | {"ConcatRequest": schema})
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+app.openapi = openapi_with_concat_models  # type: ignore[method-assign]
+
+
+async def concat_request_of(request: Request) -> tuple[ConcatRequest, list[UploadFile]]:
+    """A JSON body, or a multipart form: `request` (the same JSON) plus `files`."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form(max_files=settings.limits.max_bulk_files, max_fields=20)
+        files = [part for part in form.getlist("files") if isinstance(part, StarletteUploadFile)]
+        raw = form.get("request")
+        if raw is None:
+            return validated(ConcatRequest, {"inputs": [{"upload": i} for i in range(len(files))]}, "body"), files
+        if not isinstance(raw, str):
+            raise APIError(422, "request: send the options as a JSON text field, not a file", field="request")
+        data = parse_json(raw, "request")
+        return validated(ConcatRequest, data, "body"), files
+    if content_type.startswith("application/json"):
+        return validated(ConcatRequest, parse_json((await request.body()).decode(errors="replace"), "body"), "body"), []
+    raise APIError(415, "send the request as application/json, or as multipart/form-data with `request` and `files`", error_type="unsupported_media_type")
+
+
+def parse_json(text: str, field: str) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise APIError(400, f"{field}: not valid JSON ({exc})", field=None if field == "body" else field) from None
+    if not isinstance(data, dict):
+        raise APIError(422, f"{field}: expected a JSON object with `inputs`", field=None if field == "body" else field)
+    return data
 
 
 def voice_filter_of(
@@ -106,18 +212,32 @@ class ChatterboxService:
         storage = create_storage(settings.storage)
         self.library = VoiceLibrary(VoiceStore(storage, settings.voices.read_workers), settings.voices)
         self.voices = VoiceServing(settings, self.library, self.forget_conditioning)
-        self.serving = Serving(settings, storage, self.voices)
+        self.output_library = OutputLibrary(OutputStore(storage, settings.voices.read_workers), settings.outputs)
+        self.outputs = OutputServing(self.output_library)
+        self.serving = Serving(settings, storage, self.voices, self.output_library)
+        self.jobs = JobManager(storage, settings.concat)
+        self.concat_serving = ConcatServing(settings, self.output_library, self.outputs, self.library, self.jobs)
         try:
             report = self.library.sync()
             logger.info("voice index loaded", extra={"voices": report.voices, "seconds": report.seconds})
         except Exception:  # storage down at start-up: serve anyway, upkeep retries, /health says why
             logger.exception("voice index could not be loaded; retrying in the background")
+        try:
+            count = self.output_library.sync()
+            logger.info("outputs index loaded", extra={"outputs": count})
+        except Exception:
+            logger.exception("outputs index could not be loaded; retrying in the background")
         self.library.start()
+        self.output_library.start()
+        self.jobs.start()
         logger.info("api service ready", extra={"storage": settings.storage.backend})
 
     @bentoml.on_shutdown
-    def flush_voice_usage(self) -> None:
+    def shut_down(self) -> None:
+        """Running jobs are cancelled (temp files removed), counters and snapshots flushed."""
+        self.jobs.close()
         self.library.close()
+        self.output_library.close()
 
     async def forget_conditioning(self, content_hashes: list[str]) -> None:
         """Best effort: a runner that misses this evicts the entry by LRU; no record points to it."""
@@ -148,13 +268,15 @@ class ChatterboxService:
         target_voice: str | None = Form(None, description="Target voice name from the library."),
         target_audio: UploadFile | None = File(None, description="Or: a target voice recording (upload)."),
         output_format: OutputFormat = Form(OutputFormat.wav),
+        sample_rate: int | None = Form(None, description=f"Output sample rate, one of {', '.join(map(str, SAMPLE_RATES))}; omitted: the configured one, else 24000."),
         response_mode: ResponseMode = Form("url"),
     ) -> Response:
         """Say the source speech again in the target voice."""
+        rate = validated(SampleRateField, {"sample_rate": sample_rate}, "body").sample_rate
         return await self.serving.vc(
             request, self.vc_runner.to_async.convert, self.vc_runner.to_async.info,
             input_audio=input_audio, input_filename=input_filename, target_voice=target_voice,
-            target_audio=target_audio, output_format=output_format, response_mode=response_mode,
+            target_audio=target_audio, output_format=output_format, sample_rate=rate, response_mode=response_mode,
         )
 
     # --- voice library ------------------------------------------------------------------
@@ -267,10 +389,53 @@ class ChatterboxService:
         """Delete one voice: audio, record and cached conditioning."""
         return await self.voices.delete(name, confirm)
 
-    @app.api_route("/api/v1/outputs/{filename}", methods=["GET", "HEAD"], name="download_output", operation_id="download_output", responses={404: {"model": ErrorResponse}, 200: AUDIO_RESPONSE})
-    async def download_output(self, filename: str) -> Response:
-        """Download a stored output."""
-        return await self.serving.download(filename)
+    # --- concatenation and jobs ---------------------------------------------------------
+
+    @app.post(
+        "/api/v1/concat", response_model=OutputResponse, status_code=200,
+        responses={**ERRORS, 200: AUDIO_RESPONSE, 202: {"model": JobResponse, "description": "A long job: follow it at `url`."}},
+        openapi_extra=CONCAT_REQUEST_BODY,
+    )
+    async def concat(self, request: Request) -> Response:
+        """Join stored outputs, voices, uploads and silences into one output of type `concat`.
+        JSON body, or multipart with the same JSON in a `request` field plus `files` (uploads
+        alone, without `request`, are joined in the order sent)."""
+        body, files = await concat_request_of(request)
+        return await self.concat_serving.concat(request, body, files)
+
+    @app.get("/api/v1/jobs/{job_id}", response_model=JobResponse, responses=ERRORS, name="get_job")
+    async def get_job(self, request: Request, job_id: str) -> JobResponse:
+        """A background job's status and progress (segments done, percent, time remaining),
+        and its output once it succeeded. Any replica answers."""
+        return await self.concat_serving.job(request, job_id)
+
+    @app.delete("/api/v1/jobs/{job_id}", response_model=JobResponse, responses=ERRORS)
+    async def cancel_job(self, request: Request, job_id: str) -> JobResponse:
+        """Cancel a queued or running job (its temp files are removed; nothing is stored)."""
+        return await self.concat_serving.cancel(request, job_id)
+
+    # --- outputs ------------------------------------------------------------------------
+
+    @app.get("/api/v1/outputs", response_model=OutputListResponse, responses=ERRORS)
+    async def list_outputs(self, query: Annotated[OutputListQuery, Depends(output_query_of)]) -> OutputListResponse:
+        """Browse generated files (served from the in-memory index): search, filters, sort,
+        pages; with `names`, a bulk lookup that also says which names are missing."""
+        return await self.outputs.list(query)
+
+    @app.post("/api/v1/outputs/lookup", response_model=OutputLookupResponse, responses=ERRORS)
+    async def lookup_outputs(self, body: OutputLookupRequest) -> OutputLookupResponse:
+        """Bulk lookup for lists too long for a URL: the companions of the named outputs."""
+        return await self.outputs.lookup(body.names)
+
+    @app.api_route("/api/v1/outputs/{filename}", methods=["GET", "HEAD"], name="download_output", operation_id="download_output", responses={**ERRORS, 200: AUDIO_RESPONSE, 206: AUDIO_RESPONSE, 416: {"model": ErrorResponse}})
+    async def download_output(self, filename: str, range: str | None = Header(None, description="One byte range, e.g. `bytes=0-1023`: answered with 206 (seeking).")) -> Response:
+        """Download a stored output, whole or one byte range."""
+        return await self.outputs.download(filename, range)
+
+    @app.delete("/api/v1/outputs/{filename}", response_model=DeletedOutput, responses=ERRORS)
+    async def delete_output(self, filename: str) -> DeletedOutput:
+        """Delete an output: its audio and its JSON companion."""
+        return await self.outputs.delete(filename)
 
 
 @app.api_route("/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

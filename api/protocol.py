@@ -6,7 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from audio.formats import OutputFormat
+from audio.formats import SAMPLE_RATES, OutputFormat, check_sample_rate
+from audio.speed import MAX_SPEED, MIN_SPEED, SpeedLibrary
+from concat.protocol import JobRecord
+from outputs.query import MAX_NAMES
+from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
 from storage.outputs import OutputMetadata
 from voices.metadata import VoiceMetadata
 from voices.query import MAX_PAGE_SIZE
@@ -16,6 +20,17 @@ MAX_TEXT_CHARS = 10_000
 DEFAULT_EXAGGERATION = 0.5
 DEFAULT_CFG_WEIGHT = 0.5
 DEFAULT_TEMPERATURE = 0.8
+
+
+class SampleRateField(BaseModel):
+    """The `sample_rate` form field of multipart routes, checked like the JSON one."""
+
+    sample_rate: int | None = None
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _known_rate(cls, rate: int | None) -> int | None:
+        return check_sample_rate(rate)
 
 
 class TTSRequest(BaseModel):
@@ -29,8 +44,18 @@ class TTSRequest(BaseModel):
     cfg_weight: float | None = Field(None, ge=0.0, le=1.0, description="Classifier-free guidance weight (pace/adherence); omitted: the voice's default, else 0.5.")
     temperature: float | None = Field(None, ge=0.05, le=5.0, description="Sampling temperature; omitted: the voice's default, else 0.8.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Same seed, same audio; omitted: a random seed, recorded in the metadata.")
+    speed_factor: float | None = Field(
+        None, ge=MIN_SPEED, le=MAX_SPEED, description="Speak faster (>1) or slower (<1) at the same pitch; omitted: the voice's default, else the configured one (1.0)."
+    )
+    speed_factor_library: SpeedLibrary | None = Field(None, description="Time-stretcher: `auto` tries audiostretchy, librosa, torchaudio in turn; omitted: the configured one.")
     output_format: OutputFormat = OutputFormat.wav
+    sample_rate: int | None = Field(None, description=f"Output sample rate, one of {', '.join(map(str, SAMPLE_RATES))}; omitted: the configured one, else the model's 24000.")
     response_mode: ResponseMode = Field("url", description="`url`: JSON with the stored file; `stream`: the audio itself.")
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _known_rate(cls, rate: int | None) -> int | None:
+        return check_sample_rate(rate)
 
     @field_validator("text")
     @classmethod
@@ -46,6 +71,38 @@ class OutputResponse(BaseModel):
     filename: str
     url: str
     metadata: OutputMetadata
+
+
+class OutputListResponse(BaseModel):
+    items: list[OutputMetadata] = Field(description="The outputs' JSON companions.")
+    total: int = Field(description="Outputs matching the filters, over all pages.")
+    page: int
+    page_size: int = Field(le=MAX_OUTPUTS_PAGE_SIZE)
+    pages: int
+    missing: list[str] = Field([], description="With `names`: the names that are no output.")
+
+
+class OutputLookupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[str] = Field(min_length=1, max_length=MAX_NAMES, description="Output file names.")
+
+
+class OutputLookupResponse(BaseModel):
+    items: list[OutputMetadata] = Field(description="The outputs found, in the order asked.")
+    missing: list[str]
+
+
+class DeletedOutput(BaseModel):
+    deleted: str
+    metadata: OutputMetadata
+
+
+class JobResponse(JobRecord):
+    """A background job: its progress, and once it succeeded, the output it made."""
+
+    url: str = Field(description="Where to follow it (GET) or cancel it (DELETE).")
+    result: OutputResponse | None = None
 
 
 class ErrorDetail(BaseModel):
@@ -140,6 +197,11 @@ class VoiceIndexHealth(BaseModel):
     voices: int
 
 
+class OutputIndexHealth(BaseModel):
+    ready: bool = Field(description="The in-memory outputs index has loaded; until then output listings answer 503.")
+    outputs: int
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
     ready: bool
@@ -148,3 +210,4 @@ class HealthResponse(BaseModel):
     vc: ModelHealth
     storage: StorageHealth
     voice_index: VoiceIndexHealth
+    outputs_index: OutputIndexHealth

@@ -9,23 +9,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
+import numpy as np
 from fastapi import Request, UploadFile
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api import __version__
 from api.errors import APIError
+from api.outputs import not_found, output_response
 from api.protocol import (
     DEFAULT_CFG_WEIGHT,
     DEFAULT_EXAGGERATION,
     DEFAULT_TEMPERATURE,
     HealthResponse,
     ModelHealth,
-    OutputResponse,
+    OutputIndexHealth,
     ResponseMode,
     StorageHealth,
     TTSRequest,
@@ -33,12 +37,15 @@ from api.protocol import (
 )
 from api.uploads import check_duration, read_audio_upload
 from api.voices import VoiceServing
-from audio.codec import AudioDecodeError, decode, encode
-from audio.formats import CONTENT_TYPE_BY_EXTENSION, OutputFormat
+from audio.codec import AudioDecodeError, decode
+from audio.encoding import EncodeSpec, encode
+from audio.formats import OutputFormat
+from audio.speed import SpeedChangeError, change_speed
 from config import Settings
 from models.jobs import AudioPayload, JobResult, RunnerInfo, TTSJob, VCJob, VoiceReference
+from outputs.library import OutputLibrary, OutputNotFoundError
 from storage import ObjectNotFoundError, Storage, StorageError
-from storage.outputs import OutputMetadata, OutputStore, OutputType, is_output_name, new_output_name
+from storage.outputs import OutputMetadata, OutputType, is_output_name, new_output_name
 from voices.metadata import VoiceDefaults
 
 logger = logging.getLogger(__name__)
@@ -54,11 +61,11 @@ def first_given(*values: float | None) -> float:
 
 
 class Serving:
-    def __init__(self, settings: Settings, storage: Storage, voices: VoiceServing) -> None:
+    def __init__(self, settings: Settings, storage: Storage, voices: VoiceServing, outputs: OutputLibrary) -> None:
         self.settings = settings
         self.storage = storage
         self.voices = voices
-        self.outputs = OutputStore(storage)
+        self.outputs = outputs
         self._model_source: dict[str, str] = {}
 
     # --- generation -------------------------------------------------------------------
@@ -75,38 +82,36 @@ class Serving:
             raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
         return result
 
-    def _encode(self, samples: Any, sample_rate: int, fmt: OutputFormat) -> bytes:
+    def encode_spec(self, fmt: OutputFormat, sample_rate: int | None, source_rate: int) -> EncodeSpec:
+        """The request's rate, else the configured one, else the source's own."""
         audio = self.settings.audio
-        return encode(samples, sample_rate, fmt, mp3_bitrate=audio.mp3_bitrate, opus_bitrate=audio.opus_bitrate)
+        return EncodeSpec(format=fmt, sample_rate=sample_rate or audio.sample_rate or source_rate, bitrate=audio.bitrate(fmt.value))
 
     async def _store(
-        self, request: Request, kind: OutputType, result: JobResult, fmt: OutputFormat, response_mode: ResponseMode,
-        *, voice: str | None, summary: dict[str, Any], parameters: dict[str, Any], model_source: str,
+        self, request: Request, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, response_mode: ResponseMode,
+        *, generation_seconds: float, voice: str | None, summary: dict[str, Any], parameters: dict[str, Any], model_source: str,
     ) -> Response:
-        assert result.audio is not None
-        samples = result.audio.to_array()
-        data = await run_in_threadpool(self._encode, samples, result.audio.sample_rate, fmt)
-        filename = new_output_name(kind, fmt.extension, summary)
+        data = await run_in_threadpool(encode, samples, source_rate, spec)
+        filename = new_output_name(kind, spec.format.extension, summary)
         metadata = OutputMetadata(
             filename=filename,
             type=kind,
             created_at=datetime.now(timezone.utc),
-            format=fmt.value,
-            content_type=fmt.content_type,
-            sample_rate=result.audio.sample_rate,
-            duration_seconds=round(len(samples) / result.audio.sample_rate, 3),
+            format=spec.format.value,
+            content_type=spec.format.content_type,
+            sample_rate=spec.sample_rate,
+            duration_seconds=round(len(samples) / source_rate, 3),
             size_bytes=len(data),
-            generation_seconds=round(result.generation_seconds, 3),
+            generation_seconds=round(generation_seconds, 3),
             model_source=model_source,
             voice=voice,
-            parameters={**parameters, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit},
+            parameters=parameters | {"bitrate": spec.bitrate},
         )
         await run_in_threadpool(self.outputs.save, data, metadata)
         logger.info("output stored", extra={"output": filename, "seconds": metadata.duration_seconds, "generation_seconds": metadata.generation_seconds})
         if response_mode == "stream":
-            return Response(data, media_type=fmt.content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Output-Filename": filename})
-        url = str(request.url_for("download_output", filename=filename))
-        return JSONResponse(OutputResponse(filename=filename, url=url, metadata=metadata).model_dump(mode="json"))
+            return Response(data, media_type=spec.format.content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Output-Filename": filename})
+        return output_response(request, metadata)
 
     async def model_source(self, kind: str, info: RunnerInfoCall) -> str:
         """The loaded source (random/local/huggingface) recorded in every output's metadata."""
@@ -121,20 +126,40 @@ class Serving:
     async def tts(self, request: Request, body: TTSRequest, synthesize: RunnerCall, info: RunnerInfoCall) -> Response:
         metadata, voice = await self.voices.reference(body.voice, "voice") if body.voice else (None, None)
         defaults = metadata.defaults if metadata is not None else VoiceDefaults()
+        configured = self.settings.tts
         resolved = {
             "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION),
             "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT),
             "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
             "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
         }
+        speed = first_given(body.speed_factor, defaults.speed_factor, configured.speed_factor)
+        library = body.speed_factor_library or configured.speed_factor_library
         job = TTSJob(text=body.text, voice=voice, **resolved)
         source = await self.model_source("tts", info)
         result = await self._run(synthesize, job, "tts", "voice")
         if metadata is not None:
             self.voices.library.record_use(metadata.name)
-        parameters = body.model_dump(mode="json") | resolved
-        summary = {"voice": body.voice or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"]}
-        return await self._store(request, "tts", result, body.output_format, body.response_mode, voice=body.voice, summary=summary, parameters=parameters, model_source=source)
+        assert result.audio is not None
+        # Time stretching runs here, in the API's thread pool, never in the model runner:
+        # another request's generation does not wait for it.
+        started = time.perf_counter()
+        try:
+            samples, used = await run_in_threadpool(change_speed, result.audio.to_array(), result.audio.sample_rate, speed, library)
+        except SpeedChangeError as exc:
+            logger.error("speed change failed", extra={"error": str(exc)})
+            raise APIError(500, f"could not change the speed: {exc}", error_type="processing_error") from None
+        speed_seconds = time.perf_counter() - started
+        spec = self.encode_spec(body.output_format, body.sample_rate, result.audio.sample_rate)
+        parameters = body.model_dump(mode="json") | resolved | {
+            "speed_factor": speed, "speed_factor_library": library, "speed_factor_library_used": used, "speed_seconds": round(speed_seconds, 4),
+            "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
+        }
+        summary = {"voice": body.voice or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None}
+        return await self._store(
+            request, "tts", samples, result.audio.sample_rate, spec, body.response_mode,
+            generation_seconds=result.generation_seconds, voice=body.voice, summary=summary, parameters=parameters, model_source=source,
+        )
 
     async def _vc_source(self, input_audio: UploadFile | None, input_filename: str | None) -> AudioPayload:
         limits = self.settings.limits
@@ -150,10 +175,12 @@ class Serving:
         if not is_output_name(input_filename):
             raise APIError(422, f"input_filename {input_filename!r} is not an output file name (see GET /api/v1/outputs)", field="input_filename")
         try:
-            data = await run_in_threadpool(self.storage.get, self.outputs.audio_key(input_filename))
-            audio = await run_in_threadpool(decode, data, VC_SOURCE_SAMPLE_RATE)
-        except ObjectNotFoundError:
-            raise APIError(404, f"input_filename: no output named {input_filename!r}", field="input_filename", error_type="not_found") from None
+            stored = await run_in_threadpool(self.outputs.get, input_filename)
+            data = await run_in_threadpool(self.storage.get, self.outputs.store.audio_key(input_filename))
+            pcm_rate = stored.sample_rate if stored.format == OutputFormat.pcm.value else None
+            audio = await run_in_threadpool(partial(decode, data, VC_SOURCE_SAMPLE_RATE, raw_pcm_rate=pcm_rate))
+        except (OutputNotFoundError, ObjectNotFoundError):
+            raise not_found(input_filename, "input_filename") from None
         except AudioDecodeError as exc:
             raise APIError(400, f"input_filename: {exc}", field="input_filename") from None
         check_duration(audio, "input_filename", min_seconds=limits.vc_source_min_seconds, max_seconds=limits.vc_source_max_seconds)
@@ -161,7 +188,7 @@ class Serving:
 
     async def vc(
         self, request: Request, convert: RunnerCall, info: RunnerInfoCall, *, input_audio: UploadFile | None, input_filename: str | None,
-        target_voice: str | None, target_audio: UploadFile | None, output_format: OutputFormat, response_mode: ResponseMode,
+        target_voice: str | None, target_audio: UploadFile | None, output_format: OutputFormat, sample_rate: int | None, response_mode: ResponseMode,
     ) -> Response:
         if target_voice is not None and target_audio is not None:
             raise APIError(422, "send at most one of target_voice (a voice name) or target_audio (an upload)", field="target_voice")
@@ -184,21 +211,17 @@ class Serving:
             "target_upload": target_audio.filename if target_audio else None,
             "output_format": output_format.value,
             "response_mode": response_mode,
+            "chunks": result.chunks,
+            "conditioning_cache_hit": result.conditioning_cache_hit,
         }
-        return await self._store(request, "vc", result, output_format, response_mode, voice=target_voice, summary={"voice": target_label}, parameters=parameters, model_source=model_source)
+        assert result.audio is not None
+        spec = self.encode_spec(output_format, sample_rate, result.audio.sample_rate)
+        return await self._store(
+            request, "vc", result.audio.to_array(), result.audio.sample_rate, spec, response_mode,
+            generation_seconds=result.generation_seconds, voice=target_voice, summary={"voice": target_label}, parameters=parameters | {"sample_rate": spec.sample_rate}, model_source=model_source,
+        )
 
-    # --- downloads and health -----------------------------------------------------------
-
-    async def download(self, filename: str) -> Response:
-        try:
-            key = self.outputs.audio_key(filename)
-            size = await run_in_threadpool(self.storage.size, key)
-            chunks = await run_in_threadpool(self.storage.iter_bytes, key)
-        except ObjectNotFoundError:
-            raise APIError(404, f"no output named {filename!r}", field="filename", error_type="not_found") from None
-        media_type = CONTENT_TYPE_BY_EXTENSION.get(filename.rsplit(".", 1)[-1], "application/octet-stream")
-        headers = {"Content-Length": str(size), "Content-Disposition": f'inline; filename="{filename}"'}
-        return StreamingResponse(chunks, media_type=media_type, headers=headers)
+    # --- health ------------------------------------------------------------------------
 
     async def _model_health(self, info: RunnerInfoCall) -> ModelHealth:
         try:
@@ -219,8 +242,9 @@ class Serving:
             storage = StorageHealth(backend=self.storage.backend, ready=False, error=str(exc)[:300])
         library = self.voices.library
         voice_index = VoiceIndexHealth(ready=library.loaded, voices=library.size)
-        ready = tts.ready and vc.ready and storage.ready and voice_index.ready
+        outputs_index = OutputIndexHealth(ready=self.outputs.loaded, outputs=self.outputs.size)
+        ready = tts.ready and vc.ready and storage.ready and voice_index.ready and outputs_index.ready
         body = HealthResponse(
-            status="ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index
+            status="ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index, outputs_index=outputs_index
         )
         return body, 200 if ready else 503

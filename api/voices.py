@@ -38,8 +38,8 @@ from api.protocol import (
 )
 from api.uploads import UploadedAudio, decode_upload, read_upload
 from audio.analysis import AudioFacts, analyse
-from audio.codec import encode_lossless
-from audio.formats import CONTENT_TYPE_BY_EXTENSION
+from audio.encoding import EncodeSpec, encode
+from audio.formats import CONTENT_TYPE_BY_EXTENSION, OutputFormat
 from config import Settings
 from models.jobs import AudioPayload, VoiceReference
 from storage.base import PreconditionFailedError
@@ -84,7 +84,7 @@ class PreparedAudio:
 
 
 def prepare(upload: UploadedAudio) -> PreparedAudio:
-    reference_wav = encode_lossless(upload.audio.samples, REFERENCE_SAMPLE_RATE)
+    reference_wav = encode(upload.audio.samples, REFERENCE_SAMPLE_RATE, EncodeSpec(format=OutputFormat.wav, sample_rate=REFERENCE_SAMPLE_RATE))
     suffix = PurePosixPath(upload.filename or "").suffix.lstrip(".").lower()
     extension = suffix if suffix.isalnum() and len(suffix) <= 5 else upload.audio.original_format
     return PreparedAudio(upload, reference_wav, hashlib.sha256(reference_wav).hexdigest(), extension, analyse(upload.audio))

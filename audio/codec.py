@@ -1,8 +1,8 @@
 """Bytes to samples and back.
 
 libsndfile (through soundfile) decodes WAV, FLAC, MP3 and Ogg (Vorbis/Opus) in process;
-anything else (m4a, aac, ...) goes through ffmpeg via pydub. Encoding to lossless formats
-uses soundfile; MP3 and Opus use ffmpeg so bitrates are configurable.
+anything else (m4a, aac, ...) goes through ffmpeg via pydub. Encoding lives in
+`audio.encoding`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import numpy as np
 import soundfile as sf
 from pydub import AudioSegment
 from pydub.exceptions import CouldntDecodeError
-
-from audio.formats import OutputFormat
 
 
 class AudioDecodeError(ValueError):
@@ -70,15 +68,25 @@ def _decode_with_ffmpeg(data: bytes) -> tuple[np.ndarray, int, str]:
     return samples, segment.frame_rate, "ffmpeg"
 
 
-def decode(data: bytes, target_sample_rate: int | None = None) -> DecodedAudio:
-    """Decode any supported file to mono float32, resampled when `target_sample_rate` is set."""
+def _decode_raw_pcm(data: bytes, sample_rate: int) -> tuple[np.ndarray, int, str]:
+    if len(data) % 2:
+        raise AudioDecodeError("raw PCM must hold whole 16-bit samples (an even number of bytes)")
+    return (np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0)[:, None], sample_rate, "pcm"
+
+
+def decode(data: bytes, target_sample_rate: int | None = None, *, raw_pcm_rate: int | None = None) -> DecodedAudio:
+    """Decode any supported file to mono float32, resampled when `target_sample_rate` is set.
+    Headerless 16-bit PCM (our `pcm` outputs) needs its rate: `raw_pcm_rate`."""
     if not data:
         raise AudioDecodeError("the file is empty")
-    _check_riff_complete(data)
-    try:
-        samples, sample_rate, fmt = _decode_with_soundfile(data)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        samples, sample_rate, fmt = _decode_with_ffmpeg(data)
+    if raw_pcm_rate is not None:
+        samples, sample_rate, fmt = _decode_raw_pcm(data, raw_pcm_rate)
+    else:
+        _check_riff_complete(data)
+        try:
+            samples, sample_rate, fmt = _decode_with_soundfile(data)
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            samples, sample_rate, fmt = _decode_with_ffmpeg(data)
     if samples.size == 0:
         raise AudioDecodeError("the file holds no audio samples")
     channels = samples.shape[1]
@@ -95,23 +103,3 @@ def decode(data: bytes, target_sample_rate: int | None = None) -> DecodedAudio:
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
-
-
-def encode_lossless(samples: np.ndarray, sample_rate: int, fmt: OutputFormat = OutputFormat.wav) -> bytes:
-    """16-bit WAV or FLAC, in process (no ffmpeg, no bitrate)."""
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, sample_rate, format=fmt.value.upper(), subtype="PCM_16")
-    return buffer.getvalue()
-
-
-def encode(samples: np.ndarray, sample_rate: int, fmt: OutputFormat, *, mp3_bitrate: str, opus_bitrate: str) -> bytes:
-    """Encode mono float32 samples as a complete file in `fmt`."""
-    if fmt in (OutputFormat.wav, OutputFormat.flac):
-        return encode_lossless(samples, sample_rate, fmt)
-    buffer = io.BytesIO()
-    segment = AudioSegment(to_int16(samples).tobytes(), frame_rate=sample_rate, sample_width=2, channels=1)
-    if fmt is OutputFormat.mp3:
-        segment.export(buffer, format="mp3", bitrate=mp3_bitrate)
-    else:
-        segment.export(buffer, format="ogg", codec="libopus", bitrate=opus_bitrate)
-    return buffer.getvalue()

@@ -1,8 +1,18 @@
-"""Joining clips with an equal-power crossfade, so loudness does not dip at the seam."""
+"""Joining clips with an equal-power crossfade, so loudness does not dip at the seam: in
+memory for a few TTS chunks (`crossfade_join`), or streaming into a writer for long
+concatenations (`StreamingJoiner`), with the same seam."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
+
+
+def seam(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """`tail` fading out over `head` fading in (equal length), cos/sin so power stays level."""
+    phase = np.linspace(0.0, np.pi / 2, len(tail), dtype=np.float32)
+    return tail * np.cos(phase) + head * np.sin(phase)
 
 
 def crossfade_join(clips: list[np.ndarray], sample_rate: int, crossfade_ms: int) -> np.ndarray:
@@ -16,7 +26,38 @@ def crossfade_join(clips: list[np.ndarray], sample_rate: int, crossfade_ms: int)
         if overlap == 0:
             joined = np.concatenate([joined, clip])
             continue
-        phase = np.linspace(0.0, np.pi / 2, overlap, dtype=np.float32)
-        seam = joined[-overlap:] * np.cos(phase) + clip[:overlap] * np.sin(phase)
-        joined = np.concatenate([joined[:-overlap], seam, clip[overlap:]])
+        joined = np.concatenate([joined[:-overlap], seam(joined[-overlap:], clip[:overlap]), clip[overlap:]])
     return joined.astype(np.float32)
+
+
+class BlockSink(Protocol):
+    def write(self, samples: np.ndarray) -> None: ...
+
+
+class StreamingJoiner:
+    """Appends segments to `sink`, crossfading each seam over `overlap` samples, holding back
+    only the last `overlap` samples written (the next seam needs them). Output length is the
+    sum of the segments (and gaps) less one overlap per seam."""
+
+    def __init__(self, sink: BlockSink, overlap: int) -> None:
+        self.sink = sink
+        self.overlap = overlap
+        self._tail: np.ndarray | None = None
+
+    def add(self, segment: np.ndarray, gap: int = 0) -> None:
+        """`gap` samples of silence go before the segment (after the previous one)."""
+        if gap:
+            segment = np.concatenate([np.zeros(gap, dtype=np.float32), segment])
+        if self._tail is not None and len(self._tail):
+            if len(segment) < len(self._tail):  # trimmed below the fade: pad, never drop audio
+                segment = np.concatenate([segment, np.zeros(len(self._tail) - len(segment), dtype=np.float32)])
+            head = seam(self._tail, segment[: len(self._tail)])
+            segment = np.concatenate([head, segment[len(self._tail) :]])
+        keep = min(self.overlap, len(segment))
+        self.sink.write(segment[: len(segment) - keep])
+        self._tail = segment[len(segment) - keep :]
+
+    def finish(self) -> None:
+        if self._tail is not None:
+            self.sink.write(self._tail)
+            self._tail = None

@@ -1,4 +1,5 @@
-"""The output formats the API speaks, with their file extensions and content types."""
+"""The output formats the API speaks, with their file extensions, content types and the
+ffmpeg muxer/codec that writes the lossy ones."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from enum import Enum
 class OutputFormat(str, Enum):
     wav = "wav"
     mp3 = "mp3"
+    opus = "opus"  # in an Ogg container
+    aac = "aac"  # ADTS stream: plays in browsers and players, streams without an index
     flac = "flac"
-    opus = "opus"
+    pcm = "pcm"  # raw 16-bit little-endian mono, no header (the sample rate is in the metadata)
 
     @property
     def extension(self) -> str:
@@ -19,12 +22,37 @@ class OutputFormat(str, Enum):
     def content_type(self) -> str:
         return CONTENT_TYPES[self]
 
+    @property
+    def has_bitrate(self) -> bool:
+        return self in FFMPEG_ENCODERS
+
 
 CONTENT_TYPES = {
     OutputFormat.wav: "audio/wav",
     OutputFormat.mp3: "audio/mpeg",
-    OutputFormat.flac: "audio/flac",
     OutputFormat.opus: "audio/ogg",
+    OutputFormat.aac: "audio/aac",
+    OutputFormat.flac: "audio/flac",
+    OutputFormat.pcm: "audio/pcm",
 }
+
+# format -> (ffmpeg codec, ffmpeg muxer)
+FFMPEG_ENCODERS = {
+    OutputFormat.mp3: ("libmp3lame", "mp3"),
+    OutputFormat.opus: ("libopus", "ogg"),
+    OutputFormat.aac: ("aac", "adts"),
+}
+
+# The rates every format can carry; Opus resamples to 48 kHz inside the codec whatever it gets.
+SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+
+def check_sample_rate(rate: int | None) -> int | None:
+    """For validators: None (use the default) or one of SAMPLE_RATES."""
+    if rate is not None and rate not in SAMPLE_RATES:
+        raise ValueError(f"must be one of {', '.join(map(str, SAMPLE_RATES))}")
+    return rate
+
 
 CONTENT_TYPE_BY_EXTENSION = {fmt.extension: fmt.content_type for fmt in OutputFormat}

@@ -2,9 +2,11 @@
 
 from config.settings import (
     AudioSettings,
+    ConcatSettings,
     ConfigError,
     LimitSettings,
     ModelSettings,
+    OutputSettings,
     RunnerSettings,
     Settings,
     StorageSettings,
@@ -15,9 +17,11 @@ from config.settings import (
 
 __all__ = [
     "AudioSettings",
+    "ConcatSettings",
     "ConfigError",
     "LimitSettings",
     "ModelSettings",
+    "OutputSettings",
     "RunnerSettings",
     "Settings",
     "StorageSettings",

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -22,6 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from audio.formats import check_sample_rate
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.yaml")
 ENV_PREFIX = "CHATTERBOX_"
@@ -65,6 +67,8 @@ class TTSSettings(_Section):
     min_p: float = Field(ge=0.0, le=1.0)
     top_p: float = Field(gt=0.0, le=1.0)
     conditioning_cache_size: int = Field(ge=1, le=100_000)
+    speed_factor: float = Field(ge=0.5, le=2.0)
+    speed_factor_library: Literal["auto", "audiostretchy", "librosa", "torchaudio"]
 
 
 class RunnerSettings(_Section):
@@ -109,6 +113,33 @@ class VoiceSettings(_Section):
 class AudioSettings(_Section):
     mp3_bitrate: str = Field(pattern=r"^\d{2,3}k$")
     opus_bitrate: str = Field(pattern=r"^\d{1,3}k$")
+    aac_bitrate: str = Field(pattern=r"^\d{2,3}k$")
+    sample_rate: int | None
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _known_rate(cls, rate: int | None) -> int | None:
+        return check_sample_rate(rate)
+
+    def bitrate(self, fmt: str) -> str | None:
+        """The configured bitrate of a lossy format (None for lossless ones)."""
+        return {"mp3": self.mp3_bitrate, "opus": self.opus_bitrate, "aac": self.aac_bitrate}.get(fmt)
+
+
+class OutputSettings(_Section):
+    index_refresh_seconds: float = Field(ge=0)
+    snapshot_seconds: float = Field(ge=0)
+    retention_check_seconds: float = Field(gt=0)
+    max_age_days: float = Field(ge=0)
+    max_total_bytes: int = Field(ge=0)
+
+
+class ConcatSettings(_Section):
+    max_inputs: int = Field(ge=2, le=100_000)
+    sync_max_seconds: float = Field(ge=0)
+    max_output_seconds: float = Field(gt=0)
+    max_concurrent_jobs: int = Field(ge=1, le=64)
+    job_ttl_hours: float = Field(gt=0)
 
 
 class _ContractEnvSource(PydanticBaseSettingsSource):
@@ -140,6 +171,8 @@ class Settings(BaseSettings):
     limits: LimitSettings
     audio: AudioSettings
     voices: VoiceSettings
+    outputs: OutputSettings
+    concat: ConcatSettings
 
     @classmethod
     def settings_customise_sources(

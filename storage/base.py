@@ -15,6 +15,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -65,9 +66,13 @@ class Storage(ABC):
         """The object's size in bytes; raises ObjectNotFoundError."""
 
     @abstractmethod
-    def iter_bytes(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
-        """The object in chunks, for streaming downloads; raises ObjectNotFoundError before
-        the first chunk."""
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        """Store the file at `path` (any size: streamed, multipart on S3), atomically."""
+
+    @abstractmethod
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 16, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The object (or `length` bytes from `start`: HTTP Range downloads) in chunks, for
+        streaming; raises ObjectNotFoundError before the first chunk."""
 
     @abstractmethod
     def delete(self, key: str) -> None:

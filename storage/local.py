@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ class LocalStorage(Storage):
         except FileNotFoundError:
             return None
 
-    def _replace(self, key: str, path: Path, data: bytes) -> str:
+    def _replace(self, key: str, path: Path, data: bytes | Path) -> str:
         """Write beside the target then rename: a crash leaves at worst a hidden temp file
         that no listing returns, never a truncated object under the real name. Call with
         the write lock held."""
@@ -67,7 +68,11 @@ class LocalStorage(Storage):
             fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                    if isinstance(data, Path):
+                        with data.open("rb") as source:
+                            shutil.copyfileobj(source, handle, 1 << 20)
+                    else:
+                        handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
                 stamp = max(time.time_ns(), previous_ns + 1)
@@ -84,6 +89,11 @@ class LocalStorage(Storage):
         path = self._path(key)
         with self._write_lock():
             self._replace(key, path, data)
+
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        target = self._path(key)
+        with self._write_lock():
+            self._replace(key, target, path)
 
     def put_if(self, key: str, data: bytes, version: str | None, content_type: str = "application/octet-stream") -> str:
         path = self._path(key)
@@ -113,15 +123,22 @@ class LocalStorage(Storage):
             raise ObjectNotFoundError(key)
         return path.stat().st_size
 
-    def iter_bytes(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 16, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         try:
             handle = self._path(key).open("rb")
         except FileNotFoundError:
             raise ObjectNotFoundError(key) from None
+        handle.seek(start)
 
         def chunks() -> Iterator[bytes]:
+            left = length
             with handle:
-                while block := handle.read(chunk_size):
+                while left is None or left > 0:
+                    block = handle.read(chunk_size if left is None else min(chunk_size, left))
+                    if not block:
+                        break
+                    if left is not None:
+                        left -= len(block)
                     yield block
 
         return chunks()

@@ -5,6 +5,8 @@ plus a suffix of a per-process counter and random bits, so two requests in the s
 millisecond never collide, and the params
 part is a short filename-safe summary. The companion ``.json`` carries everything needed to
 understand or reproduce the file (all request parameters, seed, model source, timings).
+The companion is the output's record: listings index companions, and deleting an output
+deletes both.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from storage.base import ObjectNotFoundError, Storage
+from storage.bulk import read_many, read_snapshot, write_snapshot
 
 OUTPUTS_PREFIX = "outputs/"
+SNAPSHOT_KEY = "output-index/snapshot.json.gz"
 OutputType = Literal["tts", "vc", "concat"]
 OUTPUT_NAME = re.compile(r"^(tts|vc|concat)_\d{8}-\d{6}-\d{3}-[0-9a-f]{12}(_[A-Za-z0-9.\-_]+)?\.(wav|mp3|flac|ogg|aac|pcm)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
@@ -73,23 +79,61 @@ def companion_key(filename: str) -> str:
     return OUTPUTS_PREFIX + filename.rsplit(".", 1)[0] + ".json"
 
 
-class OutputStore:
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
+class IndexSnapshot(BaseModel):
+    format_version: int = 1
+    outputs: list[OutputMetadata]
 
-    def save(self, audio: bytes, metadata: OutputMetadata) -> None:
+
+class OutputStore:
+    def __init__(self, storage: Storage, read_workers: int = 16) -> None:
+        self.storage = storage
+        self.read_workers = read_workers
+
+    def _save(self, write_audio: Callable[[str], None], metadata: OutputMetadata) -> None:
         """Write the audio, then its companion; if the companion fails, remove the audio so a
         failed request leaves nothing behind."""
         audio_key = OUTPUTS_PREFIX + metadata.filename
-        self.storage.put(audio_key, audio, metadata.content_type)
+        write_audio(audio_key)
         try:
             self.storage.put(companion_key(metadata.filename), metadata.model_dump_json(indent=2).encode(), "application/json")
         except BaseException:
             self.storage.delete(audio_key)
             raise
 
+    def save(self, audio: bytes, metadata: OutputMetadata) -> None:
+        self._save(lambda key: self.storage.put(key, audio, metadata.content_type), metadata)
+
+    def save_file(self, path: Path, metadata: OutputMetadata) -> None:
+        """As `save`, streaming a file of any size (a long concatenation)."""
+        self._save(lambda key: self.storage.put_file(key, path, metadata.content_type), metadata)
+
     def metadata(self, filename: str) -> OutputMetadata:
+        """ObjectNotFoundError when there is no such output."""
+        if not is_output_name(filename):
+            raise ObjectNotFoundError(filename)
         return OutputMetadata.model_validate_json(self.storage.get(companion_key(filename)))
+
+    def delete(self, filename: str) -> None:
+        """Audio first: an interruption leaves a companion whose audio is gone, which the
+        index still lists and the next delete or retention pass removes; the other order could
+        leave audio no listing ever finds again."""
+        self.storage.delete(self.audio_key(filename))
+        self.storage.delete(companion_key(filename))
+
+    def list_companions(self) -> dict[str, str]:
+        """Companion key -> version, from one listing of the outputs prefix."""
+        return {info.key: info.version for info in self.storage.list_objects(OUTPUTS_PREFIX) if info.key.endswith(".json")}
+
+    def read_many(self, companion_keys: Iterable[str]) -> list[OutputMetadata]:
+        return read_many(self.storage, companion_keys, self.read_workers, lambda data, _: OutputMetadata.model_validate_json(data))
+
+    def read_snapshot(self) -> list[OutputMetadata]:
+        snapshot = read_snapshot(self.storage, SNAPSHOT_KEY, IndexSnapshot)
+        return snapshot.outputs if snapshot is not None else []
+
+    def write_snapshot(self, records: list[bytes]) -> None:
+        """`records`: companions as compact JSON, as the index holds them (no re-parsing)."""
+        write_snapshot(self.storage, SNAPSHOT_KEY, b'{"format_version":1,"outputs":[' + b",".join(records) + b"]}")
 
     def audio_key(self, filename: str) -> str:
         if not is_output_name(filename):

@@ -9,8 +9,10 @@ so the compare-and-swap happens inside the store, not in a race between replicas
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -76,9 +78,16 @@ class S3Storage(Storage):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("head", key, exc) from exc
 
-    def iter_bytes(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type})
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise self._fail("upload", key, exc) from exc
+
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 16, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        window = {} if start == 0 and length is None else {"Range": f"bytes={start}-{'' if length is None else start + length - 1}"}
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **window)["Body"]
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("get", key, exc) from exc
         return body.iter_chunks(chunk_size)

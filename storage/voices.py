@@ -12,18 +12,16 @@ requests) that race on one voice never silently drop each other's change.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from audio.codec import decode
 from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage
+from storage.bulk import read_many, read_snapshot, write_snapshot
 from voices.metadata import VoiceMetadata
 
 logger = logging.getLogger(__name__)
@@ -168,32 +166,14 @@ class VoiceStore:
         return (info for info in self.storage.list_objects(RECORDS_PREFIX) if is_record_key(info.key))
 
     def read_many(self, keys: Iterable[str]) -> list[StoredVoice]:
-        """Records fetched in parallel (one GET each: S3 latency, not bandwidth, is the cost);
-        unreadable or vanished records are logged and skipped, never fatal to a listing."""
-
-        def fetch(key: str) -> StoredVoice | None:
-            try:
-                data, version = self.storage.get_versioned(key)
-                return StoredVoice(VoiceMetadata.model_validate_json(data), version)
-            except ObjectNotFoundError:
-                return None
-            except ValueError as exc:
-                logger.warning("skipping unreadable voice record", extra={"key": key, "error": str(exc)[:300]})
-                return None
-
-        with ThreadPoolExecutor(self.read_workers) as pool:
-            return [stored for stored in pool.map(fetch, keys) if stored is not None]
+        return read_many(self.storage, keys, self.read_workers, lambda data, version: StoredVoice(VoiceMetadata.model_validate_json(data), version))
 
     def read_snapshot(self) -> dict[str, StoredVoice]:
         """The last index snapshot any replica wrote, by casefolded name ({} if none or
         unreadable). Only a cache: an entry is used only while its version is the one the
         listing shows, so a stale snapshot costs GETs, never correctness."""
-        try:
-            snapshot = _Snapshot.model_validate_json(gzip.decompress(self.storage.get(SNAPSHOT_KEY)))
-        except ObjectNotFoundError:
-            return {}
-        except (ValidationError, OSError, EOFError, json.JSONDecodeError) as exc:
-            logger.warning("ignoring unreadable voice index snapshot", extra={"error": str(exc)[:300]})
+        snapshot = read_snapshot(self.storage, SNAPSHOT_KEY, _Snapshot)
+        if snapshot is None:
             return {}
         return {entry.record.name.casefold(): StoredVoice(entry.record, entry.version) for entry in snapshot.voices}
 
@@ -201,4 +181,4 @@ class VoiceStore:
         """One compressed object with every record and its version, so a cold start reads
         one object plus the records changed since, instead of one GET per voice."""
         snapshot = _Snapshot(voices=[_SnapshotEntry(version=stored.version, record=stored.metadata) for stored in voices])
-        self.storage.put(SNAPSHOT_KEY, gzip.compress(snapshot.model_dump_json().encode(), compresslevel=5), "application/gzip")
+        write_snapshot(self.storage, SNAPSHOT_KEY, snapshot.model_dump_json().encode())

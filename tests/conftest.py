@@ -27,6 +27,7 @@ MAX_CHUNK_CHARS = 60
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 INDEX_REFRESH_SECONDS = 1  # another replica's writes show up within about this long
 USAGE_FLUSH_SECONDS = 1
+CONCAT_SYNC_MAX_SECONDS = 30  # longer concatenations answer 202 and run as jobs
 os.environ.update(S3_CREDENTIALS)  # the test process only ever talks to moto
 
 
@@ -95,7 +96,10 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None) -> tuple[s
         "CHATTERBOX_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
         "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": str(USAGE_FLUSH_SECONDS),
-        "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "0",  # a background cache write would upset storage comparisons; tested on its own
+        "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "0",
+        "CHATTERBOX_OUTPUTS__SNAPSHOT_SECONDS": "0",
+        "CHATTERBOX_OUTPUTS__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
+        "CHATTERBOX_CONCAT__SYNC_MAX_SECONDS": str(CONCAT_SYNC_MAX_SECONDS),  # a background cache write would upset storage comparisons; tested on its own
         "BENTOML_HOME": str(tmp / "bentoml"),
         "TMPDIR": str(tmpdir),
         "STORAGE_BACKEND": backend,

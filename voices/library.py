@@ -18,6 +18,7 @@ import numpy as np
 
 from config import VoiceSettings
 from storage.base import ObjectNotFoundError, PreconditionFailedError, StorageError
+from storage.upkeep import TICK_SECONDS, Task, Upkeep
 from storage.voices import StoredVoice, VoiceExistsError, VoiceStore, record_key
 from voices.index import SyncReport, VoiceIndex, list_versions
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
@@ -27,7 +28,6 @@ from voices.usage import UsageRecorder, add_uses
 logger = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 8
-TICK_SECONDS = 0.5
 
 
 class VoiceNotFoundError(LookupError):
@@ -49,8 +49,7 @@ class VoiceLibrary:
         self._index = VoiceIndex()
         self._usage = UsageRecorder()
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._upkeep: Upkeep | None = None
         self.loaded = False  # the first sync succeeded: listings are complete
 
     # --- keeping the index fresh ------------------------------------------------------
@@ -113,37 +112,22 @@ class VoiceLibrary:
         return written
 
     def start(self) -> None:
-        """Background upkeep: flush usage and (when configured) re-sync the index."""
-        self._thread = threading.Thread(target=self._upkeep, name="voice-library", daemon=True)
-        self._thread.start()
+        """Background upkeep: flush usage and (when configured) re-sync the index. Until the
+        first sync succeeds (storage down at start-up) it is retried every tick."""
+        settings = self.settings
+        self._upkeep = Upkeep("voice-library", [
+            Task("flush", lambda: settings.usage_flush_seconds, self.flush_usage),
+            Task("sync", lambda: settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
+            Task("snapshot", lambda: settings.snapshot_seconds, self.save_snapshot),
+        ])
+        self._upkeep.start()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        if self._upkeep is not None:
+            self._upkeep.stop()
         self.flush_usage()
         if self.settings.snapshot_seconds > 0:
             self.save_snapshot()
-
-    def _upkeep(self) -> None:
-        """Each task on its own cadence. Until the first sync succeeds (storage down at
-        start-up) it is retried every tick."""
-        settings = self.settings
-        due = dict.fromkeys(("flush", "sync", "snapshot"), time.monotonic())
-        while not self._stop.wait(TICK_SECONDS):
-            now = time.monotonic()
-            for task, every, work in (
-                ("flush", settings.usage_flush_seconds, self.flush_usage),
-                ("sync", settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
-                ("snapshot", settings.snapshot_seconds, self.save_snapshot),
-            ):
-                if every <= 0 or now < due[task]:
-                    continue
-                due[task] = now + every
-                try:
-                    work()
-                except Exception:
-                    logger.exception("voice library upkeep failed; will retry", extra={"task": task})
 
     # --- reads ------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Joining audio: request and job models, the streaming pipeline, and background jobs."""

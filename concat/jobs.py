@@ -1,0 +1,197 @@
+"""Background jobs for long concatenations: run here, visible from every replica.
+
+A job's record lives in storage (`jobs/<id>.json`), so `GET /api/v1/jobs/{id}` works on any
+replica behind the load balancer, and a cancellation sent to any replica reaches the one
+running it: the runner writes progress conditionally (on the version it last wrote), and a
+write that loses the race re-reads the record and sees `cancel_requested`. The work itself
+runs in this process's job pool, independent of the HTTP request, so a client that
+disconnects after the 202 loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+from pydantic import ValidationError
+
+from concat.pipeline import ConcatCancelledError, SegmentError
+from concat.protocol import JobError, JobProgress, JobRecord
+from config import ConcatSettings
+from storage.base import ObjectNotFoundError, PreconditionFailedError, Storage
+from storage.upkeep import Task, Upkeep
+
+logger = logging.getLogger(__name__)
+
+JOBS_PREFIX = "jobs/"
+PROGRESS_EVERY_SECONDS = 0.5
+STALE_AFTER_SECONDS = 300  # a running job whose record is this old lost its replica
+WRITE_ATTEMPTS = 16
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+class JobNotFoundError(LookupError):
+    """No job of that id (or it expired)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def job_key(job_id: str) -> str:
+    try:
+        return f"{JOBS_PREFIX}{uuid.UUID(hex=job_id).hex}.json"
+    except ValueError:
+        raise JobNotFoundError(job_id) from None
+
+
+# The work: given a progress callback and a "was I cancelled?" probe, produce the output and
+# return its file name; it owns and removes its temp folder whatever happens.
+JobWork = Callable[[Callable[[int, float], None], Callable[[], bool]], str]
+
+
+class JobManager:
+    def __init__(self, storage: Storage, settings: ConcatSettings) -> None:
+        self.storage = storage
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(settings.max_concurrent_jobs, thread_name_prefix="concat-job")
+        self._cancel: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._upkeep = Upkeep("jobs", [Task("expire", lambda: 600.0, self.expire)])
+
+    def start(self) -> None:
+        self._upkeep.start()
+
+    def close(self) -> None:
+        """Stop: every job here, running or queued, is cancelled; each still starts, sees it,
+        removes its temp folder and records `cancelled`."""
+        self._upkeep.stop()
+        with self._lock:
+            for event in self._cancel.values():
+                event.set()
+        self._pool.shutdown(wait=True)
+
+    # --- records ----------------------------------------------------------------------
+
+    def _read(self, job_id: str) -> tuple[JobRecord, str]:
+        try:
+            data, version = self.storage.get_versioned(job_key(job_id))
+        except ObjectNotFoundError:
+            raise JobNotFoundError(job_id) from None
+        return JobRecord.model_validate_json(data), version
+
+    def _update(self, job_id: str, change: Callable[[JobRecord], JobRecord]) -> JobRecord:
+        for _ in range(WRITE_ATTEMPTS):
+            current, version = self._read(job_id)
+            updated = change(current).model_copy(update={"updated_at": utcnow()})
+            try:
+                self.storage.put_if(job_key(job_id), updated.model_dump_json(indent=2).encode(), version, "application/json")
+            except PreconditionFailedError:
+                continue
+            return updated
+        raise PreconditionFailedError(f"job {job_id} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
+
+    def get(self, job_id: str) -> JobRecord:
+        record, _ = self._read(job_id)
+        if record.status in ("queued", "running") and utcnow() - record.updated_at > timedelta(seconds=STALE_AFTER_SECONDS):
+            # Its replica stopped without finishing it: say so instead of "running" forever.
+            return record.model_copy(update={"status": "failed", "error": JobError(type="worker_lost", message="the replica running this job stopped; submit it again")})
+        return record
+
+    # --- running ----------------------------------------------------------------------
+
+    def submit(self, segments_total: int, input_seconds: float, work: JobWork) -> JobRecord:
+        now = utcnow()
+        progress = JobProgress(segments_total=segments_total, input_seconds=round(input_seconds, 3))
+        record = JobRecord(id=uuid.uuid4().hex, status="queued", created_at=now, updated_at=now, progress=progress)
+        self.storage.put_if(job_key(record.id), record.model_dump_json(indent=2).encode(), None, "application/json")
+        event = threading.Event()
+        with self._lock:
+            self._cancel[record.id] = event
+        self._pool.submit(self._run, record.id, work, event)
+        logger.info("job queued", extra={"job": record.id, "segments": segments_total})
+        return record
+
+    def _run(self, job_id: str, work: JobWork, cancelled: threading.Event) -> None:
+        started = time.monotonic()
+        last_write = 0.0
+
+        def observe(record: JobRecord) -> JobRecord:
+            if record.cancel_requested:
+                cancelled.set()
+            return record
+
+        def progress(done: int, seconds_done: float) -> None:
+            nonlocal last_write
+            now = time.monotonic()
+            if now - last_write < PROGRESS_EVERY_SECONDS:
+                return
+            last_write = now
+            try:
+                self._update(job_id, lambda r: observe(r).model_copy(update={"progress": _progress(r.progress, done, seconds_done, now - started)}))
+            except Exception as exc:  # progress is best effort: a storage hiccup must not fail the job
+                logger.warning("could not record job progress", extra={"job": job_id, "error": f"{type(exc).__name__}: {exc}"[:300]})
+
+        try:
+            self._update(job_id, lambda r: observe(r).model_copy(update={"status": "running"}) if not r.cancel_requested else r)
+            filename = work(progress, cancelled.is_set)
+        except ConcatCancelledError:
+            self._finish(job_id, "cancelled", None, None)
+        except SegmentError as exc:
+            self._finish(job_id, "failed", None, JobError(type="invalid_input", message=str(exc), field=exc.field))
+        except Exception as exc:
+            logger.exception("job failed", extra={"job": job_id})
+            self._finish(job_id, "failed", None, JobError(type="processing_error", message=f"{type(exc).__name__}: {exc}"[:500]))
+        else:
+            self._finish(job_id, "succeeded", filename, None)
+        finally:
+            with self._lock:
+                self._cancel.pop(job_id, None)
+
+    def _finish(self, job_id: str, status: str, filename: str | None, error: JobError | None) -> None:
+        def change(record: JobRecord) -> JobRecord:
+            progress = record.progress
+            if status == "succeeded":
+                progress = progress.model_copy(update={"segments_done": progress.segments_total, "percent": 100.0, "eta_seconds": 0.0})
+            return record.model_copy(update={"status": status, "result_filename": filename, "error": error, "progress": progress})
+
+        try:
+            self._update(job_id, change)
+        except Exception:
+            logger.exception("could not record the end of a job", extra={"job": job_id, "status": status})
+        logger.info("job finished", extra={"job": job_id, "status": status})
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Ask the job to stop: at once when it runs here, at its next progress write when it
+        runs on another replica. A finished job is returned unchanged."""
+        with self._lock:
+            event = self._cancel.get(job_id)
+        if event is not None:
+            event.set()
+        return self._update(job_id, lambda r: r if r.status in FINISHED else r.model_copy(update={"cancel_requested": True}))
+
+    def expire(self) -> int:
+        """Delete finished job records older than `job_ttl_hours` (the outputs stay)."""
+        cutoff = utcnow() - timedelta(hours=self.settings.job_ttl_hours)
+        removed = 0
+        for info in self.storage.list_objects(JOBS_PREFIX):
+            try:
+                record = JobRecord.model_validate_json(self.storage.get(info.key))
+            except (ObjectNotFoundError, ValidationError):
+                continue
+            if record.updated_at < cutoff and (record.status in FINISHED or utcnow() - record.updated_at > timedelta(seconds=STALE_AFTER_SECONDS)):
+                self.storage.delete(info.key)
+                removed += 1
+        return removed
+
+
+def _progress(current: JobProgress, done: int, seconds_done: float, elapsed: float) -> JobProgress:
+    total = current.input_seconds
+    percent = min(100.0, 100.0 * seconds_done / total) if total > 0 else 100.0 * done / max(1, current.segments_total)
+    eta = elapsed * (100.0 - percent) / percent if percent > 0 else None
+    return current.model_copy(update={"segments_done": done, "percent": round(percent, 1), "elapsed_seconds": round(elapsed, 2), "eta_seconds": round(eta, 1) if eta is not None else None})

@@ -1,0 +1,1 @@
+"""The outputs browser: an in-memory index of generated files, queries over it, retention."""

@@ -1,0 +1,175 @@
+"""Outputs as the API service sees them: the store, the in-memory index, and the background
+work (re-sync, snapshot, retention) that keeps replicas converging.
+
+Writes go to storage first and then the index, so this replica reads its own writes at once
+and the others within one sync interval; a lookup by name that misses the index asks
+storage, so a file another replica made a moment ago is still found.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from config import OutputSettings
+from outputs.index import OutputEntry, OutputIndex
+from outputs.query import OutputListQuery, sort_and_page
+from storage.base import ObjectNotFoundError, StorageError
+from storage.outputs import OutputMetadata, OutputStore, companion_key
+from storage.upkeep import TICK_SECONDS, Task, Upkeep
+
+logger = logging.getLogger(__name__)
+
+
+class OutputNotFoundError(LookupError):
+    """No output of that name."""
+
+
+class OutputLibrary:
+    def __init__(self, store: OutputStore, settings: OutputSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._index = OutputIndex()
+        self._lock = threading.RLock()
+        self._upkeep: Upkeep | None = None
+        self.loaded = False
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return len(self._index)
+
+    # --- keeping the index fresh ------------------------------------------------------
+
+    def sync(self) -> int:
+        """One listing, then a GET per companion the index lacks (on a cold start, those the
+        snapshot holds are taken from it). Returns the number of outputs indexed."""
+        started = time.monotonic()
+        listed = set(self.store.list_companions())
+        with self._lock:
+            wanted = set(self._index.missing(listed))
+        snapshot = self.store.read_snapshot() if wanted and not self.loaded else []
+        from_snapshot = [metadata for metadata in snapshot if companion_key(metadata.filename) in wanted]
+        fetched = self.store.read_many(wanted - {companion_key(metadata.filename) for metadata in from_snapshot})
+        with self._lock:
+            removed = self._index.apply_sync(started, listed, from_snapshot + fetched)
+            self.loaded = True
+            count = len(self._index)
+        if fetched or removed or from_snapshot:
+            logger.info(
+                "outputs index synced",
+                extra={"outputs": count, "fetched": len(fetched), "from_snapshot": len(from_snapshot), "removed": removed, "seconds": round(time.monotonic() - started, 3)},
+            )
+        return count
+
+    def save_snapshot(self) -> bool:
+        with self._lock:
+            if not self.loaded or not self._index.changed:
+                return False
+            records = [entry.record for entry in self._index.entries()]
+            self._index.changed = False
+        try:
+            self.store.write_snapshot(records)
+        except StorageError:
+            with self._lock:
+                self._index.changed = True
+            raise
+        return True
+
+    def enforce_retention(self, now: datetime | None = None) -> list[str]:
+        """Delete outputs older than `max_age_days`, then the oldest while the total exceeds
+        `max_total_bytes`; returns the deleted file names."""
+        settings = self.settings
+        if not self.loaded or (settings.max_age_days <= 0 and settings.max_total_bytes <= 0):
+            return []
+        now = now or datetime.now(timezone.utc)
+        with self._lock:
+            oldest_first = sorted(self._index.entries(), key=lambda e: (e.created, e.filename))
+            total = self._index.total_bytes
+        doomed: list[OutputEntry] = []
+        if settings.max_age_days > 0:
+            cutoff = (now - timedelta(days=settings.max_age_days)).timestamp()
+            doomed = [entry for entry in oldest_first if entry.created < cutoff]
+            total -= sum(entry.size for entry in doomed)
+        if settings.max_total_bytes > 0:
+            for entry in oldest_first[len(doomed) :]:
+                if total <= settings.max_total_bytes:
+                    break
+                doomed.append(entry)
+                total -= entry.size
+        for entry in doomed:
+            self.delete(entry.filename)
+        if doomed:
+            logger.info("retention deleted outputs", extra={"deleted": len(doomed), "bytes_kept": total})
+        return [entry.filename for entry in doomed]
+
+    def start(self) -> None:
+        settings = self.settings
+        self._upkeep = Upkeep("outputs", [
+            Task("sync", lambda: settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
+            Task("snapshot", lambda: settings.snapshot_seconds, self.save_snapshot),
+            Task("retention", lambda: settings.retention_check_seconds, self.enforce_retention),
+        ])
+        self._upkeep.start()
+
+    def close(self) -> None:
+        if self._upkeep is not None:
+            self._upkeep.stop()
+        if self.settings.snapshot_seconds > 0:
+            self.save_snapshot()
+
+    # --- reads and writes -------------------------------------------------------------
+
+    def get(self, filename: str) -> OutputMetadata:
+        with self._lock:
+            entry = self._index.get(filename)
+        if entry is not None:
+            return entry.metadata
+        try:
+            metadata = self.store.metadata(filename)
+        except ObjectNotFoundError:
+            raise OutputNotFoundError(filename) from None
+        with self._lock:
+            self._index.put(metadata)
+        return metadata
+
+    def list(self, query: OutputListQuery) -> tuple[list[OutputMetadata], int, list[str]]:
+        """The page, the total matching, and (for a lookup by `names`) the names not found."""
+        if query.names:
+            found, missing = self.lookup(query.names)
+            with self._lock:
+                entries = [entry for metadata in found if (entry := self._index.get(metadata.filename)) is not None and query.matches(entry)]
+        else:
+            missing = []
+            with self._lock:
+                entries = [entry for entry in self._index.entries() if query.matches(entry)]
+        return [entry.metadata for entry in sort_and_page(entries, query)], len(entries), missing
+
+    def lookup(self, names: list[str]) -> tuple[list[OutputMetadata], list[str]]:
+        """The outputs among `names`, in the order given, and the names that are none."""
+        found, missing = [], []
+        for name in dict.fromkeys(names):
+            try:
+                found.append(self.get(name))
+            except OutputNotFoundError:
+                missing.append(name)
+        return found, missing
+
+    def save(self, audio: bytes | Path, metadata: OutputMetadata) -> None:
+        if isinstance(audio, Path):
+            self.store.save_file(audio, metadata)
+        else:
+            self.store.save(audio, metadata)
+        with self._lock:
+            self._index.put(metadata)
+
+    def delete(self, filename: str) -> OutputMetadata:
+        metadata = self.get(filename)
+        self.store.delete(filename)
+        with self._lock:
+            self._index.remove(filename)
+        return metadata
+

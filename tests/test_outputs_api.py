@@ -1,0 +1,212 @@
+"""Speed, output formats, the outputs browser, deletion, ranged downloads and retention,
+through `bentoml serve` on both storage backends."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from audio.codec import decode
+from config import OutputSettings
+from outputs.library import OutputLibrary
+from outputs.query import OutputListQuery
+from storage import Storage
+from storage.outputs import OutputMetadata, OutputStore, companion_key, new_output_name
+from tests.conftest import RunningService, read_testdata
+
+TEXT = "Speed changes the pace, never the pitch."
+
+
+def tts(service: RunningService, **fields: object) -> dict:
+    response = service.client.post("/api/v1/tts", json={"text": TEXT, "seed": 5, "voice": "fixture-alex"} | fields)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def concat_output(service: RunningService, **fields: object) -> dict:
+    """A stored output made without the model (fast): a real recording, re-encoded."""
+    body = {"request": json.dumps({"inputs": [{"upload": 0}]} | fields)}
+    response = service.client.post("/api/v1/concat", data=body, files=[("files", ("a.wav", read_testdata("voice_alex.wav")))])
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_speed_factor_scales_duration_and_records_the_library(service: RunningService, voices: dict[str, str]) -> None:
+    normal = tts(service, voice=voices["alex"])["metadata"]
+    assert normal["parameters"]["speed_factor"] == 1.0 and normal["parameters"]["speed_factor_library_used"] is None
+    for factor, library in ((2.0, "librosa"), (0.5, "auto")):
+        changed = tts(service, voice=voices["alex"], speed_factor=factor, speed_factor_library=library)["metadata"]
+        assert changed["duration_seconds"] == pytest.approx(normal["duration_seconds"] / factor, rel=0.03)
+        assert changed["parameters"]["speed_factor_library_used"] == ("audiostretchy" if library == "auto" else library)
+    # The voice's default applies when the request sets none.
+    service.client.put(f"/api/v1/voice/{voices['alex']}/metadata", json={"defaults": {"speed_factor": 1.5}}).raise_for_status()
+    try:
+        by_default = tts(service, voice=voices["alex"])["metadata"]
+    finally:
+        service.client.put(f"/api/v1/voice/{voices['alex']}/metadata", json={"defaults": {"speed_factor": None}}).raise_for_status()
+    assert by_default["parameters"]["speed_factor"] == 1.5
+    assert by_default["duration_seconds"] == pytest.approx(normal["duration_seconds"] / 1.5, rel=0.03)
+
+
+FORMATS = [("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("opus", "audio/ogg"), ("aac", "audio/aac"), ("flac", "audio/flac"), ("pcm", "audio/pcm")]
+
+
+def check_format(service: RunningService, response, fmt: str, content_type: str, rate: int) -> None:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == content_type
+    audio = decode(response.content, raw_pcm_rate=rate if fmt == "pcm" else None)
+    assert audio.duration_seconds > 0.2
+    filename = response.headers["x-output-filename"]
+    metadata = service.client.get("/api/v1/outputs", params={"names": filename}).json()["items"][0]
+    assert (metadata["format"], metadata["content_type"], metadata["sample_rate"]) == (fmt, content_type, rate)
+    download = service.client.get(f"/api/v1/outputs/{filename}")
+    assert download.headers["content-type"] == content_type and download.content == response.content
+
+
+@pytest.mark.parametrize("fmt,content_type", FORMATS)
+def test_every_output_format(service: RunningService, fmt: str, content_type: str) -> None:
+    body = {"request": json.dumps({"inputs": [{"upload": 0}], "output_format": fmt, "sample_rate": 16000, "response_mode": "stream"})}
+    response = service.client.post("/api/v1/concat", data=body, files=[("files", ("a.wav", read_testdata("voice_alex.wav")))])
+    check_format(service, response, fmt, content_type, 16000)
+
+
+def test_tts_and_vc_speak_the_formats_too(service: RunningService, voices: dict[str, str]) -> None:
+    """The encoder is shared; this checks the generation routes pass format and rate through."""
+    response = service.client.post("/api/v1/tts", json={"text": "Formats.", "voice": voices["alex"], "seed": 1, "output_format": "aac", "sample_rate": 44100, "response_mode": "stream"})
+    check_format(service, response, "aac", "audio/aac", 44100)
+    vc = service.client.post(
+        "/api/v1/vc", data={"target_voice": voices["bella"], "output_format": "pcm", "sample_rate": "8000", "response_mode": "stream"},
+        files={"input_audio": ("source.wav", read_testdata("source_speech_16k.wav"))},
+    )
+    check_format(service, vc, "pcm", "audio/pcm", 8000)
+
+
+def test_bad_sample_rate_is_refused(service: RunningService) -> None:
+    response = service.client.post("/api/v1/tts", json={"text": "x", "sample_rate": 12345})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "sample_rate"
+
+
+def test_outputs_browser(service: RunningService, voices: dict[str, str]) -> None:
+    first = tts(service, text="Purple elephants dance at midnight.", voice=voices["alex"])
+    second = tts(service, text="A completely ordinary sentence.", voice=voices["bella"], output_format="mp3")
+    client = service.client
+
+    found = client.get("/api/v1/outputs", params={"search": "purple ELEPHANTS"}).json()
+    assert [item["filename"] for item in found["items"]] == [first["filename"]]
+    by_voice = client.get("/api/v1/outputs", params={"voice": voices["bella"].upper(), "page_size": 500}).json()
+    assert second["filename"] in {i["filename"] for i in by_voice["items"]} and first["filename"] not in {i["filename"] for i in by_voice["items"]}
+    assert all(item["type"] == "tts" for item in client.get("/api/v1/outputs", params={"type": "tts"}).json()["items"])
+    assert client.get("/api/v1/outputs", params={"type": "concat", "search": "purple"}).json()["total"] == 0
+
+    created = datetime.fromisoformat(first["metadata"]["created_at"])
+    window = {"created_after": (created - timedelta(seconds=1)).isoformat(), "created_before": (created + timedelta(milliseconds=1)).isoformat(), "search": "purple"}
+    assert client.get("/api/v1/outputs", params=window).json()["total"] == 1
+    assert client.get("/api/v1/outputs", params=window | {"created_before": (created - timedelta(seconds=1)).isoformat()}).json()["total"] == 0
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    assert client.get("/api/v1/outputs", params={"created_after": tomorrow}).json()["total"] == 0
+
+    newest = client.get("/api/v1/outputs", params={"sort": "created", "order": "desc", "page_size": 2}).json()
+    assert [item["filename"] for item in newest["items"]] == [second["filename"], first["filename"]]
+    by_size = client.get("/api/v1/outputs", params={"sort": "size", "order": "asc", "page_size": 500}).json()["items"]
+    assert [item["size_bytes"] for item in by_size] == sorted(item["size_bytes"] for item in by_size)
+    paged = client.get("/api/v1/outputs", params={"page": 2, "page_size": 1}).json()
+    assert paged["page"] == 2 and len(paged["items"]) == 1 and paged["pages"] == paged["total"]
+
+    lookup = client.get("/api/v1/outputs", params=[("names", second["filename"]), ("names", first["filename"]), ("names", "tts_nope.wav")]).json()
+    assert {item["filename"] for item in lookup["items"]} == {first["filename"], second["filename"]} and lookup["missing"] == ["tts_nope.wav"]
+    posted = client.post("/api/v1/outputs/lookup", json={"names": [second["filename"], "vc_missing.wav", first["filename"]]}).json()
+    assert [item["filename"] for item in posted["items"]] == [second["filename"], first["filename"]] and posted["missing"] == ["vc_missing.wav"]
+    assert posted["items"][0]["parameters"]["text"] == "A completely ordinary sentence."
+
+
+def test_bad_browser_queries(service: RunningService) -> None:
+    for params, field in (({"type": "podcast"}, "type"), ({"sort": "loudness"}, "sort"), ({"created_after": "yesterday"}, "created_after"), ({"page_size": 501}, "page_size")):
+        response = service.client.get("/api/v1/outputs", params=params)
+        assert response.status_code == 422, params
+        assert response.json()["error"]["field"] == field
+    assert service.client.post("/api/v1/outputs/lookup", json={"names": []}).status_code == 422
+
+
+def test_delete_output_removes_audio_and_companion(service: RunningService) -> None:
+    filename = concat_output(service)["filename"]
+    assert f"outputs/{filename}" in service.stored_keys() and companion_key(filename) in service.stored_keys()
+    response = service.client.delete(f"/api/v1/outputs/{filename}")
+    assert response.status_code == 200 and response.json()["deleted"] == filename
+    assert f"outputs/{filename}" not in service.stored_keys() and companion_key(filename) not in service.stored_keys()
+    assert service.client.get(f"/api/v1/outputs/{filename}").status_code == 404
+    assert service.client.get("/api/v1/outputs", params={"names": filename}).json()["missing"] == [filename]
+    again = service.client.delete(f"/api/v1/outputs/{filename}")
+    assert again.status_code == 404 and again.json()["error"]["field"] == "filename"
+
+
+def test_range_downloads(service: RunningService) -> None:
+    filename = concat_output(service)["filename"]
+    whole = service.client.get(f"/api/v1/outputs/{filename}")
+    assert whole.headers["accept-ranges"] == "bytes"
+    size = len(whole.content)
+    for header, start, end in (("bytes=0-99", 0, 99), (f"bytes={size - 10}-", size - 10, size - 1), ("bytes=-64", size - 64, size - 1), ("bytes=100-99999999", 100, size - 1)):
+        part = service.client.get(f"/api/v1/outputs/{filename}", headers={"Range": header})
+        assert part.status_code == 206, header
+        assert part.headers["content-range"] == f"bytes {start}-{end}/{size}"
+        assert part.content == whole.content[start : end + 1]
+    beyond = service.client.get(f"/api/v1/outputs/{filename}", headers={"Range": f"bytes={size}-"})
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+    assert service.client.get(f"/api/v1/outputs/{filename}", headers={"Range": "bytes=0-1,4-5"}).status_code == 200
+
+
+def test_health_reports_the_outputs_index(service: RunningService) -> None:
+    body = service.client.get("/api/v1/health").json()
+    assert body["outputs_index"]["ready"] is True
+    assert body["outputs_index"]["outputs"] == service.client.get("/api/v1/outputs", params={"page_size": 1}).json()["total"]
+
+
+# --- the library on its own: retention and replicas, on both backends ---------------------
+
+
+def fake_output(store: OutputStore, created: datetime, size: int, text: str = "x") -> OutputMetadata:
+    filename = new_output_name("tts", "wav", {"t": text}, now=created)
+    metadata = OutputMetadata(
+        filename=filename, type="tts", created_at=created, format="wav", content_type="audio/wav", sample_rate=24000,
+        duration_seconds=1.0, size_bytes=size, generation_seconds=0.1, model_source="random", voice=None, parameters={"text": text},
+    )
+    store.save(b"\0" * size, metadata)
+    return metadata
+
+
+def settings(**overrides: float) -> OutputSettings:
+    values = {"index_refresh_seconds": 0, "snapshot_seconds": 0, "retention_check_seconds": 60, "max_age_days": 0, "max_total_bytes": 0}
+    return OutputSettings(**(values | overrides))
+
+
+def test_retention_deletes_oldest_first(storage: Storage) -> None:
+    store = OutputStore(storage)
+    now = datetime.now(timezone.utc)
+    ancient = fake_output(store, now - timedelta(days=40), 100)
+    old, middle, new = (fake_output(store, now - timedelta(days=days), 100) for days in (20, 10, 1))
+    library = OutputLibrary(store, settings(max_age_days=30, max_total_bytes=250))
+    library.sync()
+    assert library.enforce_retention(now) == [ancient.filename, old.filename]
+    remaining = {info.key for info in storage.list_objects("outputs/")}
+    assert remaining == {f"outputs/{m.filename}" for m in (middle, new)} | {companion_key(m.filename) for m in (middle, new)}
+    assert library.enforce_retention(now) == []
+    assert OutputLibrary(store, settings()).enforce_retention(now) == []  # no policy, no deletes
+
+
+def test_replicas_see_each_others_outputs_and_snapshot(storage: Storage) -> None:
+    now = datetime.now(timezone.utc)
+    one, two = OutputLibrary(OutputStore(storage), settings()), OutputLibrary(OutputStore(storage), settings())
+    one.sync(), two.sync()
+    written = [fake_output(one.store, now, 10, f"word{i}") for i in range(3)]
+    assert two.get(written[0].filename).filename == written[0].filename  # a miss asks storage
+    two.sync()
+    query = OutputListQuery(search="word2")
+    assert [m.filename for m in two.list(query)[0]] == [written[2].filename]
+    two.delete(written[1].filename)
+    one.sync()
+    assert one.list(OutputListQuery())[1] == 2
+    assert one.save_snapshot() is True
+    cold = OutputLibrary(OutputStore(storage), settings())
+    assert cold.sync() == 2 and np.array_equal(sorted(m.filename for m in cold.list(OutputListQuery())[0]), sorted(m.filename for m in one.list(OutputListQuery())[0]))
