@@ -6,7 +6,7 @@ uploads a voice, then for the same texts and seeds requests speech at speed 1.0 
 the stretch time, measured in the same request, so the overhead is their ratio, side by side
 in one run; the end-to-end wall time ratio against speed 1.0 is reported too.
 
-Run: .venv/bin/python benchmarks/speed_overhead.py [--requests 8] [--speed 1.25]
+Run: .venv/bin/python benchmarks/speed_overhead.py [--requests 4] [--speed 1.25]
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ TEXTS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=4)
     parser.add_argument("--speed", type=float, default=1.25)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         port = free_port()
-        env = {"STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"), "BENTOML_HOME": str(work / "bentoml"), "CHATTERBOX_TTS__MAX_NEW_TOKENS": "300"}
+        env = {"STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"), "BENTOML_HOME": str(work / "bentoml"), "CHATTERBOX_TTS__MAX_NEW_TOKENS": "150"}
         service = start_bentoml(env, work / "serve.log", port)
         try:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from outputs.query import SORT_KEYS
 from storage.outputs import OutputMetadata, companion_key
 
 
@@ -63,6 +64,7 @@ class OutputIndex:
         self._removed: dict[str, float] = {}
         self.total_bytes = 0
         self.changed = False
+        self._orderings: dict[str, list[OutputEntry]] = {}  # sort key -> entries in ascending order, until the next change
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -73,11 +75,19 @@ class OutputIndex:
     def entries(self) -> list[OutputEntry]:
         return list(self._entries.values())
 
+    def ordered(self, sort: str) -> list[OutputEntry]:
+        """Every entry sorted by `sort` then file name, ascending; computed once per change of
+        the index, so successive listings (the common case) only filter and slice."""
+        if sort not in self._orderings:
+            self._orderings[sort] = sorted(self._entries.values(), key=SORT_KEYS[sort])
+        return self._orderings[sort]
+
     def put(self, metadata: OutputMetadata, stamped: float | None = None) -> None:
         key = companion_key(metadata.filename)
         self._drop(key)
         entry = OutputEntry.of(metadata, stamped or time.monotonic())
         self._entries[key] = entry
+        self._orderings.clear()
         self.total_bytes += entry.size
         self._removed.pop(key, None)
         self.changed = True
@@ -86,6 +96,7 @@ class OutputIndex:
         if (old := self._entries.pop(key, None)) is not None:
             self.total_bytes -= old.size
             self.changed = True
+            self._orderings.clear()
 
     def remove(self, filename: str) -> None:
         key = companion_key(filename)

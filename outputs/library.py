@@ -16,7 +16,7 @@ from pathlib import Path
 
 from config import OutputSettings
 from outputs.index import OutputEntry, OutputIndex
-from outputs.query import OutputListQuery, sort_and_page
+from outputs.query import OutputListQuery, page_of, sort_and_page
 from storage.base import ObjectNotFoundError, StorageError
 from storage.outputs import OutputMetadata, OutputStore, companion_key
 from storage.upkeep import TICK_SECONDS, Task, Upkeep
@@ -48,7 +48,7 @@ class OutputLibrary:
         """One listing, then a GET per companion the index lacks (on a cold start, those the
         snapshot holds are taken from it). Returns the number of outputs indexed."""
         started = time.monotonic()
-        listed = set(self.store.list_companions())
+        listed = self.store.list_companions()
         with self._lock:
             wanted = set(self._index.missing(listed))
         snapshot = self.store.read_snapshot() if wanted and not self.loaded else []
@@ -138,15 +138,17 @@ class OutputLibrary:
 
     def list(self, query: OutputListQuery) -> tuple[list[OutputMetadata], int, list[str]]:
         """The page, the total matching, and (for a lookup by `names`) the names not found."""
+        missing: list[str] = []
         if query.names:
             found, missing = self.lookup(query.names)
             with self._lock:
-                entries = [entry for metadata in found if (entry := self._index.get(metadata.filename)) is not None and query.matches(entry)]
+                entries = query.select([entry for metadata in found if (entry := self._index.get(metadata.filename)) is not None])
+            page = sort_and_page(entries, query)
         else:
-            missing = []
             with self._lock:
-                entries = [entry for entry in self._index.entries() if query.matches(entry)]
-        return [entry.metadata for entry in sort_and_page(entries, query)], len(entries), missing
+                entries = query.select(self._index.ordered(query.sort))  # already sorted: filtering keeps the order
+            page = page_of(entries, query)
+        return [entry.metadata for entry in page], len(entries), missing
 
     def lookup(self, names: list[str]) -> tuple[list[OutputMetadata], list[str]]:
         """The outputs among `names`, in the order given, and the names that are none."""

@@ -120,9 +120,10 @@ class OutputStore:
         self.storage.delete(self.audio_key(filename))
         self.storage.delete(companion_key(filename))
 
-    def list_companions(self) -> dict[str, str]:
-        """Companion key -> version, from one listing of the outputs prefix."""
-        return {info.key: info.version for info in self.storage.list_objects(OUTPUTS_PREFIX) if info.key.endswith(".json")}
+    def list_companions(self) -> set[str]:
+        """Every companion key, from one listing of the outputs prefix (companions are written
+        once and never change, so their versions do not matter)."""
+        return {key for key in self.storage.list_keys(OUTPUTS_PREFIX) if key.endswith(".json")}
 
     def read_many(self, companion_keys: Iterable[str]) -> list[OutputMetadata]:
         return read_many(self.storage, companion_keys, self.read_workers, lambda data, _: OutputMetadata.model_validate_json(data))

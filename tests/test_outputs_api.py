@@ -210,3 +210,29 @@ def test_replicas_see_each_others_outputs_and_snapshot(storage: Storage) -> None
     assert one.save_snapshot() is True
     cold = OutputLibrary(OutputStore(storage), settings())
     assert cold.sync() == 2 and np.array_equal(sorted(m.filename for m in cold.list(OutputListQuery())[0]), sorted(m.filename for m in one.list(OutputListQuery())[0]))
+
+
+def test_sorted_pages_stay_correct_as_outputs_come_and_go(tmp_path) -> None:
+    from storage.local import LocalStorage
+
+    store = OutputStore(LocalStorage(tmp_path / "store"))
+    library = OutputLibrary(store, settings())
+    library.sync()
+    now = datetime.now(timezone.utc)
+    made = [fake_output(store, now - timedelta(minutes=n), 100 + (n % 3), f"w{n}") for n in range(7)]
+    for item in made:
+        library.get(item.filename)  # indexed through the lookup path
+    newest_first = [m.filename for m in sorted(made, key=lambda m: m.created_at, reverse=True)]
+
+    def names(**query: object) -> list[str]:
+        return [m.filename for m in library.list(OutputListQuery(**query))[0]]
+
+    assert names(page_size=3) == newest_first[:3] and names(page_size=3, page=3) == newest_first[6:]
+    assert names(order="asc", page_size=2, page=2) == newest_first[::-1][2:4]
+    by_size = names(sort="size", order="asc", page_size=10)
+    assert [library.get(n).size_bytes for n in by_size] == sorted(m.size_bytes for m in made)
+    newer = fake_output(store, now + timedelta(minutes=1), 1, "fresh")
+    library.save(b"\0", newer.model_copy(update={"filename": newer.filename}))
+    assert names(page_size=1) == [newer.filename]  # the cached ordering was dropped on the write
+    library.delete(newer.filename)
+    assert names(page_size=1) == [newest_first[0]]
