@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import time
+from datetime import datetime, timezone
 
+import httpx
 import numpy as np
 import pyloudnorm
 import pytest
@@ -148,6 +150,21 @@ def test_not_json_is_refused(service: RunningService, unchanged: None) -> None:
     assert_error(service.client.post("/api/v1/concat", content=b"inputs", headers={"content-type": "text/plain"}), 415, None)
 
 
+def test_a_client_that_disconnects_does_not_stop_the_work(service: RunningService) -> None:
+    started = datetime.now(timezone.utc).isoformat()
+    body = {"inputs": [{"upload": 0}] * 3, "noise_reduction": True, "normalize": "loudness"}
+    with httpx.Client(base_url=service.base_url, timeout=0.2) as impatient:
+        with pytest.raises(httpx.TimeoutException):
+            impatient.post("/api/v1/concat", **multipart(body, [("a.wav", read_testdata("voice_alex.wav"))]))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        made = service.client.get("/api/v1/outputs", params={"type": "concat", "created_after": started}).json()["items"]
+        if made:
+            break
+        time.sleep(0.3)
+    assert len(made) == 1 and len(made[0]["parameters"]["inputs"]) == 3
+
+
 def test_long_job_returns_202_and_reports_progress(service: RunningService) -> None:
     temp_before = service.temp_files()
     body = {"inputs": [{"silence_ms": 20_000}, {"upload": 0}, {"silence_ms": 15_000}], "sample_rate": 8000}
@@ -171,7 +188,7 @@ def test_long_job_returns_202_and_reports_progress(service: RunningService) -> N
 def test_failed_job_cleans_up_and_stores_nothing(service: RunningService) -> None:
     """A stored output that turns out unreadable fails the job (after the 202), which says
     which input; its temp folder is gone and no output was stored."""
-    created = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+    created = datetime.now(timezone.utc)
     filename = new_output_name("tts", "wav", {"corrupt": 1}, now=created)
     metadata = OutputMetadata(
         filename=filename, type="tts", created_at=created, format="wav", content_type="audio/wav", sample_rate=24000,
