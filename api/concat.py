@@ -30,7 +30,7 @@ from api.outputs import OutputServing, not_found, output_body, output_response
 from api.protocol import JobResponse
 from api.uploads import read_upload
 from audio.codec import AudioDecodeError, decode
-from audio.encoding import EncodeSpec
+from audio.encoding import output_spec
 from concat.jobs import JobManager, JobNotFoundError
 from concat.pipeline import ConcatCancelledError, Segment, SegmentError, run_concat
 from concat.protocol import ConcatRequest, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
@@ -42,6 +42,7 @@ from voices.library import VoiceLibrary, VoiceNotFoundError
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, float], None]
+CONCAT_DEFAULT_RATE = 24_000  # the models' rate: what most inputs already are
 
 
 def _loader(read: Callable[[], bytes], raw_pcm_rate: int | None = None) -> Callable[[int], np.ndarray]:
@@ -133,8 +134,7 @@ class ConcatServing:
         """Join, store as an output of type `concat`, and remove the temp folder, whatever
         happens."""
         try:
-            audio = self.settings.audio
-            spec = EncodeSpec(format=body.output_format, sample_rate=body.sample_rate or audio.sample_rate or 24_000, bitrate=audio.bitrate(body.output_format.value))
+            spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, CONCAT_DEFAULT_RATE)
             seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
             path = folder / f"result.{spec.format.extension}"
             started = time.perf_counter()

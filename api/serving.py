@@ -38,7 +38,7 @@ from api.protocol import (
 from api.uploads import check_duration, read_audio_upload
 from api.voices import VoiceServing
 from audio.codec import AudioDecodeError, decode
-from audio.encoding import EncodeSpec, encode
+from audio.encoding import EncodeSpec, encode, output_spec
 from audio.formats import OutputFormat
 from audio.speed import SpeedChangeError, change_speed
 from config import Settings
@@ -81,11 +81,6 @@ class Serving:
                 raise APIError(400, result.error, field=voice_field)
             raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
         return result
-
-    def encode_spec(self, fmt: OutputFormat, sample_rate: int | None, source_rate: int) -> EncodeSpec:
-        """The request's rate, else the configured one, else the source's own."""
-        audio = self.settings.audio
-        return EncodeSpec(format=fmt, sample_rate=sample_rate or audio.sample_rate or source_rate, bitrate=audio.bitrate(fmt.value))
 
     async def _store(
         self, request: Request, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, response_mode: ResponseMode,
@@ -150,7 +145,7 @@ class Serving:
             logger.error("speed change failed", extra={"error": str(exc)})
             raise APIError(500, f"could not change the speed: {exc}", error_type="processing_error") from None
         speed_seconds = time.perf_counter() - started
-        spec = self.encode_spec(body.output_format, body.sample_rate, result.audio.sample_rate)
+        spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, result.audio.sample_rate)
         parameters = body.model_dump(mode="json") | resolved | {
             "speed_factor": speed, "speed_factor_library": library, "speed_factor_library_used": used, "speed_seconds": round(speed_seconds, 4),
             "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
@@ -215,7 +210,7 @@ class Serving:
             "conditioning_cache_hit": result.conditioning_cache_hit,
         }
         assert result.audio is not None
-        spec = self.encode_spec(output_format, sample_rate, result.audio.sample_rate)
+        spec = output_spec(output_format, sample_rate, self.settings.audio, result.audio.sample_rate)
         return await self._store(
             request, "vc", result.audio.to_array(), result.audio.sample_rate, spec, response_mode,
             generation_seconds=result.generation_seconds, voice=target_voice, summary={"voice": target_label}, parameters=parameters | {"sample_rate": spec.sample_rate}, model_source=model_source,

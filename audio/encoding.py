@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from audio.codec import to_int16
 from audio.formats import FFMPEG_ENCODERS, SAMPLE_RATES, OutputFormat
+from config import AudioSettings
 
 
 class AudioEncodeError(RuntimeError):
@@ -32,6 +33,12 @@ class EncodeSpec(BaseModel):
     format: OutputFormat
     sample_rate: int = Field(ge=min(SAMPLE_RATES), le=max(SAMPLE_RATES))
     bitrate: str | None = None
+
+
+def output_spec(fmt: OutputFormat, requested_rate: int | None, settings: AudioSettings, source_rate: int) -> EncodeSpec:
+    """The spec an endpoint encodes to: the request's rate, else the configured one, else the
+    source's own; the configured bitrate of the format."""
+    return EncodeSpec(format=fmt, sample_rate=requested_rate or settings.sample_rate or source_rate, bitrate=settings.bitrate(fmt.value))
 
 
 def ffmpeg_command(spec: EncodeSpec, destination: str) -> list[str]:
