@@ -1,7 +1,8 @@
 # Two commands for a fresh machine (Python 3.11 and apt are all it needs):
 #   make serve   start the service (bentoml serve) on http://localhost:3000
 #   make test    run the whole test suite
-# Both create .venv from the pinned locks and install Debian's ffmpeg when it is missing.
+# Both create .venv from the pinned locks and install Debian's ffmpeg when it is missing;
+# the tests also install Node.js (when missing) and the openai npm package.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -10,7 +11,9 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 3000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test build lock ffmpeg clean
+NODE_CHECK := tests/node/node_modules/.installed
+
+.PHONY: serve test build lock ffmpeg node clean
 
 $(INSTALLED): requirements.lock requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "Python 3.11 is required (found $(PYTHON)); set PYTHON=..."; exit 1; }
@@ -21,10 +24,18 @@ $(INSTALLED): requirements.lock requirements-dev.lock
 ffmpeg:
 	@command -v ffmpeg >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg; }
 
+node:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
+
+# the official openai npm package, for the test that calls the service from Node.js
+$(NODE_CHECK): tests/node/package-lock.json | node
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+	touch $@
+
 serve: $(INSTALLED) ffmpeg
 	$(BIN)/bentoml serve service:ChatterboxService --port $(PORT)
 
-test: $(INSTALLED) ffmpeg
+test: $(INSTALLED) ffmpeg $(NODE_CHECK)
 	$(BIN)/python -m pytest
 
 build: $(INSTALLED)
@@ -34,4 +45,4 @@ lock: $(INSTALLED)
 	$(BIN)/python scripts/lock_requirements.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache tests/node/node_modules

@@ -19,11 +19,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile as StarletteUploadFile
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api import __version__
 from api.concat import ConcatServing
-from api.errors import APIError, error_response, install_error_handlers, validated
+from api.errors import APIError, error_response, install_error_handlers, is_openai_path, validated
+from api.middleware import APIKeyAuth, RequestSizeLimit
+from api.openai_protocol import ModelList, ModelObject, OpenAIErrorResponse, SpeechRequest, VoiceListing
+from api.openai_serving import OpenAIServing
 from api.outputs import OutputServing
 from api.protocol import (
     BulkVoiceResponse,
@@ -46,11 +48,13 @@ from api.protocol import (
     VoiceResponse,
 )
 from api.serving import Serving
+from api.voice_resolution import PredefinedVoices, VoiceResolver
 from api.voices import VoiceServing
 from audio.formats import SAMPLE_RATES, OutputFormat
 from concat.jobs import JobManager
 from concat.protocol import ConcatRequest
 from config import get_settings
+from config.logs import configure_logging
 from outputs.library import OutputLibrary
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
 from outputs.query import OutputListQuery, OutputSortKey
@@ -65,6 +69,7 @@ from voices.query import MAX_PAGE_SIZE, FolderNode, SortKey, VoiceFilter, VoiceL
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
+configure_logging(settings.logging.level)
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 422, 500, 503)}
 VOICE_ERRORS = {**ERRORS, 412: {"model": ErrorResponse}}
@@ -72,6 +77,11 @@ DELETE_ERRORS = {**ERRORS, 400: {"model": DeletionPreview, "description": "Witho
 _NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 LARGE_BODY_ROUTES = ("/api/v1/voices/bulk", "/api/v1/voices/import", "/api/v1/concat")  # archives, or many uploads
 AUDIO_RESPONSE = {"content": {fmt.content_type: {}} for fmt in OutputFormat}
+OPENAI_ERRORS = {status: {"model": OpenAIErrorResponse} for status in (400, 401, 404, 429, 500, 503)}
+SPEECH_RESPONSE = {
+    "description": "The audio, sent while it is generated (chunked); with stream_format=sse, server-sent events.",
+    "content": {content_type: {} for content_type in ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm", "text/event-stream")},
+}
 
 app = FastAPI(
     title="Chatterbox TTS Extended Plus",
@@ -81,20 +91,13 @@ app = FastAPI(
 install_error_handlers(app)
 
 
-class RequestSizeLimit(BaseHTTPMiddleware):
-    """Refuse bodies larger than two uploads (an archive's size on the routes that take
-    archives or many files) before Starlette spools them to disk."""
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        limits = settings.limits
-        limit = (limits.max_archive_bytes if request.url.path in LARGE_BODY_ROUTES else 2 * limits.max_upload_bytes) + (1 << 20)
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return error_response(413, "payload_too_large", f"request body exceeds {limit} bytes")
-        return await call_next(request)
-
-
-app.add_middleware(RequestSizeLimit)
+app.add_middleware(
+    RequestSizeLimit,
+    default_limit=2 * settings.limits.max_upload_bytes + (1 << 20),
+    large_limit=settings.limits.max_archive_bytes + (1 << 20),
+    large_body_routes=LARGE_BODY_ROUTES,
+)
+app.add_middleware(APIKeyAuth, api_keys=settings.auth.api_keys)  # outermost: a request without a key is refused first
 
 
 def split_tags(tags: list[str] | None) -> list[str] | None:
@@ -217,6 +220,8 @@ class ChatterboxService:
         self.serving = Serving(settings, storage, self.voices, self.output_library)
         self.jobs = JobManager(storage, settings.concat)
         self.concat_serving = ConcatServing(settings, self.output_library, self.outputs, self.library, self.jobs)
+        resolver = VoiceResolver(settings.openai, self.voices, PredefinedVoices(settings.openai.predefined_voices_dir, settings.limits))
+        self.openai = OpenAIServing(settings.openai, self.serving, resolver)
         try:
             report = self.library.sync()
             logger.info("voice index loaded", extra={"voices": report.voices, "seconds": report.seconds})
@@ -414,6 +419,30 @@ class ChatterboxService:
         """Cancel a queued or running job (its temp files are removed; nothing is stored)."""
         return await self.concat_serving.cancel(request, job_id)
 
+    # --- OpenAI-compatible routes ------------------------------------------------------
+
+    @app.post("/v1/audio/speech", tags=["OpenAI"], response_class=Response, responses={**OPENAI_ERRORS, 200: SPEECH_RESPONSE})
+    async def openai_speech(self, request: Request, body: SpeechRequest) -> Response:
+        """OpenAI's `audio.speech.create`: the audio streams while it is generated. Headers
+        `X-Voice-Resolved`/`X-Voice-Source` say which voice spoke; `X-Output-Filename` where
+        the stored copy will be once the stream completed."""
+        return await self.openai.speech(request, body, self.tts_runner.to_async.synthesize, self.tts_runner.to_async.info)
+
+    @app.get("/v1/models", tags=["OpenAI"], response_model=ModelList, responses=OPENAI_ERRORS)
+    async def openai_models(self) -> ModelList:
+        """The accepted `model` names (all run the same Chatterbox model)."""
+        return self.openai.models()
+
+    @app.get("/v1/models/{model}", tags=["OpenAI"], response_model=ModelObject, responses=OPENAI_ERRORS)
+    async def openai_model(self, model: str) -> ModelObject:
+        return self.openai.model(model)
+
+    @app.get("/v1/audio/voices", tags=["OpenAI"], response_model=VoiceListing, responses=OPENAI_ERRORS)
+    async def openai_voices(self) -> VoiceListing:
+        """The names `voice` accepts: library voices, aliases, predefined files, and what any
+        other name falls back to."""
+        return await self.openai.voices(self.tts_runner.to_async.info)
+
     # --- outputs ------------------------------------------------------------------------
 
     @app.get("/api/v1/outputs", response_model=OutputListResponse, responses=ERRORS)
@@ -439,12 +468,15 @@ class ChatterboxService:
 
 
 @app.api_route("/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@app.api_route("/v1/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def unknown_route(request: Request) -> JSONResponse:
-    """BentoML answers unmatched paths itself, in plain text; claiming /api/ here keeps every
-    answer in the API's error shape (a 405 where the path exists with other methods)."""
+    """BentoML answers unmatched paths itself, in plain text; claiming /api/ and /v1/ here
+    keeps every answer in the API's error shape, OpenAI's on /v1/ (a 405 where the path
+    exists with other methods)."""
     allowed = sorted(
         {method for route in app.routes if isinstance(route, APIRoute) and route.endpoint is not unknown_route and route.path_regex.match(request.url.path) for method in route.methods}
     )
+    openai = is_openai_path(request.url.path)
     if allowed:
-        return error_response(405, "invalid_request_error", f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}")
-    return error_response(404, "not_found", f"no route {request.method} {request.url.path}; see /docs")
+        return error_response(405, "invalid_request_error", f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}", openai=openai)
+    return error_response(404, "not_found", f"no route {request.method} {request.url.path}; see /docs", openai=openai)

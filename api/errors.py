@@ -1,4 +1,7 @@
-"""One error shape for every failure: ``{"error": {"type", "message", "field"}}``.
+"""One error shape for every failure: ``{"error": {"type", "message", "field"}}``, and on
+the OpenAI-compatible routes (`/v1/...`) OpenAI's own, ``{"error": {"message", "type",
+"param", "code"}}`` with OpenAI's statuses (400 for invalid parameters), so its SDKs raise
+the exception their users already catch.
 
 Client mistakes name the field and the fix; server-side failures (storage down, model
 error) are logged with their cause and answered with a 5xx, and the service keeps serving.
@@ -15,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.openai_protocol import OpenAIErrorDetail, OpenAIErrorResponse
 from api.protocol import ErrorDetail, ErrorResponse
 from storage import StorageError
 
@@ -25,7 +29,14 @@ class APIError(Exception):
     """`extra` adds top-level keys beside `error` (a delete's dry-run report, for example)."""
 
     def __init__(
-        self, status_code: int, message: str, *, field: str | None = None, error_type: str = "invalid_request_error", extra: dict[str, Any] | None = None
+        self,
+        status_code: int,
+        message: str,
+        *,
+        field: str | None = None,
+        error_type: str = "invalid_request_error",
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -33,11 +44,31 @@ class APIError(Exception):
         self.field = field
         self.error_type = error_type
         self.extra = extra or {}
+        self.headers = headers
 
 
-def error_response(status_code: int, error_type: str, message: str, field: str | None = None, extra: dict[str, Any] | None = None) -> JSONResponse:
+def is_openai_path(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def _openai_type(status_code: int) -> str:
+    if status_code == 429:
+        return "requests"  # what OpenAI sends for request-rate limits
+    return "server_error" if status_code >= 500 else "invalid_request_error"
+
+
+def error_response(
+    status_code: int, error_type: str, message: str, field: str | None = None, extra: dict[str, Any] | None = None,
+    *, openai: bool = False, headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Our shape, or with `openai` OpenAI's: `error_type` becomes its `code` (None for plain
+    invalid requests) and its `type` follows the status."""
+    if openai:
+        code = None if error_type == "invalid_request_error" else error_type
+        detail = OpenAIErrorDetail(message=message, type=_openai_type(status_code), param=field, code=code)
+        return JSONResponse(OpenAIErrorResponse(error=detail).model_dump(), status_code=status_code, headers=headers)
     body = ErrorResponse(error=ErrorDetail(type=error_type, message=message, field=field))
-    return JSONResponse(body.model_dump() | (extra or {}), status_code=status_code)
+    return JSONResponse(body.model_dump() | (extra or {}), status_code=status_code, headers=headers)
 
 
 def validated(model: type[BaseModel], data: dict[str, Any], location: str, aliases: dict[str, str] | None = None) -> Any:
@@ -57,27 +88,33 @@ def _field_of(loc: tuple) -> str | None:
     return ".".join(parts) or None
 
 
-async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-    return error_response(exc.status_code, exc.error_type, exc.message, exc.field, exc.extra)
+async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+    return error_response(exc.status_code, exc.error_type, exc.message, exc.field, exc.extra, openai=is_openai_path(request.url.path), headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Unknown routes and methods answer in the same shape as everything else."""
     error_type = "not_found" if exc.status_code == 404 else "invalid_request_error"
     message = f"no route {request.method} {request.url.path}" if exc.status_code == 404 else str(exc.detail)
-    return error_response(exc.status_code, error_type, message)
+    return error_response(exc.status_code, error_type, message, openai=is_openai_path(request.url.path))
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+# pydantic's error types as OpenAI's codes
+_OPENAI_CODES = {"missing": "missing_required_parameter", "extra_forbidden": "unknown_parameter", "string_too_long": "string_above_max_length"}
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0]
     field = _field_of(tuple(first.get("loc", ())))
     messages = [f"{_field_of(tuple(e.get('loc', ()))) or 'request'}: {e.get('msg')}" for e in exc.errors()]
+    if is_openai_path(request.url.path):  # OpenAI answers invalid parameters with 400, never 422
+        return error_response(400, _OPENAI_CODES.get(first.get("type", ""), "invalid_value"), "; ".join(messages), field, openai=True)
     return error_response(422, "invalid_request_error", "; ".join(messages), field)
 
 
 async def _storage_error(request: Request, exc: StorageError) -> JSONResponse:
     logger.error("storage failure", extra={"path": request.url.path, "error": str(exc)})
-    return error_response(503, "storage_unavailable", "storage backend failed; try again later")
+    return error_response(503, "storage_unavailable", "storage backend failed; try again later", openai=is_openai_path(request.url.path))
 
 
 def install_error_handlers(app: FastAPI) -> None:

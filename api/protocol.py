@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from audio.formats import SAMPLE_RATES, OutputFormat, check_sample_rate
 from audio.speed import MAX_SPEED, MIN_SPEED, SpeedLibrary
@@ -51,6 +51,16 @@ class TTSRequest(BaseModel):
     output_format: OutputFormat = OutputFormat.wav
     sample_rate: int | None = Field(None, description=f"Output sample rate, one of {', '.join(map(str, SAMPLE_RATES))}; omitted: the configured one, else the model's 24000.")
     response_mode: ResponseMode = Field("url", description="`url`: JSON with the stored file; `stream`: the audio itself.")
+    stream_chunks: bool = Field(
+        False, description="With response_mode=stream: send the audio sentence group by sentence group as it is generated (first bytes after the first group); stored when complete."
+    )
+
+    @field_validator("stream_chunks")
+    @classmethod
+    def _chunks_need_stream(cls, stream_chunks: bool, info: ValidationInfo) -> bool:
+        if stream_chunks and info.data.get("response_mode") != "stream":
+            raise ValueError("stream_chunks=true needs response_mode=stream")
+        return stream_chunks
 
     @field_validator("sample_rate")
     @classmethod
@@ -183,6 +193,7 @@ class ModelHealth(BaseModel):
     device: str | None = None
     has_default_voice: bool | None = None
     conditioning_cache_entries: int | None = None
+    jobs_done: int | None = Field(None, description="Jobs the runner finished since it started.")
     error: str | None = None
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api import __version__
+from api.admission import GenerationSlots
 from api.errors import APIError
 from api.outputs import not_found, output_response
 from api.protocol import (
@@ -35,14 +36,17 @@ from api.protocol import (
     TTSRequest,
     VoiceIndexHealth,
 )
+from api.speech_stream import SpeechStream, SpeechStreamingResponse
 from api.uploads import check_duration, read_audio_upload
+from api.voice_resolution import BUILTIN_VOICE, ResolvedVoice
 from api.voices import VoiceServing
 from audio.codec import AudioDecodeError, decode
 from audio.encoding import EncodeSpec, encode, output_spec
 from audio.formats import OutputFormat
-from audio.speed import SpeedChangeError, change_speed
+from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
 from config import Settings
 from models.jobs import AudioPayload, JobResult, RunnerInfo, TTSJob, VCJob, VoiceReference
+from models.text_chunks import split_for_streaming
 from outputs.library import OutputLibrary, OutputNotFoundError
 from storage import ObjectNotFoundError, Storage, StorageError
 from storage.outputs import OutputMetadata, OutputType, is_output_name, new_output_name
@@ -66,7 +70,8 @@ class Serving:
         self.storage = storage
         self.voices = voices
         self.outputs = outputs
-        self._model_source: dict[str, str] = {}
+        self._runner_info: dict[str, RunnerInfo] = {}
+        self.slots = GenerationSlots(settings.limits.max_pending_generations)
 
     # --- generation -------------------------------------------------------------------
 
@@ -82,12 +87,11 @@ class Serving:
             raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
         return result
 
-    async def _store(
-        self, request: Request, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, response_mode: ResponseMode,
-        *, generation_seconds: float, voice: str | None, summary: dict[str, Any], parameters: dict[str, Any], model_source: str,
-    ) -> Response:
+    async def _save_output(
+        self, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, filename: str,
+        *, generation_seconds: float, voice: str | None, parameters: dict[str, Any], model_source: str,
+    ) -> tuple[OutputMetadata, bytes]:
         data = await run_in_threadpool(encode, samples, source_rate, spec)
-        filename = new_output_name(kind, spec.format.extension, summary)
         metadata = OutputMetadata(
             filename=filename,
             type=kind,
@@ -104,57 +108,154 @@ class Serving:
         )
         await run_in_threadpool(self.outputs.save, data, metadata)
         logger.info("output stored", extra={"output": filename, "seconds": metadata.duration_seconds, "generation_seconds": metadata.generation_seconds})
+        return metadata, data
+
+    async def _store(
+        self, request: Request, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, response_mode: ResponseMode,
+        *, generation_seconds: float, voice: str | None, summary: dict[str, Any], parameters: dict[str, Any], model_source: str,
+    ) -> Response:
+        filename = new_output_name(kind, spec.format.extension, summary)
+        metadata, data = await self._save_output(
+            kind, samples, source_rate, spec, filename, generation_seconds=generation_seconds, voice=voice, parameters=parameters, model_source=model_source
+        )
         if response_mode == "stream":
             return Response(data, media_type=spec.format.content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Output-Filename": filename})
         return output_response(request, metadata)
 
-    async def model_source(self, kind: str, info: RunnerInfoCall) -> str:
-        """The loaded source (random/local/huggingface) recorded in every output's metadata."""
-        if kind not in self._model_source:
+    async def model_info(self, kind: str, info: RunnerInfoCall) -> RunnerInfo:
+        """What a runner loaded (its source is recorded in every output's metadata); asked
+        once, since it does not change while the runner lives."""
+        if kind not in self._runner_info:
             try:
-                self._model_source[kind] = (await info()).model_source
+                self._runner_info[kind] = await info()
             except Exception:
                 logger.exception("%s runner info failed", kind)
                 raise APIError(503, f"the {kind} model runner is unavailable; try again later", error_type="model_unavailable") from None
-        return self._model_source[kind]
+        return self._runner_info[kind]
+
+    async def model_source(self, kind: str, info: RunnerInfoCall) -> str:
+        return (await self.model_info(kind, info)).model_source
+
+    async def library_voice(self, name: str | None) -> ResolvedVoice:
+        """`/api/v1/tts`'s voice: a library voice by name, or the built-in one."""
+        if name is None:
+            return BUILTIN_VOICE
+        metadata, reference = await self.voices.reference(name, "voice")
+        return ResolvedVoice(metadata.name, "library", metadata, reference)
 
     async def tts(self, request: Request, body: TTSRequest, synthesize: RunnerCall, info: RunnerInfoCall) -> Response:
-        metadata, voice = await self.voices.reference(body.voice, "voice") if body.voice else (None, None)
-        defaults = metadata.defaults if metadata is not None else VoiceDefaults()
-        configured = self.settings.tts
-        resolved = {
-            "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION),
-            "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT),
-            "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
-            "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
-        }
-        speed = first_given(body.speed_factor, defaults.speed_factor, configured.speed_factor)
-        library = body.speed_factor_library or configured.speed_factor_library
-        job = TTSJob(text=body.text, voice=voice, **resolved)
-        source = await self.model_source("tts", info)
-        result = await self._run(synthesize, job, "tts", "voice")
-        if metadata is not None:
-            self.voices.library.record_use(metadata.name)
-        assert result.audio is not None
-        # Time stretching runs here, in the API's thread pool, never in the model runner:
-        # another request's generation does not wait for it.
-        started = time.perf_counter()
+        return await self.speak(request, body, await self.library_voice(body.voice), synthesize, info)
+
+    async def _change_speed(self, samples: np.ndarray, sample_rate: int, speed: float, library: SpeedLibrary) -> tuple[np.ndarray, str | None]:
+        """Time stretching runs here, in the API's thread pool, never in the model runner:
+        another request's generation does not wait for it."""
         try:
-            samples, used = await run_in_threadpool(change_speed, result.audio.to_array(), result.audio.sample_rate, speed, library)
+            return await run_in_threadpool(change_speed, samples, sample_rate, speed, library)
         except SpeedChangeError as exc:
             logger.error("speed change failed", extra={"error": str(exc)})
             raise APIError(500, f"could not change the speed: {exc}", error_type="processing_error") from None
-        speed_seconds = time.perf_counter() - started
-        spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, result.audio.sample_rate)
-        parameters = body.model_dump(mode="json") | resolved | {
-            "speed_factor": speed, "speed_factor_library": library, "speed_factor_library_used": used, "speed_seconds": round(speed_seconds, 4),
-            "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
-        }
-        summary = {"voice": body.voice or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None}
-        return await self._store(
-            request, "tts", samples, result.audio.sample_rate, spec, body.response_mode,
-            generation_seconds=result.generation_seconds, voice=body.voice, summary=summary, parameters=parameters, model_source=source,
-        )
+
+    async def speak(
+        self, request: Request, body: TTSRequest, voice: ResolvedVoice, synthesize: RunnerCall, info: RunnerInfoCall,
+        *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None,
+    ) -> Response:
+        """Generate `body.text` in `voice`: whole (then stored, answered with its URL or its
+        bytes), or with `stream_chunks` sent group by group as it is generated. Holds one
+        generation slot until the last byte is sent."""
+        self.slots.acquire()
+        handed_over = False
+        try:
+            defaults = voice.metadata.defaults if voice.metadata is not None else VoiceDefaults()
+            configured = self.settings.tts
+            resolved = {
+                "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION),
+                "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT),
+                "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
+                "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
+            }
+            speed = first_given(body.speed_factor, defaults.speed_factor, configured.speed_factor)
+            library = body.speed_factor_library or configured.speed_factor_library
+            voice_name = voice.label if voice.reference is not None else None
+            source = await self.model_source("tts", info)
+            headers = {"X-Voice-Resolved": voice.label, "X-Voice-Source": voice.source}
+            parameters = body.model_dump(mode="json") | resolved | (extra_parameters or {}) | {
+                "voice": voice_name, "voice_source": voice.source, "speed_factor": speed, "speed_factor_library": library,
+            }
+            summary = {"voice": voice.label if voice.reference is not None else "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None}
+            if body.stream_chunks:
+                chunks = split_for_streaming(body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
+                seed = resolved["seed"]
+
+                def generate(index: int) -> Awaitable[JobResult]:
+                    # each group has its own seed, derived from the request's: same seed, same stream
+                    job = TTSJob(text=chunks[index], voice=voice.reference, **(resolved | {"seed": (seed + index) % 2**32}))
+                    return self._run(synthesize, job, "tts", "voice")
+
+                started = time.perf_counter()
+                first = await generate(0)
+                if voice.metadata is not None:
+                    self.voices.library.record_use(voice.metadata.name)
+                assert first.audio is not None
+                spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, first.audio.sample_rate)
+                used: set[str] = set()
+                speed_seconds = 0.0
+
+                async def postprocess(samples: np.ndarray) -> np.ndarray:
+                    nonlocal speed_seconds
+                    began = time.perf_counter()
+                    changed, library_used = await self._change_speed(samples, first.audio.sample_rate, speed, library)
+                    speed_seconds += time.perf_counter() - began
+                    used.update([library_used] if library_used else [])
+                    return changed
+
+                filename = new_output_name("tts", spec.format.extension, summary) if store else None
+
+                async def save(samples: np.ndarray) -> None:
+                    assert filename is not None
+                    details = {
+                        "speed_factor_library_used": ",".join(sorted(used)) or None, "speed_seconds": round(speed_seconds, 4), "sample_rate": spec.sample_rate,
+                        "chunks": len(chunks), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
+                    }
+                    try:
+                        await self._save_output(
+                            "tts", samples, first.audio.sample_rate, spec, filename, generation_seconds=time.perf_counter() - started,
+                            voice=voice_name, parameters=parameters | details, model_source=source,
+                        )
+                    except Exception:  # the listener has the audio; only the stored copy is lost
+                        logger.exception("streamed output could not be stored", extra={"output": filename})
+
+                stream = SpeechStream(
+                    chunk_count=len(chunks), first=first, generate=generate, postprocess=postprocess, spec=spec,
+                    crossfade_ms=configured.crossfade_ms, request=request, on_complete=save if store else None,
+                )
+                response = SpeechStreamingResponse(
+                    stream, sse=sse, on_close=self.slots.release, media_type="text/event-stream" if sse else media_type or spec.format.content_type,
+                    headers=headers | ({"X-Output-Filename": filename} if filename else {}) | ({"Cache-Control": "no-cache"} if sse else {}),
+                )
+                handed_over = True
+                return response
+            job = TTSJob(text=body.text, voice=voice.reference, **resolved)
+            result = await self._run(synthesize, job, "tts", "voice")
+            if voice.metadata is not None:
+                self.voices.library.record_use(voice.metadata.name)
+            assert result.audio is not None
+            started = time.perf_counter()
+            samples, used_library = await self._change_speed(result.audio.to_array(), result.audio.sample_rate, speed, library)
+            speed_seconds = time.perf_counter() - started
+            spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, result.audio.sample_rate)
+            details = {
+                "speed_factor_library_used": used_library, "speed_seconds": round(speed_seconds, 4),
+                "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
+            }
+            response = await self._store(
+                request, "tts", samples, result.audio.sample_rate, spec, body.response_mode,
+                generation_seconds=result.generation_seconds, voice=voice_name, summary=summary, parameters=parameters | details, model_source=source,
+            )
+            response.headers.update(headers)
+            return response
+        finally:
+            if not handed_over:
+                self.slots.release()
 
     async def _vc_source(self, input_audio: UploadFile | None, input_filename: str | None) -> AudioPayload:
         limits = self.settings.limits
@@ -181,7 +282,11 @@ class Serving:
         check_duration(audio, "input_filename", min_seconds=limits.vc_source_min_seconds, max_seconds=limits.vc_source_max_seconds)
         return AudioPayload.from_array(audio.samples, VC_SOURCE_SAMPLE_RATE)
 
-    async def vc(
+    async def vc(self, request: Request, convert: RunnerCall, info: RunnerInfoCall, **fields: Any) -> Response:
+        with self.slots.hold():
+            return await self._vc(request, convert, info, **fields)
+
+    async def _vc(
         self, request: Request, convert: RunnerCall, info: RunnerInfoCall, *, input_audio: UploadFile | None, input_filename: str | None,
         target_voice: str | None, target_audio: UploadFile | None, output_format: OutputFormat, sample_rate: int | None, response_mode: ResponseMode,
     ) -> Response:
@@ -226,6 +331,7 @@ class Serving:
         return ModelHealth(
             ready=True, source=runner.model_source, device=runner.device,
             has_default_voice=runner.has_default_voice, conditioning_cache_entries=runner.conditioning_cache_entries,
+            jobs_done=runner.jobs_done,
         )
 
     async def health(self, tts_info: RunnerInfoCall, vc_info: RunnerInfoCall) -> tuple[HealthResponse, int]:

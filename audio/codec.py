@@ -43,12 +43,22 @@ class DecodedAudio:
         return len(self.samples) / self.sample_rate
 
 
-def _check_riff_complete(data: bytes) -> None:
-    """libsndfile quietly reads what is there of a cut WAV; a cut file is corrupt to us."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) >= 8:
-        declared = struct.unpack("<I", data[4:8])[0] + 8
-        if declared > len(data):
-            raise AudioDecodeError(f"the WAV file is truncated: its header declares {declared} bytes, {len(data)} arrived")
+STREAMED_WAV_SIZE = 0xFFFFFFFF
+
+
+def _complete_riff(data: bytes) -> bytes:
+    """libsndfile quietly reads what is there of a cut WAV; a cut file is corrupt to us. A
+    streamed WAV (OpenAI's, ours) declares the largest size, "unknown": its sizes are set to
+    what arrived, so it is read to its end."""
+    if not (data[:4] == b"RIFF" and data[8:12] == b"WAVE"):
+        return data
+    size = struct.unpack("<I", data[4:8])[0]
+    if size == STREAMED_WAV_SIZE and (start := data.find(b"data", 12)) > 0:
+        body = len(data) - start - 8
+        return b"RIFF" + struct.pack("<I", len(data) - 8) + data[8:start] + b"data" + struct.pack("<I", body - body % 2) + data[start + 8 :]
+    if size + 8 > len(data):
+        raise AudioDecodeError(f"the WAV file is truncated: its header declares {size + 8} bytes, {len(data)} arrived")
+    return data
 
 
 def _decode_with_soundfile(data: bytes) -> tuple[np.ndarray, int, str]:
@@ -82,10 +92,10 @@ def decode(data: bytes, target_sample_rate: int | None = None, *, raw_pcm_rate: 
     if raw_pcm_rate is not None:
         samples, sample_rate, fmt = _decode_raw_pcm(data, raw_pcm_rate)
     else:
-        _check_riff_complete(data)
+        data = _complete_riff(data)
         try:
             samples, sample_rate, fmt = _decode_with_soundfile(data)
-        except (sf.LibsndfileError, RuntimeError, TypeError):
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):  # ValueError: a streamed FLAC (no length)
             samples, sample_rate, fmt = _decode_with_ffmpeg(data)
     if samples.size == 0:
         raise AudioDecodeError("the file holds no audio samples")

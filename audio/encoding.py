@@ -41,12 +41,26 @@ def output_spec(fmt: OutputFormat, requested_rate: int | None, settings: AudioSe
     return EncodeSpec(format=fmt, sample_rate=requested_rate or settings.sample_rate or source_rate, bitrate=settings.bitrate(fmt.value))
 
 
-def ffmpeg_command(spec: EncodeSpec, destination: str) -> list[str]:
-    """int16 mono PCM on stdin to `destination` (a path, or `pipe:1`) in a lossy format."""
-    codec, muxer = FFMPEG_ENCODERS[spec.format]
-    command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "s16le", "-ar", str(spec.sample_rate), "-ac", "1", "-i", "pipe:0", "-c:a", codec]
+# A response streamed while generated: FLAC goes through ffmpeg too, each packet is written
+# as soon as it is encoded, and Ogg pages are cut every 100 ms instead of every second, so
+# Opus starts about as soon as MP3 does.
+STREAM_ENCODERS = FFMPEG_ENCODERS | {OutputFormat.flac: ("flac", "flac")}
+STREAMING_FLAGS = ["-flush_packets", "1", "-page_duration", "100000"]
+STREAMING_INPUT_FLAGS = ["-probesize", "32", "-analyzeduration", "0"]
+
+
+def ffmpeg_command(spec: EncodeSpec, destination: str, *, streaming: bool = False) -> list[str]:
+    """int16 mono PCM on stdin to `destination` (a path, or `pipe:1`) in a lossy format,
+    or with `streaming` in any of STREAM_ENCODERS, flushed packet by packet."""
+    codec, muxer = (STREAM_ENCODERS if streaming else FFMPEG_ENCODERS)[spec.format]
+    command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
+    if streaming:  # start on the first block instead of analysing seconds of input first
+        command += STREAMING_INPUT_FLAGS
+    command += ["-f", "s16le", "-ar", str(spec.sample_rate), "-ac", "1", "-i", "pipe:0", "-c:a", codec]
     if spec.bitrate:
         command += ["-b:a", spec.bitrate]
+    if streaming:
+        command += STREAMING_FLAGS
     return command + ["-f", muxer, "-y", destination]
 
 
@@ -74,6 +88,51 @@ def encode(samples: np.ndarray, source_rate: int, spec: EncodeSpec) -> bytes:
     return done.stdout
 
 
+class FFmpegEncoder:
+    """One ffmpeg process encoding int16 PCM written to its stdin, into a file or, for
+    streaming, into its stdout (`pipe:1`, read by the caller)."""
+
+    def __init__(self, spec: EncodeSpec, destination: str, *, streaming: bool = False) -> None:
+        self.spec = spec
+        output = subprocess.PIPE if destination == "pipe:1" else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(ffmpeg_command(spec, destination, streaming=streaming), stdin=subprocess.PIPE, stdout=output, stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise AudioEncodeError(f"cannot run ffmpeg: {exc}") from exc
+
+    def write(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise AudioEncodeError(f"ffmpeg stopped while encoding {self.spec.format.value}: {self._error()}") from None
+
+    def _error(self) -> str:
+        self.process.wait()
+        return (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")[-300:]
+
+    def finish(self) -> None:
+        """End of input: waits for ffmpeg to write the rest (a caller reading stdout keeps
+        reading meanwhile) and raises if it failed."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        if self.process.wait() != 0:
+            raise AudioEncodeError(f"ffmpeg failed to encode {self.spec.format.value}: {self._error()}")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def close_pipes(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+
 class AudioWriter:
     """Appends mono float32 blocks (already at the spec's rate) to a file; `close` finishes
     it, `abort` stops without finishing (the caller removes the file)."""
@@ -84,12 +143,9 @@ class AudioWriter:
         self.frames = 0
         self._sound: sf.SoundFile | None = None
         self._raw: io.BufferedWriter | None = None
-        self._ffmpeg: subprocess.Popen[bytes] | None = None
+        self._ffmpeg: FFmpegEncoder | None = None
         if spec.format in FFMPEG_ENCODERS:
-            try:
-                self._ffmpeg = subprocess.Popen(ffmpeg_command(spec, str(path)), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            except OSError as exc:
-                raise AudioEncodeError(f"cannot run ffmpeg: {exc}") from exc
+            self._ffmpeg = FFmpegEncoder(spec, str(path))
         elif spec.format is OutputFormat.pcm:
             self._raw = path.open("wb")
         else:
@@ -110,16 +166,8 @@ class AudioWriter:
         if self._raw is not None:
             self._raw.write(data)
             return
-        assert self._ffmpeg is not None and self._ffmpeg.stdin is not None
-        try:
-            self._ffmpeg.stdin.write(data)
-        except BrokenPipeError:
-            raise AudioEncodeError(f"ffmpeg stopped while encoding {self.spec.format.value}: {self._ffmpeg_error()}") from None
-
-    def _ffmpeg_error(self) -> str:
         assert self._ffmpeg is not None
-        self._ffmpeg.wait()
-        return (self._ffmpeg.stderr.read() if self._ffmpeg.stderr else b"").decode(errors="replace")[-300:]
+        self._ffmpeg.write(data)
 
     def close(self) -> None:
         if self._sound is not None:
@@ -127,23 +175,15 @@ class AudioWriter:
         elif self._raw is not None:
             self._raw.close()
         elif self._ffmpeg is not None:
-            assert self._ffmpeg.stdin is not None
             try:
-                self._ffmpeg.stdin.close()
-            except BrokenPipeError:
-                pass
-            if self._ffmpeg.wait() != 0:
-                raise AudioEncodeError(f"ffmpeg failed to encode {self.spec.format.value}: {self._ffmpeg_error()}")
-            if self._ffmpeg.stderr:
-                self._ffmpeg.stderr.close()
+                self._ffmpeg.finish()
+            finally:
+                self._ffmpeg.close_pipes()
 
     def abort(self) -> None:
         if self._ffmpeg is not None:
             self._ffmpeg.kill()
-            self._ffmpeg.wait()
-            for stream in (self._ffmpeg.stdin, self._ffmpeg.stderr):
-                if stream:
-                    stream.close()
+            self._ffmpeg.close_pipes()
         elif self._sound is not None:
             self._sound.close()
         elif self._raw is not None:

@@ -2,7 +2,7 @@
 
 Three time-stretchers, best for speech first: audiostretchy (TDHS, a time-domain method
 made for voice), librosa (phase vocoder) and torchaudio (phase vocoder on torch). `auto`
-tries them in that order and falls back when one is missing or fails; the one that did the
+tries them in that order and falls back when one is missing, fails or cannot reach the speed; the one that did the
 work is returned so it can be recorded with the output. A speed of 1.0 is returned as is.
 """
 
@@ -19,8 +19,8 @@ from audio.codec import to_int16
 logger = logging.getLogger(__name__)
 
 SpeedLibrary = Literal["auto", "audiostretchy", "librosa", "torchaudio"]
-MIN_SPEED = 0.5
-MAX_SPEED = 2.0
+MIN_SPEED = 0.25  # OpenAI's speech API range
+MAX_SPEED = 4.0
 PITCH_RANGE_HZ = (55, 333)  # the voice pitch range TDHS searches for periods in
 N_FFT = 1024
 HOP = 256
@@ -69,6 +69,14 @@ STRETCHERS: dict[str, Callable[[np.ndarray, int, float], np.ndarray]] = {
     "librosa": _librosa,
     "torchaudio": _torchaudio,
 }
+# TDHS cannot stretch beyond 2x either way (it silently clamps), so outside this range the
+# phase vocoders do the work.
+SPEED_RANGES = {"audiostretchy": (0.5, 2.0)}
+
+
+def _can_stretch(library: str, speed: float) -> bool:
+    lowest, highest = SPEED_RANGES.get(library, (MIN_SPEED, MAX_SPEED))
+    return lowest <= speed <= highest
 
 
 def change_speed(samples: np.ndarray, sample_rate: int, speed: float, library: SpeedLibrary = "auto") -> tuple[np.ndarray, str | None]:
@@ -77,6 +85,7 @@ def change_speed(samples: np.ndarray, sample_rate: int, speed: float, library: S
     if speed == 1.0 or samples.size == 0:
         return samples, None
     order = list(STRETCHERS) if library == "auto" else [library, *(name for name in STRETCHERS if name != library)]
+    order = [name for name in order if _can_stretch(name, speed)]
     failures = []
     for name in order:
         try:

@@ -2,10 +2,12 @@
 
 from config.settings import (
     AudioSettings,
+    AuthSettings,
     ConcatSettings,
     ConfigError,
     LimitSettings,
     ModelSettings,
+    OpenAISettings,
     OutputSettings,
     RunnerSettings,
     Settings,
@@ -17,10 +19,12 @@ from config.settings import (
 
 __all__ = [
     "AudioSettings",
+    "AuthSettings",
     "ConcatSettings",
     "ConfigError",
     "LimitSettings",
     "ModelSettings",
+    "OpenAISettings",
     "OutputSettings",
     "RunnerSettings",
     "Settings",

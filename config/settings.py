@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from audio.formats import check_sample_rate
+from audio.speed import MAX_SPEED, MIN_SPEED
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.yaml")
 ENV_PREFIX = "CHATTERBOX_"
@@ -39,6 +40,7 @@ CONTRACT_ENV_NAMES: dict[str, tuple[str, str]] = {
     "S3_PREFIX": ("storage", "s3_prefix"),
     "S3_ENDPOINT_URL": ("storage", "s3_endpoint_url"),
     "S3_REGION": ("storage", "s3_region"),
+    "API_KEYS": ("auth", "api_keys"),
 }
 
 
@@ -67,8 +69,9 @@ class TTSSettings(_Section):
     min_p: float = Field(ge=0.0, le=1.0)
     top_p: float = Field(gt=0.0, le=1.0)
     conditioning_cache_size: int = Field(ge=1, le=100_000)
-    speed_factor: float = Field(ge=0.5, le=2.0)
+    speed_factor: float = Field(ge=MIN_SPEED, le=MAX_SPEED)
     speed_factor_library: Literal["auto", "audiostretchy", "librosa", "torchaudio"]
+    stream_first_chunk_chars: int = Field(ge=20, le=1000)
 
 
 class RunnerSettings(_Section):
@@ -101,6 +104,7 @@ class LimitSettings(_Section):
     max_archive_bytes: int = Field(ge=1024)
     max_archive_entries: int = Field(ge=1)
     max_bulk_files: int = Field(ge=1)
+    max_pending_generations: int = Field(ge=0)
 
 
 class VoiceSettings(_Section):
@@ -142,6 +146,41 @@ class ConcatSettings(_Section):
     job_ttl_hours: float = Field(gt=0)
 
 
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+VoiceResolutionStep = Literal["library", "alias", "predefined", "extension", "fallback"]
+
+
+class OpenAISettings(_Section):
+    models: list[str] = Field(min_length=1)
+    voice_resolution: list[VoiceResolutionStep]
+    voice_aliases: dict[str, str]
+    predefined_voices_dir: Path | None
+    fallback_voice: str | None
+    store_outputs: bool
+
+    @field_validator("voice_resolution")
+    @classmethod
+    def _no_repeats(cls, steps: list[str]) -> list[str]:
+        if len(set(steps)) != len(steps):
+            raise ValueError("each step may appear once")
+        return steps
+
+
+class AuthSettings(_Section):
+    api_keys: list[str]
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, keys: object) -> object:
+        """API_KEYS="k1,k2" (the usual way to pass a list in one variable)."""
+        if isinstance(keys, str):
+            return [key.strip() for key in keys.split(",") if key.strip()]
+        return keys
+
+
 class _ContractEnvSource(PydanticBaseSettingsSource):
     """Reads the short contract names (``S3_BUCKET``...) into their nested keys."""
 
@@ -173,6 +212,9 @@ class Settings(BaseSettings):
     voices: VoiceSettings
     outputs: OutputSettings
     concat: ConcatSettings
+    logging: LoggingSettings
+    openai: OpenAISettings
+    auth: AuthSettings
 
     @classmethod
     def settings_customise_sources(

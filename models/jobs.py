@@ -57,6 +57,8 @@ class JobResult(BaseModel):
     chunks: int = 0
     conditioning_cache_hit: bool = False
     generation_seconds: float = 0.0
+    text_tokens: int = 0
+    speech_tokens: int = Field(0, description="Speech tokens generated (25 per second of audio).")
 
 
 class RunnerInfo(BaseModel):
@@ -70,3 +72,4 @@ class RunnerInfo(BaseModel):
     conditioning_cache_entries: int
     conditioning_cache_hits: int
     conditioning_cache_misses: int
+    jobs_done: int = Field(0, description="Jobs this runner process finished since it started (failed ones included).")

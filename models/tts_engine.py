@@ -36,6 +36,7 @@ class TTSEngine:
         self.model = model
         self.settings = settings
         self.sample_rate: int = model.sr
+        self.jobs_done = 0  # counted by the runner, reported on /health
         self.cache: LRUCache[Conditionals] = LRUCache(settings.conditioning_cache_size)
         self._lock = threading.Lock()
 
@@ -54,9 +55,11 @@ class TTSEngine:
             lambda: tts_conditionals(self.model, reference, job.exaggeration),
         )
 
-    def _speak_chunk(self, text: str, conds: Conditionals, job: TTSJob) -> np.ndarray:
+    def _speak_chunk(self, text: str, conds: Conditionals, job: TTSJob) -> tuple[np.ndarray, int, int]:
+        """The chunk's audio, and its text and speech token counts (reported as usage)."""
         model = self.model
         tokens = model.tokenizer.text_to_tokens(punc_norm(text)).to(model.device)
+        text_tokens = tokens.shape[-1]
         tokens = torch.cat([tokens, tokens], dim=0)  # T3.inference always decodes a (cond, uncond) pair
         tokens = F.pad(F.pad(tokens, (1, 0), value=model.t3.hp.start_text_token), (0, 1), value=model.t3.hp.stop_text_token)
         speech = model.t3.inference(
@@ -73,9 +76,9 @@ class TTSEngine:
         speech = speech[speech < SPEECH_VOCAB_SIZE].to(model.device)
         if speech.numel() == 0:
             logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(text)})
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), text_tokens, 0
         wav, _ = model.s3gen.inference(speech_tokens=speech, ref_dict=conds.gen)
-        return wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
+        return wav.squeeze(0).detach().cpu().numpy().astype(np.float32), text_tokens, speech.numel()
 
     def synthesize(self, job: TTSJob) -> JobResult:
         started = time.perf_counter()
@@ -83,12 +86,14 @@ class TTSEngine:
         with self._lock, torch.inference_mode():
             conds, cache_hit = self._conditionals(job)
             torch.manual_seed(job.seed)
-            clips = [self._speak_chunk(chunk, conds, job) for chunk in chunks]
-            joined = crossfade_join(clips, self.sample_rate, self.settings.crossfade_ms)
+            spoken = [self._speak_chunk(chunk, conds, job) for chunk in chunks]
+            joined = crossfade_join([clip for clip, _, _ in spoken], self.sample_rate, self.settings.crossfade_ms)
             audio = self.model.watermarker.apply_watermark(joined, sample_rate=self.sample_rate) if joined.size else joined
         return JobResult(
             audio=AudioPayload.from_array(np.asarray(audio, dtype=np.float32), self.sample_rate),
             chunks=len(chunks),
             conditioning_cache_hit=cache_hit,
             generation_seconds=time.perf_counter() - started,
+            text_tokens=sum(count for _, count, _ in spoken),
+            speech_tokens=sum(count for _, _, count in spoken),
         )

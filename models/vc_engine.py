@@ -21,6 +21,7 @@ class VCEngine:
     def __init__(self, model: ChatterboxVC, settings: TTSSettings) -> None:
         self.model = model
         self.sample_rate: int = model.sr
+        self.jobs_done = 0  # counted by the runner, reported on /health
         self.cache: LRUCache[dict] = LRUCache(settings.conditioning_cache_size)
         self._lock = threading.Lock()
 

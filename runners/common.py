@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 
 from config import get_settings
+from config.logs import configure_logging
 from models.jobs import JobResult, RunnerInfo
 from models.loader import Loaded
 from models.tts_engine import NoDefaultVoiceError, TTSEngine
@@ -18,17 +19,22 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # T3's per-token tqdm bar would floo
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
+configure_logging(settings.logging.level)
 
 RUNNER_SERVICE_CONFIG = {
     "resources": {"gpu": 1},
     "workers": settings.runner.workers,
+    # threads for the sync APIs: `info` (health) and `forget` answer while a batch generates;
+    # generation itself is serialised by the engine's lock
+    "threads": 4,
     "traffic": {"timeout": 3600},
 }
 BATCH_CONFIG = {"batchable": True, "max_batch_size": settings.runner.max_batch_size, "max_latency_ms": settings.runner.max_latency_ms}
 
 
-def run_each(jobs: list, run_one: Callable[[object], JobResult], kind: str) -> list[JobResult]:
-    """Run jobs in order; a job's failure becomes its own `JobResult.error`."""
+def run_each(jobs: list, engine: TTSEngine | VCEngine, run_one: Callable[[object], JobResult], kind: str) -> list[JobResult]:
+    """Run jobs in order; a job's failure becomes its own `JobResult.error`. Counted on the
+    engine (`RunnerInfo.jobs_done`): how a client sees that work stopped or happened."""
     results = []
     for job in jobs:
         try:
@@ -38,6 +44,7 @@ def run_each(jobs: list, run_one: Callable[[object], JobResult], kind: str) -> l
         except Exception as exc:
             logger.exception("%s job failed", kind)
             results.append(JobResult(error=f"{kind} model error: {type(exc).__name__}: {exc}"))
+    engine.jobs_done += len(jobs)
     logger.info("%s batch done", kind, extra={"batch_size": len(jobs)})
     return results
 
@@ -60,4 +67,5 @@ def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
         conditioning_cache_entries=len(engine.cache),
         conditioning_cache_hits=engine.cache.hits,
         conditioning_cache_misses=engine.cache.misses,
+        jobs_done=engine.jobs_done,
     )

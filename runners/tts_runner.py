@@ -20,7 +20,7 @@ class TTSRunner:
     def synthesize(self, jobs: list[TTSJob]) -> list[JobResult]:
         """Each job keeps its own voice, parameters and seed; the batch is processed job by
         job until batched decoding lands, without changing this interface."""
-        return run_each(jobs, self.engine.synthesize, "tts")
+        return run_each(jobs, self.engine, self.engine.synthesize, "tts")
 
     @bentoml.api
     def info(self) -> RunnerInfo:

@@ -18,7 +18,7 @@ class VCRunner:
 
     @bentoml.api(**BATCH_CONFIG)
     def convert(self, jobs: list[VCJob]) -> list[JobResult]:
-        return run_each(jobs, self.engine.convert, "vc")
+        return run_each(jobs, self.engine, self.engine.convert, "vc")
 
     @bentoml.api
     def info(self) -> RunnerInfo:

@@ -86,7 +86,7 @@ class RunningService:
         return {path for path in self.tmpdir.rglob("*") if path.is_file()}
 
 
-def start_service(backend: str, tmp: Path, moto_endpoint: str | None) -> tuple[subprocess.Popen, RunningService]:
+def start_service(backend: str, tmp: Path, moto_endpoint: str | None, extra_env: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> tuple[subprocess.Popen, RunningService]:
     port = free_port()
     tmpdir = tmp / "tmp"
     tmpdir.mkdir()
@@ -103,7 +103,7 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None) -> tuple[s
         "BENTOML_HOME": str(tmp / "bentoml"),
         "TMPDIR": str(tmpdir),
         "STORAGE_BACKEND": backend,
-    }
+    } | (extra_env or {})
     if backend == "s3":
         assert moto_endpoint is not None
         bucket = f"chatterbox-test-{port}"
@@ -114,7 +114,7 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None) -> tuple[s
         env["STORAGE_DIR"] = str(tmp / "data")
         storage = LocalStorage(tmp / "data")
     process = start_bentoml(env, tmp / "serve.log", port)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600, headers=headers)
     return process, RunningService(backend, str(client.base_url), storage, tmpdir, client)
 
 

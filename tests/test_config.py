@@ -30,6 +30,18 @@ def test_contract_names_and_generic_overrides(monkeypatch: pytest.MonkeyPatch) -
     assert settings.tts.max_chunk_chars == 120
 
 
+def test_api_keys_and_openai_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("API_KEYS", raising=False)
+    assert load_settings().auth.api_keys == []  # unset: open, for local use
+    monkeypatch.setenv("API_KEYS", " first-key, second-key ,,")
+    monkeypatch.setenv("CHATTERBOX_OPENAI__VOICE_ALIASES", '{"alloy": "alex", "nova": "bella"}')
+    monkeypatch.setenv("CHATTERBOX_OPENAI__VOICE_RESOLUTION", '["alias", "library"]')
+    settings = load_settings()
+    assert settings.auth.api_keys == ["first-key", "second-key"]
+    assert settings.openai.voice_aliases == {"alloy": "alex", "nova": "bella"}
+    assert settings.openai.voice_resolution == ["alias", "library"]
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -37,6 +49,9 @@ def test_contract_names_and_generic_overrides(monkeypatch: pytest.MonkeyPatch) -
         ({"STORAGE_BACKEND": "ftp"}, "storage.backend (env STORAGE_BACKEND)"),
         ({"CHATTERBOX_TTS__MAX_CHUNK_CHARS": "7"}, "tts.max_chunk_chars (env CHATTERBOX_TTS__MAX_CHUNK_CHARS)"),
         ({"STORAGE_BACKEND": "s3"}, "S3_BUCKET"),
+        ({"CHATTERBOX_OPENAI__VOICE_RESOLUTION": '["library", "guess"]'}, "openai.voice_resolution.1 (env CHATTERBOX_OPENAI__VOICE_RESOLUTION)"),
+        ({"CHATTERBOX_OPENAI__VOICE_RESOLUTION": '["library", "library"]'}, "each step may appear once"),
+        ({"CHATTERBOX_LOGGING__LEVEL": "LOUD"}, "logging.level (env CHATTERBOX_LOGGING__LEVEL)"),
     ],
 )
 def test_bad_values_stop_start_up_naming_the_key(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:

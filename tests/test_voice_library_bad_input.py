@@ -31,7 +31,7 @@ def voice_file() -> dict:
         ({"name": "ok-name", "exaggeration": "2.5"}, "exaggeration"),
         ({"name": "ok-name", "cfg_weight": "-0.1"}, "cfg_weight"),
         ({"name": "ok-name", "temperature": "0"}, "temperature"),
-        ({"name": "ok-name", "speed_factor": "3"}, "speed_factor"),
+        ({"name": "ok-name", "speed_factor": "5"}, "speed_factor"),
         ({"name": "ok-name", "speed_factor": "fast"}, "speed_factor"),
         ({"name": "ok-name", "display_name": "x" * 129}, "display_name"),
         ({"name": "ok-name", "description": "bell\x07"}, "description"),

@@ -1,0 +1,43 @@
+"""How many generations one API replica takes on at once.
+
+Past what the runners can work through, more waiting requests only make every one of them
+late; a 429 with Retry-After tells clients to come back (OpenAI SDKs retry it by
+themselves) and lets a load balancer send them to another replica instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from api.errors import APIError
+
+RETRY_AFTER_SECONDS = 5
+
+
+class GenerationSlots:
+    """A counter, not a lock: the service runs one event loop, and a request that does not
+    get a slot is answered at once rather than queued."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # 0: no limit
+        self.active = 0
+
+    def acquire(self) -> None:
+        if self.limit and self.active >= self.limit:
+            raise APIError(
+                429, f"this server is generating {self.active} requests already (limits.max_pending_generations); retry in a few seconds",
+                error_type="rate_limit_exceeded", headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        self.active += 1
+
+    def release(self) -> None:
+        self.active -= 1
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()

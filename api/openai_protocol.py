@@ -1,0 +1,102 @@
+"""Request and response models of the OpenAI-compatible routes (`/v1/...`), shaped as
+OpenAI's API sends and takes them so its official SDKs work unchanged."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.protocol import DEFAULT_EXAGGERATION
+from audio.formats import OutputFormat
+from audio.speed import MAX_SPEED, MIN_SPEED
+
+MAX_INPUT_CHARS = 4096  # OpenAI's limit
+OPENAI_CONTENT_TYPES = {OutputFormat.opus: "audio/opus"}  # the others are the same as /api/v1's
+
+
+class VoiceID(BaseModel):
+    """The object form of `voice`: `{"id": "..."}` (OpenAI's custom voices)."""
+
+    id: str = Field(min_length=1, max_length=256)
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI's `CreateSpeechRequest`, plus Chatterbox's own optional parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, description="`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts` or `chatterbox` (see GET /v1/models); all run the same Chatterbox model.")
+    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, description="The text to speak.")
+    voice: str | VoiceID = Field(description="A library voice, an alias such as `alloy`, a predefined voice file; see GET /v1/audio/voices.")
+    instructions: str | None = Field(None, max_length=MAX_INPUT_CHARS, description="Accepted and recorded in the output's metadata; Chatterbox has no prompt for delivery: use `exaggeration`.")
+    response_format: OutputFormat = Field(OutputFormat.mp3, description="mp3, opus, aac, flac, wav, or pcm (raw 24 kHz 16-bit little-endian mono).")
+    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED, description="0.25..4.0, pitch kept; omitted: the voice's default, else 1.0.")
+    stream_format: Literal["audio", "sse"] = Field("audio", description="`audio`: the audio bytes, sent as they are generated; `sse`: server-sent events with base64 audio.")
+    exaggeration: float | None = Field(None, ge=0.25, le=2.0, description=f"Chatterbox extension: emotion intensity; omitted: the voice's default, else {DEFAULT_EXAGGERATION}.")
+    cfg_weight: float | None = Field(None, ge=0.0, le=1.0, description="Chatterbox extension: classifier-free guidance weight.")
+    temperature: float | None = Field(None, ge=0.05, le=5.0, description="Chatterbox extension: sampling temperature.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Chatterbox extension: same seed, same audio.")
+
+    @field_validator("input")
+    @classmethod
+    def _has_words(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("input must contain something to say, not only whitespace")
+        return text
+
+    @property
+    def voice_name(self) -> str:
+        return self.voice.id if isinstance(self.voice, VoiceID) else self.voice
+
+
+class ModelObject(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = Field(description="Unix time; the same for every model (the service's release).")
+    owned_by: str = "chatterbox"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class VoiceEntry(BaseModel):
+    id: str = Field(description="What to send as `voice`.")
+    name: str
+    source: Literal["library", "alias", "predefined"]
+    resolves_to: str | None = Field(None, description="For an alias: the library voice it speaks with.")
+
+
+class VoiceListing(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[VoiceEntry]
+    fallback: str | None = Field(description="What any other name speaks with (`builtin`: the model's own voice); null: other names are refused.")
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    error: OpenAIErrorDetail
+
+
+class SpeechUsage(BaseModel):
+    input_tokens: int = Field(description="Text tokens read by the model.")
+    output_tokens: int = Field(description="Speech tokens generated (25 per second of audio).")
+    total_tokens: int
+
+
+class SpeechAudioDelta(BaseModel):
+    type: Literal["speech.audio.delta"] = "speech.audio.delta"
+    audio: str = Field(description="Base64 of the next bytes of audio in `response_format`.")
+
+
+class SpeechAudioDone(BaseModel):
+    type: Literal["speech.audio.done"] = "speech.audio.done"
+    usage: SpeechUsage

@@ -1,0 +1,62 @@
+"""Serving logic of the OpenAI-compatible routes: OpenAI's request mapped onto the same
+generation path as `/api/v1/tts` (always streamed while generated, as OpenAI does)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from api.errors import APIError
+from api.openai_protocol import OPENAI_CONTENT_TYPES, ModelList, ModelObject, SpeechRequest, VoiceListing
+from api.protocol import TTSRequest
+from api.serving import RunnerCall, RunnerInfoCall, Serving
+from api.voice_resolution import VoiceResolver
+from audio.formats import OutputFormat
+from config import OpenAISettings
+
+MODELS_CREATED = 1_735_689_600  # 2025-01-01: OpenAI's model objects carry a creation time
+PCM_SAMPLE_RATE = 24_000  # OpenAI's pcm is 24 kHz whatever else is configured
+
+
+class OpenAIServing:
+    def __init__(self, settings: OpenAISettings, serving: Serving, resolver: VoiceResolver) -> None:
+        self.settings = settings
+        self.serving = serving
+        self.resolver = resolver
+
+    def models(self) -> ModelList:
+        return ModelList(data=[ModelObject(id=name, created=MODELS_CREATED) for name in self.settings.models])
+
+    def model(self, model_id: str) -> ModelObject:
+        if model_id not in self.settings.models:
+            raise APIError(404, f"The model `{model_id}` does not exist; GET /v1/models lists the models", field="model", error_type="model_not_found")
+        return ModelObject(id=model_id, created=MODELS_CREATED)
+
+    async def voices(self, info: RunnerInfoCall) -> VoiceListing:
+        runner = await self.serving.model_info("tts", info)
+        return await self.resolver.listing(runner.has_default_voice)
+
+    async def speech(self, request: Request, body: SpeechRequest, synthesize: RunnerCall, info: RunnerInfoCall) -> Response:
+        self.model(body.model)
+        runner = await self.serving.model_info("tts", info)
+        voice = await self.resolver.resolve(body.voice_name, runner.has_default_voice)
+        tts = TTSRequest(
+            text=body.input,
+            exaggeration=body.exaggeration,
+            cfg_weight=body.cfg_weight,
+            temperature=body.temperature,
+            seed=body.seed,
+            speed_factor=body.speed,
+            output_format=body.response_format,
+            sample_rate=PCM_SAMPLE_RATE if body.response_format is OutputFormat.pcm else None,
+            response_mode="stream",
+            stream_chunks=True,
+        )
+        openai_parameters = {"model": body.model, "voice": body.voice_name, "instructions": body.instructions, "stream_format": body.stream_format}
+        return await self.serving.speak(
+            request, tts, voice, synthesize, info,
+            sse=body.stream_format == "sse",
+            media_type=OPENAI_CONTENT_TYPES.get(body.response_format, body.response_format.content_type),
+            store=self.settings.store_outputs,
+            extra_parameters={"openai": openai_parameters},
+        )

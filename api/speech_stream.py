@@ -1,0 +1,194 @@
+"""Speech sent while it is generated.
+
+The text is cut into sentence groups (a short first one, so the wait is one short
+generation); while group N is stretched, joined and encoded, group N+1 is already being
+generated. Groups are joined with the same equal-power crossfade as whole outputs, and one
+encoder (one soxr resampler, one ffmpeg process) carries the whole response, so the seams
+are as clean as in a file generated in one piece.
+
+A listener who hangs up stops the work: the disconnect cancels the generation in flight and
+no further group is asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from api.errors import APIError
+from api.openai_protocol import SpeechAudioDelta, SpeechAudioDone, SpeechUsage
+from audio.crossfade import StreamingJoiner
+from audio.encoding import EncodeSpec
+from audio.stream_encoding import StreamEncoder
+from models.jobs import JobResult
+
+logger = logging.getLogger(__name__)
+
+GenerateChunk = Callable[[int], Awaitable[JobResult]]  # chunk index -> its audio (raises APIError)
+Postprocess = Callable[[np.ndarray], Awaitable[np.ndarray]]  # speed change, in the thread pool
+_END = object()
+
+
+async def wait_for_disconnect(request: Request) -> None:
+    """Returns when the client hangs up. The body was read already, so the next ASGI
+    message is the disconnect (uvicorn silently drops writes to a closed connection, so
+    this is the only way to notice)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class _Collector:
+    """The joiner's sink: each block goes to the encoder and is kept for storing."""
+
+    def __init__(self, encoder: StreamEncoder) -> None:
+        self.encoder = encoder
+        self.blocks: list[np.ndarray] = []
+
+    def write(self, samples: np.ndarray) -> None:
+        self.encoder.write(samples)
+        self.blocks.append(samples)
+
+
+class SpeechStream:
+    """One streamed speech response. `first` is the first group's audio, generated before
+    the response starts (so its failures still get a proper status); `on_complete` gets the
+    whole joined audio once every group was sent."""
+
+    def __init__(
+        self,
+        *,
+        chunk_count: int,
+        first: JobResult,
+        generate: GenerateChunk,
+        postprocess: Postprocess,
+        spec: EncodeSpec,
+        crossfade_ms: int,
+        request: Request,
+        on_complete: Callable[[np.ndarray], Awaitable[None]] | None = None,
+    ) -> None:
+        assert first.audio is not None
+        self.chunk_count = chunk_count
+        self.first = first
+        self.generate = generate
+        self.postprocess = postprocess
+        self.spec = spec
+        self.source_rate = first.audio.sample_rate
+        self.overlap = int(self.source_rate * crossfade_ms / 1000)
+        self.request = request
+        self.on_complete = on_complete
+        self.usage = SpeechUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+        self.completed = False
+        self._tasks: list[asyncio.Task[Any]] = []
+        # the second group starts now, not when the response does
+        self._next = self._start(1) if chunk_count > 1 else None
+
+    def _start(self, index: int) -> asyncio.Task[JobResult]:
+        task = asyncio.create_task(self.generate(index))
+        self._tasks.append(task)
+        return task
+
+    def _count(self, result: JobResult) -> None:
+        input_tokens, output_tokens = self.usage.input_tokens + result.text_tokens, self.usage.output_tokens + result.speech_tokens
+        self.usage = SpeechUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+
+    async def _produce(self, encoder: StreamEncoder, queue: asyncio.Queue[Any]) -> None:
+        try:
+            collector = _Collector(encoder)
+            joiner = StreamingJoiner(collector, self.overlap)
+            result = self.first
+            for index in range(self.chunk_count):
+                if index > 0:
+                    assert self._next is not None
+                    result = await self._next
+                    self._next = self._start(index + 1) if index + 1 < self.chunk_count else None
+                self._count(result)
+                assert result.audio is not None
+                samples = await self.postprocess(result.audio.to_array())
+                await run_in_threadpool(joiner.add, samples)
+            await run_in_threadpool(joiner.finish)
+            await run_in_threadpool(encoder.finish)
+            if self.on_complete is not None:
+                await self.on_complete(np.concatenate(collector.blocks) if collector.blocks else np.zeros(0, dtype=np.float32))
+            self.completed = True
+            queue.put_nowait(_END)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, APIError):
+                logger.exception("speech stream failed")
+            queue.put_nowait(exc)
+
+    async def _stop_on_disconnect(self, producer: asyncio.Task[None], queue: asyncio.Queue[Any]) -> None:
+        await wait_for_disconnect(self.request)
+        logger.info("client disconnected: speech generation stopped", extra={"path": self.request.url.path})
+        producer.cancel()
+        queue.put_nowait(_END)
+
+    async def audio(self) -> AsyncIterator[bytes]:
+        """The encoded audio, piece by piece as the encoder produces it."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        encoder = await run_in_threadpool(StreamEncoder, self.spec, self.source_rate, lambda data: loop.call_soon_threadsafe(queue.put_nowait, data))
+        producer = asyncio.create_task(self._produce(encoder, queue))
+        self._tasks += [producer, asyncio.create_task(self._stop_on_disconnect(producer, queue))]
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            await self.close()
+            if not self.completed:
+                await run_in_threadpool(encoder.abort)
+
+    async def sse(self) -> AsyncIterator[bytes]:
+        """OpenAI's server-sent events: `speech.audio.delta` with base64 audio, then
+        `speech.audio.done` with the usage (or an `error` event when generation failed)."""
+        try:
+            async for data in self.audio():
+                yield _event(SpeechAudioDelta(audio=base64.b64encode(data).decode()).model_dump())
+        except APIError as exc:
+            yield _event({"type": "error", "error": {"message": exc.message, "type": "server_error", "param": exc.field, "code": exc.error_type}})
+            return
+        except Exception:
+            yield _event({"type": "error", "error": {"message": "speech generation failed; see the server log", "type": "server_error", "param": None, "code": "model_error"}})
+            return
+        if self.completed:
+            yield _event(SpeechAudioDone(usage=self.usage).model_dump())
+
+    async def close(self) -> None:
+        """Cancel whatever still runs (a group being generated, the disconnect watch)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+class SpeechStreamingResponse(StreamingResponse):
+    """Cleans up after the stream however it ended, even when the body never started
+    (the client left first): pending generation cancelled, the generation slot freed."""
+
+    def __init__(self, stream: SpeechStream, *, sse: bool, on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(stream.sse() if sse else stream.audio(), **kwargs)
+        self.stream = stream
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.stream.close()
+            self.on_close()
