@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
@@ -57,6 +58,25 @@ logger = logging.getLogger(__name__)
 VC_SOURCE_SAMPLE_RATE = 16_000  # what S3Gen's tokenizer consumes
 RunnerCall = Callable[[list[Any]], Awaitable[list[JobResult]]]
 RunnerInfoCall = Callable[[], Awaitable[RunnerInfo]]
+
+
+@dataclass(frozen=True)
+class SpeechPlan:
+    """A TTS request with its voice and every parameter resolved, ready to generate."""
+
+    body: TTSRequest
+    voice: ResolvedVoice
+    resolved: dict[str, Any]  # exaggeration, cfg_weight, temperature, seed
+    speed: float
+    library: SpeedLibrary
+    voice_name: str | None  # None: the built-in voice
+    model_source: str
+    parameters: dict[str, Any]  # for the output's metadata
+    summary: dict[str, Any]  # for the output's file name
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Voice-Resolved": self.voice.label, "X-Voice-Source": self.voice.source}
 
 
 def first_given(*values: float | None) -> float:
@@ -165,97 +185,111 @@ class Serving:
         self.slots.acquire()
         handed_over = False
         try:
-            defaults = voice.metadata.defaults if voice.metadata is not None else VoiceDefaults()
-            configured = self.settings.tts
-            resolved = {
-                "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION),
-                "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT),
-                "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
-                "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
-            }
-            speed = first_given(body.speed_factor, defaults.speed_factor, configured.speed_factor)
-            library = body.speed_factor_library or configured.speed_factor_library
-            voice_name = voice.label if voice.reference is not None else None
-            source = await self.model_source("tts", info)
-            headers = {"X-Voice-Resolved": voice.label, "X-Voice-Source": voice.source}
-            parameters = body.model_dump(mode="json") | resolved | (extra_parameters or {}) | {
-                "voice": voice_name, "voice_source": voice.source, "speed_factor": speed, "speed_factor_library": library,
-            }
-            summary = {"voice": voice.label if voice.reference is not None else "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None}
+            plan = self._plan(body, voice, await self.model_source("tts", info), extra_parameters or {})
             if body.stream_chunks:
-                chunks = split_for_streaming(body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
-                seed = resolved["seed"]
-
-                def generate(index: int) -> Awaitable[JobResult]:
-                    # each group has its own seed, derived from the request's: same seed, same stream
-                    job = TTSJob(text=chunks[index], voice=voice.reference, **(resolved | {"seed": (seed + index) % 2**32}))
-                    return self._run(synthesize, job, "tts", "voice")
-
-                started = time.perf_counter()
-                first = await generate(0)
-                if voice.metadata is not None:
-                    self.voices.library.record_use(voice.metadata.name)
-                assert first.audio is not None
-                spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, first.audio.sample_rate)
-                used: set[str] = set()
-                speed_seconds = 0.0
-
-                async def postprocess(samples: np.ndarray) -> np.ndarray:
-                    nonlocal speed_seconds
-                    began = time.perf_counter()
-                    changed, library_used = await self._change_speed(samples, first.audio.sample_rate, speed, library)
-                    speed_seconds += time.perf_counter() - began
-                    used.update([library_used] if library_used else [])
-                    return changed
-
-                filename = new_output_name("tts", spec.format.extension, summary) if store else None
-
-                async def save(samples: np.ndarray) -> None:
-                    assert filename is not None
-                    details = {
-                        "speed_factor_library_used": ",".join(sorted(used)) or None, "speed_seconds": round(speed_seconds, 4), "sample_rate": spec.sample_rate,
-                        "chunks": len(chunks), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
-                    }
-                    try:
-                        await self._save_output(
-                            "tts", samples, first.audio.sample_rate, spec, filename, generation_seconds=time.perf_counter() - started,
-                            voice=voice_name, parameters=parameters | details, model_source=source,
-                        )
-                    except Exception:  # the listener has the audio; only the stored copy is lost
-                        logger.exception("streamed output could not be stored", extra={"output": filename})
-
-                stream = SpeechStream(
-                    chunk_count=len(chunks), first=first, generate=generate, postprocess=postprocess, spec=spec,
-                    crossfade_ms=configured.crossfade_ms, request=request, on_complete=save if store else None,
-                )
-                response = SpeechStreamingResponse(
-                    stream, sse=sse, on_close=self.slots.release, media_type="text/event-stream" if sse else media_type or spec.format.content_type,
-                    headers=headers | ({"X-Output-Filename": filename} if filename else {}) | ({"Cache-Control": "no-cache"} if sse else {}),
-                )
-                handed_over = True
+                response = await self._speak_streamed(request, plan, synthesize, sse=sse, media_type=media_type, store=store)
+                handed_over = True  # the response frees the slot when the stream ends
                 return response
-            job = TTSJob(text=body.text, voice=voice.reference, **resolved)
-            result = await self._run(synthesize, job, "tts", "voice")
-            if voice.metadata is not None:
-                self.voices.library.record_use(voice.metadata.name)
-            assert result.audio is not None
-            started = time.perf_counter()
-            samples, used_library = await self._change_speed(result.audio.to_array(), result.audio.sample_rate, speed, library)
-            speed_seconds = time.perf_counter() - started
-            spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, result.audio.sample_rate)
-            details = {
-                "speed_factor_library_used": used_library, "speed_seconds": round(speed_seconds, 4),
-                "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
-            }
-            response = await self._store(
-                request, "tts", samples, result.audio.sample_rate, spec, body.response_mode,
-                generation_seconds=result.generation_seconds, voice=voice_name, summary=summary, parameters=parameters | details, model_source=source,
-            )
-            response.headers.update(headers)
-            return response
+            return await self._speak_whole(request, plan, synthesize)
         finally:
             if not handed_over:
                 self.slots.release()
+
+    def _plan(self, body: TTSRequest, voice: ResolvedVoice, model_source: str, extra_parameters: dict[str, Any]) -> SpeechPlan:
+        """Every parameter resolved: the request's value, else the voice's default, else the service's."""
+        defaults = voice.metadata.defaults if voice.metadata is not None else VoiceDefaults()
+        configured = self.settings.tts
+        resolved = {
+            "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION),
+            "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT),
+            "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
+            "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
+        }
+        speed = first_given(body.speed_factor, defaults.speed_factor, configured.speed_factor)
+        library = body.speed_factor_library or configured.speed_factor_library
+        voice_name = voice.label if voice.reference is not None else None
+        parameters = body.model_dump(mode="json") | resolved | extra_parameters | {
+            "voice": voice_name, "voice_source": voice.source, "speed_factor": speed, "speed_factor_library": library,
+        }
+        summary = {"voice": voice_name or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None}
+        return SpeechPlan(body, voice, resolved, speed, library, voice_name, model_source, parameters, summary)
+
+    def _record_use(self, voice: ResolvedVoice) -> None:
+        if voice.metadata is not None:
+            self.voices.library.record_use(voice.metadata.name)
+
+    async def _speak_whole(self, request: Request, plan: SpeechPlan, synthesize: RunnerCall) -> Response:
+        body = plan.body
+        result = await self._run(synthesize, TTSJob(text=body.text, voice=plan.voice.reference, **plan.resolved), "tts", "voice")
+        self._record_use(plan.voice)
+        assert result.audio is not None
+        started = time.perf_counter()
+        samples, used_library = await self._change_speed(result.audio.to_array(), result.audio.sample_rate, plan.speed, plan.library)
+        speed_seconds = time.perf_counter() - started
+        spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, result.audio.sample_rate)
+        details = {
+            "speed_factor_library_used": used_library, "speed_seconds": round(speed_seconds, 4),
+            "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
+        }
+        response = await self._store(
+            request, "tts", samples, result.audio.sample_rate, spec, body.response_mode, generation_seconds=result.generation_seconds,
+            voice=plan.voice_name, summary=plan.summary, parameters=plan.parameters | details, model_source=plan.model_source,
+        )
+        response.headers.update(plan.headers)
+        return response
+
+    async def _speak_streamed(
+        self, request: Request, plan: SpeechPlan, synthesize: RunnerCall, *, sse: bool, media_type: str | None, store: bool
+    ) -> SpeechStreamingResponse:
+        configured = self.settings.tts
+        chunks = split_for_streaming(plan.body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
+        seed = plan.resolved["seed"]
+
+        def generate(index: int) -> Awaitable[JobResult]:
+            # each group has its own seed, derived from the request's: same seed, same stream
+            job = TTSJob(text=chunks[index], voice=plan.voice.reference, **(plan.resolved | {"seed": (seed + index) % 2**32}))
+            return self._run(synthesize, job, "tts", "voice")
+
+        started = time.perf_counter()
+        first = await generate(0)
+        self._record_use(plan.voice)
+        assert first.audio is not None
+        source_rate = first.audio.sample_rate
+        spec = output_spec(plan.body.output_format, plan.body.sample_rate, self.settings.audio, source_rate)
+        stretched_by: set[str] = set()
+        speed_seconds = 0.0
+
+        async def postprocess(samples: np.ndarray) -> np.ndarray:
+            nonlocal speed_seconds
+            began = time.perf_counter()
+            changed, library_used = await self._change_speed(samples, source_rate, plan.speed, plan.library)
+            speed_seconds += time.perf_counter() - began
+            stretched_by.update([library_used] if library_used else [])
+            return changed
+
+        filename = new_output_name("tts", spec.format.extension, plan.summary) if store else None
+
+        async def save(samples: np.ndarray) -> None:
+            assert filename is not None
+            details = {
+                "speed_factor_library_used": ",".join(sorted(stretched_by)) or None, "speed_seconds": round(speed_seconds, 4), "sample_rate": spec.sample_rate,
+                "chunks": len(chunks), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
+            }
+            try:
+                await self._save_output(
+                    "tts", samples, source_rate, spec, filename, generation_seconds=time.perf_counter() - started,
+                    voice=plan.voice_name, parameters=plan.parameters | details, model_source=plan.model_source,
+                )
+            except Exception:  # the listener has the audio; only the stored copy is lost
+                logger.exception("streamed output could not be stored", extra={"output": filename})
+
+        stream = SpeechStream(
+            chunk_count=len(chunks), first=first, generate=generate, postprocess=postprocess, spec=spec,
+            crossfade_ms=configured.crossfade_ms, request=request, on_complete=save if store else None,
+        )
+        headers = plan.headers | ({"X-Output-Filename": filename} if filename else {}) | ({"Cache-Control": "no-cache"} if sse else {})
+        content_type = "text/event-stream" if sse else media_type or spec.format.content_type
+        return SpeechStreamingResponse(stream, sse=sse, on_close=self.slots.release, media_type=content_type, headers=headers)
 
     async def _vc_source(self, input_audio: UploadFile | None, input_filename: str | None) -> AudioPayload:
         limits = self.settings.limits
