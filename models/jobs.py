@@ -61,6 +61,17 @@ class JobResult(BaseModel):
     speech_tokens: int = Field(0, description="Speech tokens generated (25 per second of audio).")
 
 
+class ClientFaultError(ValueError):
+    """The job's own input cannot be used (a 400 for its request, not a model failure)."""
+
+
+def failed_job(exc: Exception, kind: str) -> JobResult:
+    """One job's failure as its result, so its batch-mates are unaffected."""
+    if isinstance(exc, ClientFaultError):
+        return JobResult(error=str(exc), error_is_client_fault=True)
+    return JobResult(error=f"{kind} model error: {type(exc).__name__}: {exc}")
+
+
 class RunnerInfo(BaseModel):
     """What the API service reports on /health and checks before sending a job."""
 

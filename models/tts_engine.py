@@ -1,7 +1,9 @@
-"""Text to speech with explicit, per-job conditioning.
+"""Text to speech with explicit, per-job conditioning, many jobs per model pass.
 
-Generation on one model is serialised by a lock: the GPU runs one decode at a time anyway,
-and the lock is what makes seeding the global RNG per job safe (same seed, same audio).
+The chunks of every job in a runner batch are decoded by T3 together (`models/t3_batch.py`,
+each with its own seeded generator), then rendered by S3Gen one by one. Generation on one
+model is serialised by a lock: the GPU runs one pass at a time anyway, and the lock is what
+makes seeding S3Gen's global RNG per chunk safe (same seed, same audio).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,16 +22,29 @@ from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 from audio.crossfade import crossfade_join
 from config import TTSSettings
 from models.conditioning import LRUCache, tts_conditionals, with_exaggeration
-from models.jobs import AudioPayload, JobResult, TTSJob
+from models.jobs import AudioPayload, ClientFaultError, JobResult, TTSJob, failed_job
+from models.t3_batch import DecodeRequest, decode_batch
 from models.text_chunks import split_into_chunks
 
 logger = logging.getLogger(__name__)
 
 SPEECH_VOCAB_SIZE = 6561  # ids at or above are T3's start/stop tokens, never audio
+DECODE_BATCH = 16  # chunks decoded in one T3 loop; more wait for the next loop
 
 
-class NoDefaultVoiceError(ValueError):
+class NoDefaultVoiceError(ClientFaultError):
     """The checkpoint has no built-in voice (conds.pt) and the request named none."""
+
+
+@dataclass
+class _Chunk:
+    """One chunk of one job: what T3 decodes and S3Gen renders, seeded on its own."""
+
+    job: int
+    text: str
+    tokens: torch.Tensor  # with T3's start/stop text tokens
+    seed: int
+    conds: Conditionals
 
 
 class TTSEngine:
@@ -36,7 +52,7 @@ class TTSEngine:
         self.model = model
         self.settings = settings
         self.sample_rate: int = model.sr
-        self.jobs_done = 0  # counted by the runner, reported on /health
+        self.jobs_done = 0  # reported on /health
         self.cache: LRUCache[Conditionals] = LRUCache(settings.conditioning_cache_size)
         self._lock = threading.Lock()
 
@@ -55,45 +71,95 @@ class TTSEngine:
             lambda: tts_conditionals(self.model, reference, job.exaggeration),
         )
 
-    def _speak_chunk(self, text: str, conds: Conditionals, job: TTSJob) -> tuple[np.ndarray, int, int]:
-        """The chunk's audio, and its text and speech token counts (reported as usage)."""
-        model = self.model
-        tokens = model.tokenizer.text_to_tokens(punc_norm(text)).to(model.device)
-        text_tokens = tokens.shape[-1]
-        tokens = torch.cat([tokens, tokens], dim=0)  # T3.inference always decodes a (cond, uncond) pair
-        tokens = F.pad(F.pad(tokens, (1, 0), value=model.t3.hp.start_text_token), (0, 1), value=model.t3.hp.stop_text_token)
-        speech = model.t3.inference(
-            t3_cond=conds.t3,
-            text_tokens=tokens,
-            max_new_tokens=self.settings.max_new_tokens,
-            temperature=job.temperature,
-            cfg_weight=job.cfg_weight,
-            repetition_penalty=self.settings.repetition_penalty,
-            min_p=self.settings.min_p,
-            top_p=self.settings.top_p,
-        )
-        speech = drop_invalid_tokens(speech[0])
-        speech = speech[speech < SPEECH_VOCAB_SIZE].to(model.device)
-        if speech.numel() == 0:
-            logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(text)})
-            return np.zeros(0, dtype=np.float32), text_tokens, 0
-        wav, _ = model.s3gen.inference(speech_tokens=speech, ref_dict=conds.gen)
-        return wav.squeeze(0).detach().cpu().numpy().astype(np.float32), text_tokens, speech.numel()
+    def _text_tokens(self, text: str) -> torch.Tensor:
+        tokens = self.model.tokenizer.text_to_tokens(punc_norm(text)).to(self.model.device)
+        return F.pad(F.pad(tokens, (1, 0), value=self.model.t3.hp.start_text_token), (0, 1), value=self.model.t3.hp.stop_text_token)[0]
 
-    def synthesize(self, job: TTSJob) -> JobResult:
-        started = time.perf_counter()
-        chunks = split_into_chunks(job.text, self.settings.max_chunk_chars)
-        with self._lock, torch.inference_mode():
-            conds, cache_hit = self._conditionals(job)
-            torch.manual_seed(job.seed)
-            spoken = [self._speak_chunk(chunk, conds, job) for chunk in chunks]
-            joined = crossfade_join([clip for clip, _, _ in spoken], self.sample_rate, self.settings.crossfade_ms)
-            audio = self.model.watermarker.apply_watermark(joined, sample_rate=self.sample_rate) if joined.size else joined
-        return JobResult(
-            audio=AudioPayload.from_array(np.asarray(audio, dtype=np.float32), self.sample_rate),
-            chunks=len(chunks),
-            conditioning_cache_hit=cache_hit,
-            generation_seconds=time.perf_counter() - started,
-            text_tokens=sum(count for _, count, _ in spoken),
-            speech_tokens=sum(count for _, _, count in spoken),
+    def _request(self, chunk: _Chunk, job: TTSJob) -> DecodeRequest:
+        return DecodeRequest(
+            text_tokens=chunk.tokens, cond=chunk.conds.t3, generator=torch.Generator(device=self.model.device).manual_seed(chunk.seed),
+            max_new_tokens=self.settings.max_new_tokens, cfg_weight=job.cfg_weight, temperature=job.temperature,
+            top_p=self.settings.top_p, min_p=self.settings.min_p, repetition_penalty=self.settings.repetition_penalty,
         )
+
+    def _render(self, chunk: _Chunk, speech: torch.Tensor) -> np.ndarray:
+        """S3Gen, one chunk at a time (its flow-matching noise seeded by the chunk)."""
+        speech = drop_invalid_tokens(speech)
+        speech = speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
+        if speech.numel() == 0:
+            logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(chunk.text)})
+            return np.zeros(0, dtype=np.float32)
+        torch.manual_seed(chunk.seed)
+        wav, _ = self.model.s3gen.inference(speech_tokens=speech, ref_dict=chunk.conds.gen)
+        return wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
+
+    def _decode(self, chunks: list[_Chunk], jobs: list[TTSJob]) -> list[torch.Tensor | Exception]:
+        """All chunks in batches of DECODE_BATCH; if a batch fails, its jobs are retried one
+        by one so only the job at fault fails."""
+        decoded: list[torch.Tensor | Exception] = []
+        for first in range(0, len(chunks), DECODE_BATCH):
+            part = chunks[first : first + DECODE_BATCH]
+            try:
+                decoded += decode_batch(self.model.t3, [self._request(chunk, jobs[chunk.job]) for chunk in part])
+            except Exception:
+                logger.exception("batched decoding failed; decoding its chunks one by one")
+                for chunk in part:
+                    try:
+                        decoded += decode_batch(self.model.t3, [self._request(chunk, jobs[chunk.job])])
+                    except Exception as exc:
+                        decoded.append(exc)
+        return decoded
+
+    def synthesize_batch(self, jobs: list[TTSJob]) -> list[JobResult]:
+        """Every chunk of every job decoded together by T3, then rendered by S3Gen; each
+        job's chunks joined with a crossfade and watermarked. Chunk i of a job is seeded
+        with `seed + i`: the same seed gives the same audio whatever else is in the batch."""
+        started = time.perf_counter()
+        results: list[JobResult | None] = [None] * len(jobs)
+        with self._lock, torch.inference_mode():
+            chunks: list[_Chunk] = []
+            cache_hits: dict[int, bool] = {}
+            for index, job in enumerate(jobs):
+                try:
+                    conds, cache_hits[index] = self._conditionals(job)
+                except Exception as exc:
+                    results[index] = self._failure(exc)
+                    continue
+                texts = split_into_chunks(job.text, self.settings.max_chunk_chars)
+                chunks += [_Chunk(index, text, self._text_tokens(text), (job.seed + number) % 2**32, conds) for number, text in enumerate(texts)]
+            decoded = self._decode(chunks, jobs)
+            clips: dict[int, list[np.ndarray]] = {}
+            tokens: dict[int, tuple[int, int]] = {}
+            for chunk, speech in zip(chunks, decoded, strict=True):
+                if results[chunk.job] is not None:
+                    continue
+                try:
+                    if isinstance(speech, Exception):
+                        raise speech
+                    clips.setdefault(chunk.job, []).append(self._render(chunk, speech))
+                    text_count, speech_count = tokens.get(chunk.job, (0, 0))
+                    tokens[chunk.job] = (text_count + len(chunk.tokens), speech_count + len(speech))
+                except Exception as exc:
+                    results[chunk.job] = self._failure(exc)
+            for index, job_clips in clips.items():
+                if results[index] is not None:
+                    continue
+                joined = crossfade_join(job_clips, self.sample_rate, self.settings.crossfade_ms)
+                audio = self.model.watermarker.apply_watermark(joined, sample_rate=self.sample_rate) if joined.size else joined
+                results[index] = JobResult(
+                    audio=AudioPayload.from_array(np.asarray(audio, dtype=np.float32), self.sample_rate),
+                    chunks=len(job_clips),
+                    conditioning_cache_hit=cache_hits[index],
+                    generation_seconds=time.perf_counter() - started,
+                    text_tokens=tokens[index][0],
+                    speech_tokens=tokens[index][1],
+                )
+        self.jobs_done += len(jobs)
+        logger.info("tts batch done", extra={"batch_size": len(jobs), "chunks": len(chunks)})
+        return [result if result is not None else self._failure(RuntimeError("no audio")) for result in results]
+
+    @staticmethod
+    def _failure(exc: Exception) -> JobResult:
+        if not isinstance(exc, ClientFaultError):
+            logger.error("tts job failed", exc_info=exc)
+        return failed_job(exc, "tts")

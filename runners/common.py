@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 from config import get_settings
 from config.logs import configure_logging
-from models.jobs import JobResult, RunnerInfo
+from models.jobs import ClientFaultError, JobResult, RunnerInfo, failed_job
 from models.loader import Loaded
-from models.tts_engine import NoDefaultVoiceError, TTSEngine
+from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # T3's per-token tqdm bar would flood the logs
@@ -39,11 +39,10 @@ def run_each(jobs: list, engine: TTSEngine | VCEngine, run_one: Callable[[object
     for job in jobs:
         try:
             results.append(run_one(job))
-        except NoDefaultVoiceError as exc:
-            results.append(JobResult(error=str(exc), error_is_client_fault=True))
         except Exception as exc:
-            logger.exception("%s job failed", kind)
-            results.append(JobResult(error=f"{kind} model error: {type(exc).__name__}: {exc}"))
+            if not isinstance(exc, ClientFaultError):
+                logger.exception("%s job failed", kind)
+            results.append(failed_job(exc, kind))
     engine.jobs_done += len(jobs)
     logger.info("%s batch done", kind, extra={"batch_size": len(jobs)})
     return results

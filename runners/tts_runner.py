@@ -7,7 +7,7 @@ import bentoml
 from models.jobs import JobResult, RunnerInfo, TTSJob
 from models.loader import load_tts
 from models.tts_engine import TTSEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, run_each, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-tts-runner", **RUNNER_SERVICE_CONFIG)
@@ -18,9 +18,9 @@ class TTSRunner:
 
     @bentoml.api(**BATCH_CONFIG)
     def synthesize(self, jobs: list[TTSJob]) -> list[JobResult]:
-        """Each job keeps its own voice, parameters and seed; the batch is processed job by
-        job until batched decoding lands, without changing this interface."""
-        return run_each(jobs, self.engine, self.engine.synthesize, "tts")
+        """Each job keeps its own voice, parameters and seed; the chunks of every job in the
+        batch are decoded together (`models/t3_batch.py`)."""
+        return self.engine.synthesize_batch(jobs)
 
     @bentoml.api
     def info(self) -> RunnerInfo:

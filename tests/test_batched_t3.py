@@ -1,0 +1,120 @@
+"""The batched T3 decoder against upstream's one-at-a-time `T3.inference`, on the real T3
+class with random weights: the same seed gives the same tokens, alone or in a padded batch
+of different voices, parameters and lengths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
+
+from audio.codec import decode
+from config import ModelSettings, TTSSettings
+from models.conditioning import tts_conditionals
+from models.jobs import AudioPayload, TTSJob, VoiceReference
+from models.loader import load_tts
+from models.t3_batch import DecodeRequest, decode_batch
+from models.tts_engine import TTSEngine
+from tests.conftest import read_testdata
+
+REFERENCE_SAMPLES = 36_000  # 1.5 s at 24 kHz
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ChatterboxTTS]:
+    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=2)
+    yield load_tts(settings).model
+
+
+@pytest.fixture(scope="module")
+def voices(model: ChatterboxTTS) -> dict[str, Conditionals]:
+    alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
+    bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
+    return {"alex": tts_conditionals(model, alex, 0.5), "bella": tts_conditionals(model, bella, 0.9)}
+
+
+def text_tokens(model: ChatterboxTTS, text: str) -> torch.Tensor:
+    tokens = model.tokenizer.text_to_tokens(punc_norm(text)).to(model.device)
+    return F.pad(F.pad(tokens, (1, 0), value=model.t3.hp.start_text_token), (0, 1), value=model.t3.hp.stop_text_token)[0]
+
+
+def upstream(model: ChatterboxTTS, text: str, conds: Conditionals, seed: int, tokens: int, cfg_weight: float, temperature: float) -> torch.Tensor:
+    torch.manual_seed(seed)
+    pair = torch.stack([text_tokens(model, text)] * 2)
+    with torch.inference_mode():
+        return model.t3.inference(
+            t3_cond=conds.t3, text_tokens=pair, max_new_tokens=tokens, temperature=temperature, cfg_weight=cfg_weight, repetition_penalty=1.2, min_p=0.05, top_p=1.0
+        )[0]
+
+
+def request(model: ChatterboxTTS, text: str, conds: Conditionals, seed: int, tokens: int, cfg_weight: float, temperature: float) -> DecodeRequest:
+    return DecodeRequest(
+        text_tokens=text_tokens(model, text), cond=conds.t3, generator=torch.Generator().manual_seed(seed),
+        max_new_tokens=tokens, cfg_weight=cfg_weight, temperature=temperature,
+    )
+
+
+def test_one_request_decodes_the_tokens_upstream_does(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    case = ("Hello there.", voices["alex"], 3, 40, 0.5, 0.8)
+    [batched] = decode_batch(model.t3, [request(model, *case)])
+    assert torch.equal(batched, upstream(model, *case))
+    assert len(batched) == 40  # random weights rarely stop: the token cap ends it
+
+
+def test_a_padded_mixed_batch_gives_each_request_its_own_tokens(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    cases = [
+        ("Hello there.", voices["alex"], 3, 40, 0.5, 0.8),
+        ("A much longer sentence, which makes the others padded on the left.", voices["bella"], 7, 25, 0.3, 1.1),
+        ("Short.", voices["alex"], 11, 55, 0.0, 0.8),  # no guidance: the unconditional row is unused
+        ("Hello there.", voices["alex"], 4, 40, 0.5, 0.8),  # same text and voice, another seed
+    ]
+    batched = decode_batch(model.t3, [request(model, *case) for case in cases])
+    alone = [upstream(model, *case) for case in cases]
+    assert [len(tokens) for tokens in batched] == [40, 25, 55, 40]  # each stops at its own cap; the others go on
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(batched, alone, strict=True))
+    assert not torch.equal(batched[0], batched[3])
+
+
+def test_a_request_that_stops_leaves_the_others_untouched(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    """A row ending early is dropped from the cache; the rest must not notice."""
+    long_case = ("Keep talking for a while.", voices["bella"], 5, 45, 0.5, 0.8)
+    short_case = ("Stop soon.", voices["alex"], 6, 3, 0.5, 0.8)
+    together = decode_batch(model.t3, [request(model, *short_case), request(model, *long_case)])
+    assert len(together[0]) == 3
+    assert torch.equal(together[1], decode_batch(model.t3, [request(model, *long_case)])[0])
+    assert decode_batch(model.t3, []) == []
+
+
+def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(model: ChatterboxTTS) -> None:
+    """Through the engine the runner calls: a mixed batch (voices, parameters, lengths, a
+    multi-chunk text) gives each job the audio it gets alone; a job the model cannot serve
+    (no voice, and random weights have no built-in one) fails by itself."""
+    settings = TTSSettings(
+        max_new_tokens=20, max_chunk_chars=50, crossfade_ms=30, repetition_penalty=1.2, min_p=0.05, top_p=1.0,
+        conditioning_cache_size=8, speed_factor=1.0, speed_factor_library="auto", stream_first_chunk_chars=20,
+    )
+    engine = TTSEngine(model, settings)
+    alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
+    bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
+    voice = {name: VoiceReference(content_hash=f"{name}-hash-0001", audio=AudioPayload.from_array(samples, 24_000)) for name, samples in (("alex", alex), ("bella", bella))}
+    jobs = [
+        TTSJob(text="Hello there.", voice=voice["alex"], seed=1),
+        TTSJob(text="This text is long enough to need two chunks. It goes on a little more.", voice=voice["bella"], exaggeration=0.8, cfg_weight=0.3, seed=2),
+        TTSJob(text="No voice at all.", voice=None, seed=3),
+        TTSJob(text="Hot and cold.", voice=voice["alex"], temperature=1.2, seed=4),
+    ]
+    together = engine.synthesize_batch(jobs)
+    assert together[2].error and together[2].error_is_client_fault and together[2].audio is None
+    assert together[1].chunks == 2 and together[0].chunks == 1
+    for job, result in zip(jobs, together, strict=True):
+        if job.voice is None:
+            continue
+        [alone] = engine.synthesize_batch([job])
+        assert result.audio is not None and alone.audio is not None
+        assert np.array_equal(result.audio.to_array(), alone.audio.to_array())
+        assert result.speech_tokens == alone.speech_tokens > 0
+    assert engine.jobs_done == len(jobs) + 3
