@@ -75,7 +75,7 @@ class TTSSettings(_Section):
 
 
 class RunnerSettings(_Section):
-    max_batch_size: int = Field(ge=1, le=256)
+    max_batch_size: int = Field(ge=2, le=256)  # BentoML refuses batchable APIs with batches of one
     max_latency_ms: int = Field(ge=1)
     workers: int = Field(ge=1, le=64)
 

@@ -52,6 +52,7 @@ def test_api_keys_and_openai_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"CHATTERBOX_OPENAI__VOICE_RESOLUTION": '["library", "guess"]'}, "openai.voice_resolution.1 (env CHATTERBOX_OPENAI__VOICE_RESOLUTION)"),
         ({"CHATTERBOX_OPENAI__VOICE_RESOLUTION": '["library", "library"]'}, "each step may appear once"),
         ({"CHATTERBOX_LOGGING__LEVEL": "LOUD"}, "logging.level (env CHATTERBOX_LOGGING__LEVEL)"),
+        ({"CHATTERBOX_RUNNER__MAX_BATCH_SIZE": "1"}, "runner.max_batch_size (env CHATTERBOX_RUNNER__MAX_BATCH_SIZE)"),  # BentoML would crash at start
     ],
 )
 def test_bad_values_stop_start_up_naming_the_key(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:
