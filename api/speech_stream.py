@@ -26,7 +26,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from api.errors import APIError
-from api.openai_protocol import SpeechAudioDelta, SpeechAudioDone, SpeechUsage
+from api.openai_protocol import OpenAIErrorDetail, SpeechAudioDelta, SpeechAudioDone, SpeechUsage
 from audio.crossfade import StreamingJoiner
 from audio.encoding import EncodeSpec
 from audio.stream_encoding import StreamEncoder
@@ -86,7 +86,8 @@ class SpeechStream:
         self.overlap = int(self.source_rate * crossfade_ms / 1000)
         self.request = request
         self.on_complete = on_complete
-        self.usage = SpeechUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+        self.text_tokens = 0
+        self.speech_tokens = 0
         self.completed = False
         self._tasks: list[asyncio.Task[Any]] = []
         # the second group starts now, not when the response does
@@ -97,9 +98,9 @@ class SpeechStream:
         self._tasks.append(task)
         return task
 
-    def _count(self, result: JobResult) -> None:
-        input_tokens, output_tokens = self.usage.input_tokens + result.text_tokens, self.usage.output_tokens + result.speech_tokens
-        self.usage = SpeechUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+    @property
+    def usage(self) -> SpeechUsage:
+        return SpeechUsage(input_tokens=self.text_tokens, output_tokens=self.speech_tokens, total_tokens=self.text_tokens + self.speech_tokens)
 
     async def _produce(self, encoder: StreamEncoder, queue: asyncio.Queue[Any]) -> None:
         try:
@@ -111,7 +112,8 @@ class SpeechStream:
                     assert self._next is not None
                     result = await self._next
                     self._next = self._start(index + 1) if index + 1 < self.chunk_count else None
-                self._count(result)
+                self.text_tokens += result.text_tokens
+                self.speech_tokens += result.speech_tokens
                 assert result.audio is not None
                 samples = await self.postprocess(result.audio.to_array())
                 await run_in_threadpool(joiner.add, samples)
@@ -158,10 +160,10 @@ class SpeechStream:
             async for data in self.audio():
                 yield _event(SpeechAudioDelta(audio=base64.b64encode(data).decode()).model_dump())
         except APIError as exc:
-            yield _event({"type": "error", "error": {"message": exc.message, "type": "server_error", "param": exc.field, "code": exc.error_type}})
+            yield _error_event(OpenAIErrorDetail(message=exc.message, type="server_error", param=exc.field, code=exc.error_type))
             return
         except Exception:
-            yield _event({"type": "error", "error": {"message": "speech generation failed; see the server log", "type": "server_error", "param": None, "code": "model_error"}})
+            yield _error_event(OpenAIErrorDetail(message="speech generation failed; see the server log", type="server_error", code="model_error"))
             return
         if self.completed:
             yield _event(SpeechAudioDone(usage=self.usage).model_dump())
@@ -175,6 +177,10 @@ class SpeechStream:
 
 def _event(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+def _error_event(error: OpenAIErrorDetail) -> bytes:
+    return _event({"type": "error", "error": error.model_dump()})
 
 
 class SpeechStreamingResponse(StreamingResponse):

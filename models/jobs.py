@@ -7,8 +7,12 @@ float32 samples (base64 in JSON), which keeps full precision between processes.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+logger = logging.getLogger(__name__)
 
 
 class AudioPayload(BaseModel):
@@ -66,9 +70,11 @@ class ClientFaultError(ValueError):
 
 
 def failed_job(exc: Exception, kind: str) -> JobResult:
-    """One job's failure as its result, so its batch-mates are unaffected."""
+    """One job's failure as its result, so its batch-mates are unaffected; model failures
+    are logged with their traceback, a client's unusable input is not."""
     if isinstance(exc, ClientFaultError):
         return JobResult(error=str(exc), error_is_client_fault=True)
+    logger.error("%s job failed", kind, exc_info=exc)
     return JobResult(error=f"{kind} model error: {type(exc).__name__}: {exc}")
 
 

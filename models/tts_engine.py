@@ -94,8 +94,8 @@ class TTSEngine:
         return wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
 
     def _decode(self, chunks: list[_Chunk], jobs: list[TTSJob]) -> list[torch.Tensor | Exception]:
-        """All chunks in batches of DECODE_BATCH; if a batch fails, its jobs are retried one
-        by one so only the job at fault fails."""
+        """All chunks in batches of DECODE_BATCH; if a batch fails, its chunks are retried
+        one by one so only the job at fault fails."""
         decoded: list[torch.Tensor | Exception] = []
         for first in range(0, len(chunks), DECODE_BATCH):
             part = chunks[first : first + DECODE_BATCH]
@@ -123,13 +123,12 @@ class TTSEngine:
                 try:
                     conds, cache_hits[index] = self._conditionals(job)
                 except Exception as exc:
-                    results[index] = self._failure(exc)
+                    results[index] = failed_job(exc, "tts")
                     continue
                 texts = split_into_chunks(job.text, self.settings.max_chunk_chars)
                 chunks += [_Chunk(index, text, self._text_tokens(text), (job.seed + number) % 2**32, conds) for number, text in enumerate(texts)]
             decoded = self._decode(chunks, jobs)
             clips: dict[int, list[np.ndarray]] = {}
-            tokens: dict[int, tuple[int, int]] = {}
             for chunk, speech in zip(chunks, decoded, strict=True):
                 if results[chunk.job] is not None:
                     continue
@@ -137,13 +136,12 @@ class TTSEngine:
                     if isinstance(speech, Exception):
                         raise speech
                     clips.setdefault(chunk.job, []).append(self._render(chunk, speech))
-                    text_count, speech_count = tokens.get(chunk.job, (0, 0))
-                    tokens[chunk.job] = (text_count + len(chunk.tokens), speech_count + len(speech))
                 except Exception as exc:
-                    results[chunk.job] = self._failure(exc)
+                    results[chunk.job] = failed_job(exc, "tts")
             for index, job_clips in clips.items():
                 if results[index] is not None:
                     continue
+                spoken = [(chunk, speech) for chunk, speech in zip(chunks, decoded, strict=True) if chunk.job == index]
                 joined = crossfade_join(job_clips, self.sample_rate, self.settings.crossfade_ms)
                 audio = self.model.watermarker.apply_watermark(joined, sample_rate=self.sample_rate) if joined.size else joined
                 results[index] = JobResult(
@@ -151,15 +149,9 @@ class TTSEngine:
                     chunks=len(job_clips),
                     conditioning_cache_hit=cache_hits[index],
                     generation_seconds=time.perf_counter() - started,
-                    text_tokens=tokens[index][0],
-                    speech_tokens=tokens[index][1],
+                    text_tokens=sum(len(chunk.tokens) for chunk, _ in spoken),
+                    speech_tokens=sum(len(speech) for _, speech in spoken),
                 )
         self.jobs_done += len(jobs)
         logger.info("tts batch done", extra={"batch_size": len(jobs), "chunks": len(chunks)})
-        return [result if result is not None else self._failure(RuntimeError("no audio")) for result in results]
-
-    @staticmethod
-    def _failure(exc: Exception) -> JobResult:
-        if not isinstance(exc, ClientFaultError):
-            logger.error("tts job failed", exc_info=exc)
-        return failed_job(exc, "tts")
+        return [result if result is not None else failed_job(RuntimeError("no audio"), "tts") for result in results]

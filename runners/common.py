@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from config import get_settings
 from config.logs import configure_logging
-from models.jobs import ClientFaultError, JobResult, RunnerInfo, failed_job
+from models.jobs import JobResult, RunnerInfo, failed_job
 from models.loader import Loaded
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
@@ -40,8 +40,6 @@ def run_each(jobs: list, engine: TTSEngine | VCEngine, run_one: Callable[[object
         try:
             results.append(run_one(job))
         except Exception as exc:
-            if not isinstance(exc, ClientFaultError):
-                logger.exception("%s job failed", kind)
             results.append(failed_job(exc, kind))
     engine.jobs_done += len(jobs)
     logger.info("%s batch done", kind, extra={"batch_size": len(jobs)})
