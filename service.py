@@ -47,7 +47,7 @@ from api.protocol import (
     VoiceListResponse,
     VoiceResponse,
 )
-from api.serving import Serving
+from api.serving import Serving, TTSStages
 from api.voice_resolution import PredefinedVoices, VoiceResolver
 from api.voices import VoiceServing
 from audio.formats import SAMPLE_RATES, OutputFormat
@@ -244,6 +244,10 @@ class ChatterboxService:
         self.library.close()
         self.output_library.close()
 
+    @property
+    def tts_stages(self) -> TTSStages:
+        return TTSStages(self.tts_runner.to_async.decode, self.tts_runner.to_async.render)
+
     async def forget_conditioning(self, content_hashes: list[str]) -> None:
         """Best effort: a runner that misses this evicts the entry by LRU; no record points to it."""
         for runner in (self.tts_runner, self.vc_runner):
@@ -262,7 +266,7 @@ class ChatterboxService:
     @app.post("/api/v1/tts", response_model=OutputResponse, responses={**ERRORS, 200: AUDIO_RESPONSE})
     async def tts(self, request: Request, body: TTSRequest) -> Response:
         """Speak `text` in a library voice (or the built-in one)."""
-        return await self.serving.tts(request, body, self.tts_runner.to_async.synthesize, self.tts_runner.to_async.info)
+        return await self.serving.tts(request, body, self.tts_stages, self.tts_runner.to_async.info)
 
     @app.post("/api/v1/vc", response_model=OutputResponse, responses={**ERRORS, 200: AUDIO_RESPONSE})
     async def vc(
@@ -426,7 +430,7 @@ class ChatterboxService:
         """OpenAI's `audio.speech.create`: the audio streams while it is generated. Headers
         `X-Voice-Resolved`/`X-Voice-Source` say which voice spoke; `X-Output-Filename` where
         the stored copy will be once the stream completed."""
-        return await self.openai.speech(request, body, self.tts_runner.to_async.synthesize, self.tts_runner.to_async.info)
+        return await self.openai.speech(request, body, self.tts_stages, self.tts_runner.to_async.info)
 
     @app.get("/v1/models", tags=["OpenAI"], response_model=ModelList, responses=OPENAI_ERRORS)
     async def openai_models(self) -> ModelList:

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from api.errors import APIError
 from api.openai_protocol import OPENAI_CONTENT_TYPES, ModelList, ModelObject, SpeechRequest, VoiceListing
 from api.protocol import TTSRequest
-from api.serving import RunnerCall, RunnerInfoCall, Serving
+from api.serving import RunnerInfoCall, Serving, TTSStages
 from api.voice_resolution import VoiceResolver
 from audio.formats import OutputFormat
 from config import OpenAISettings
@@ -36,7 +36,7 @@ class OpenAIServing:
         runner = await self.serving.model_info("tts", info)
         return await self.resolver.listing(runner.has_default_voice)
 
-    async def speech(self, request: Request, body: SpeechRequest, synthesize: RunnerCall, info: RunnerInfoCall) -> Response:
+    async def speech(self, request: Request, body: SpeechRequest, stages: TTSStages, info: RunnerInfoCall) -> Response:
         self.model(body.model)
         runner = await self.serving.model_info("tts", info)
         voice = await self.resolver.resolve(body.voice_name, runner.has_default_voice)
@@ -54,7 +54,7 @@ class OpenAIServing:
         )
         openai_parameters = {"model": body.model, "voice": body.voice_name, "instructions": body.instructions, "stream_format": body.stream_format}
         return await self.serving.speak(
-            request, tts, voice, synthesize, info,
+            request, tts, voice, stages, info,
             sse=body.stream_format == "sse",
             media_type=OPENAI_CONTENT_TYPES.get(body.response_format, body.response_format.content_type),
             store=self.settings.store_outputs,

@@ -193,7 +193,13 @@ class ModelHealth(BaseModel):
     device: str | None = None
     has_default_voice: bool | None = None
     conditioning_cache_entries: int | None = None
+    conditioning_cache_hits: int | None = None
+    conditioning_cache_misses: int | None = None
+    conditioning_cache_hit_rate: float | None = Field(None, description="hits / (hits + misses) since the runner started; None before the first lookup.")
     jobs_done: int | None = Field(None, description="Jobs the runner finished since it started.")
+    memory_rss_bytes: int | None = Field(None, description="Resident memory of the runner process.")
+    gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now (None without CUDA).")
+    gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")
     error: str | None = None
 
 

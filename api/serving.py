@@ -42,12 +42,14 @@ from api.uploads import check_duration, read_audio_upload
 from api.voice_resolution import BUILTIN_VOICE, ResolvedVoice
 from api.voices import VoiceServing
 from audio.codec import AudioDecodeError, decode
+from audio.crossfade import crossfade_join
 from audio.encoding import EncodeSpec, encode, output_spec
 from audio.formats import OutputFormat
 from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
 from config import Settings
-from models.jobs import AudioPayload, JobResult, RunnerInfo, TTSJob, VCJob, VoiceReference
-from models.text_chunks import split_for_streaming
+from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob, VCJob, VoiceReference
+from models.metrics import timed_stage
+from models.text_chunks import split_for_streaming, split_into_chunks
 from outputs.library import OutputLibrary, OutputNotFoundError
 from storage import ObjectNotFoundError, Storage, StorageError
 from storage.outputs import OutputMetadata, OutputType, is_output_name, new_output_name
@@ -56,8 +58,17 @@ from voices.metadata import VoiceDefaults
 logger = logging.getLogger(__name__)
 
 VC_SOURCE_SAMPLE_RATE = 16_000  # what S3Gen's tokenizer consumes
-RunnerCall = Callable[[list[Any]], Awaitable[list[JobResult]]]
+RunnerCall = Callable[[list[Any]], Awaitable[list[Any]]]
 RunnerInfoCall = Callable[[], Awaitable[RunnerInfo]]
+
+
+@dataclass(frozen=True)
+class TTSStages:
+    """The TTS runner's two calls: `decode` (T3, adaptively batched) and `render` (S3Gen,
+    one job a call, so a request waits for its own render only)."""
+
+    decode: RunnerCall
+    render: RunnerCall
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,7 @@ class Serving:
 
     # --- generation -------------------------------------------------------------------
 
-    async def _run(self, call: RunnerCall, job: Any, kind: str, voice_field: str) -> JobResult:
+    async def _run(self, call: RunnerCall, job: Any, kind: str, voice_field: str) -> Any:
         try:
             [result] = await call([job])
         except Exception:
@@ -107,11 +118,21 @@ class Serving:
             raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
         return result
 
+    async def _synthesize(self, stages: TTSStages, job: TTSJob) -> JobResult:
+        """One chunk: its speech tokens from the batched decoder, then its own render."""
+        started = time.perf_counter()
+        decoded: DecodeResult = await self._run(stages.decode, job, "tts", "voice")
+        rendered: JobResult = await self._run(stages.render, RenderJob(job=job, speech_tokens=decoded.speech_tokens), "tts", "voice")
+        return rendered.model_copy(
+            update={"text_tokens": decoded.text_tokens, "conditioning_cache_hit": decoded.conditioning_cache_hit, "generation_seconds": time.perf_counter() - started}
+        )
+
     async def _save_output(
         self, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, filename: str,
         *, generation_seconds: float, voice: str | None, parameters: dict[str, Any], model_source: str,
     ) -> tuple[OutputMetadata, bytes]:
-        data = await run_in_threadpool(encode, samples, source_rate, spec)
+        with timed_stage("api", "encode"):
+            data = await run_in_threadpool(encode, samples, source_rate, spec)
         metadata = OutputMetadata(
             filename=filename,
             type=kind,
@@ -163,20 +184,21 @@ class Serving:
         metadata, reference = await self.voices.reference(name, "voice")
         return ResolvedVoice(metadata.name, "library", metadata, reference)
 
-    async def tts(self, request: Request, body: TTSRequest, synthesize: RunnerCall, info: RunnerInfoCall) -> Response:
-        return await self.speak(request, body, await self.library_voice(body.voice), synthesize, info)
+    async def tts(self, request: Request, body: TTSRequest, stages: TTSStages, info: RunnerInfoCall) -> Response:
+        return await self.speak(request, body, await self.library_voice(body.voice), stages, info)
 
     async def _change_speed(self, samples: np.ndarray, sample_rate: int, speed: float, library: SpeedLibrary) -> tuple[np.ndarray, str | None]:
         """Time stretching runs here, in the API's thread pool, never in the model runner:
         another request's generation does not wait for it."""
         try:
-            return await run_in_threadpool(change_speed, samples, sample_rate, speed, library)
+            with timed_stage("api", "speed"):
+                return await run_in_threadpool(change_speed, samples, sample_rate, speed, library)
         except SpeedChangeError as exc:
             logger.error("speed change failed", extra={"error": str(exc)})
             raise APIError(500, f"could not change the speed: {exc}", error_type="processing_error") from None
 
     async def speak(
-        self, request: Request, body: TTSRequest, voice: ResolvedVoice, synthesize: RunnerCall, info: RunnerInfoCall,
+        self, request: Request, body: TTSRequest, voice: ResolvedVoice, stages: TTSStages, info: RunnerInfoCall,
         *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None,
     ) -> Response:
         """Generate `body.text` in `voice`: whole (then stored, answered with its URL or its
@@ -187,10 +209,10 @@ class Serving:
         try:
             plan = self._plan(body, voice, await self.model_source("tts", info), extra_parameters or {})
             if body.stream_chunks:
-                response = await self._speak_streamed(request, plan, synthesize, sse=sse, media_type=media_type, store=store)
+                response = await self._speak_streamed(request, plan, stages, sse=sse, media_type=media_type, store=store)
                 handed_over = True  # the response frees the slot when the stream ends
                 return response
-            return await self._speak_whole(request, plan, synthesize)
+            return await self._speak_whole(request, plan, stages)
         finally:
             if not handed_over:
                 self.slots.release()
@@ -218,9 +240,45 @@ class Serving:
         if voice.metadata is not None:
             self.voices.library.record_use(voice.metadata.name)
 
-    async def _speak_whole(self, request: Request, plan: SpeechPlan, synthesize: RunnerCall) -> Response:
+    def _chunk_job(self, plan: SpeechPlan, text: str, index: int) -> TTSJob:
+        """Chunk `index` of a request, seeded from the request's seed: same seed, same audio."""
+        return TTSJob(text=text, voice=plan.voice.reference, **(plan.resolved | {"seed": (plan.resolved["seed"] + index) % 2**32}))
+
+    async def _generate_chunked(self, plan: SpeechPlan, stages: TTSStages) -> JobResult:
+        """The text's chunks as runner jobs of their own, joined here with the crossfade.
+        Each chunk joins the runner's batch queue beside other requests' chunks, so a long
+        text neither runs alone nor makes short requests wait for all of it; at most
+        `tts.chunks_in_flight` of them are queued at once, so it leaves room in every batch."""
+        configured = self.settings.tts
+        texts = split_into_chunks(plan.body.text, configured.max_chunk_chars)
+        window = asyncio.Semaphore(configured.chunks_in_flight)  # wakes waiters first come, first served
+        started = time.perf_counter()
+
+        async def generate(index: int, text: str) -> JobResult:
+            async with window:
+                return await self._synthesize(stages, self._chunk_job(plan, text, index))
+
+        tasks = [asyncio.create_task(generate(index, text)) for index, text in enumerate(texts)]
+        try:
+            results = await asyncio.gather(*tasks)
+        finally:  # one chunk failed, or the client left: the others need not be generated
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        audio = [result.audio for result in results if result.audio is not None]
+        joined = crossfade_join([payload.to_array() for payload in audio], audio[0].sample_rate, configured.crossfade_ms)
+        return JobResult(
+            audio=AudioPayload.from_array(joined, audio[0].sample_rate),
+            chunks=len(results),
+            conditioning_cache_hit=results[0].conditioning_cache_hit,
+            generation_seconds=time.perf_counter() - started,
+            text_tokens=sum(result.text_tokens for result in results),
+            speech_tokens=sum(result.speech_tokens for result in results),
+        )
+
+    async def _speak_whole(self, request: Request, plan: SpeechPlan, stages: TTSStages) -> Response:
         body = plan.body
-        result = await self._run(synthesize, TTSJob(text=body.text, voice=plan.voice.reference, **plan.resolved), "tts", "voice")
+        result = await self._generate_chunked(plan, stages)
         self._record_use(plan.voice)
         assert result.audio is not None
         started = time.perf_counter()
@@ -239,16 +297,13 @@ class Serving:
         return response
 
     async def _speak_streamed(
-        self, request: Request, plan: SpeechPlan, synthesize: RunnerCall, *, sse: bool, media_type: str | None, store: bool
+        self, request: Request, plan: SpeechPlan, stages: TTSStages, *, sse: bool, media_type: str | None, store: bool
     ) -> SpeechStreamingResponse:
         configured = self.settings.tts
         chunks = split_for_streaming(plan.body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
-        seed = plan.resolved["seed"]
 
         def generate(index: int) -> Awaitable[JobResult]:
-            # each group has its own seed, derived from the request's: same seed, same stream
-            job = TTSJob(text=chunks[index], voice=plan.voice.reference, **(plan.resolved | {"seed": (seed + index) % 2**32}))
-            return self._run(synthesize, job, "tts", "voice")
+            return self._synthesize(stages, self._chunk_job(plan, chunks[index], index))
 
         started = time.perf_counter()
         first = await generate(0)
@@ -362,10 +417,14 @@ class Serving:
             runner = await asyncio.wait_for(info(), timeout=10)
         except Exception as exc:
             return ModelHealth(ready=False, error=f"{type(exc).__name__}: {exc}"[:300])
+        lookups = runner.conditioning_cache_hits + runner.conditioning_cache_misses
         return ModelHealth(
-            ready=True, source=runner.model_source, device=runner.device,
-            has_default_voice=runner.has_default_voice, conditioning_cache_entries=runner.conditioning_cache_entries,
-            jobs_done=runner.jobs_done,
+            ready=True, source=runner.model_source, device=runner.device, has_default_voice=runner.has_default_voice,
+            conditioning_cache_entries=runner.conditioning_cache_entries, conditioning_cache_hits=runner.conditioning_cache_hits,
+            conditioning_cache_misses=runner.conditioning_cache_misses,
+            conditioning_cache_hit_rate=round(runner.conditioning_cache_hits / lookups, 4) if lookups else None,
+            jobs_done=runner.jobs_done, memory_rss_bytes=runner.memory_rss_bytes,
+            gpu_memory_allocated_bytes=runner.gpu_memory_allocated_bytes, gpu_memory_peak_bytes=runner.gpu_memory_peak_bytes,
         )
 
     async def health(self, tts_info: RunnerInfoCall, vc_info: RunnerInfoCall) -> tuple[HealthResponse, int]:

@@ -72,9 +72,11 @@ class TTSSettings(_Section):
     speed_factor: float = Field(ge=MIN_SPEED, le=MAX_SPEED)
     speed_factor_library: Literal["auto", "audiostretchy", "librosa", "torchaudio"]
     stream_first_chunk_chars: int = Field(ge=20, le=1000)
+    chunks_in_flight: int = Field(ge=1, le=256)
 
 
 class RunnerSettings(_Section):
+    batching: bool
     max_batch_size: int = Field(ge=2, le=256)  # BentoML refuses batchable APIs with batches of one
     max_latency_ms: int = Field(ge=1)
     workers: int = Field(ge=1, le=64)

@@ -46,14 +46,15 @@ class LRUCache(Generic[ValueT]):
                 del self._entries[key]
         return len(doomed)
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], ValueT]) -> tuple[ValueT, bool]:
-        """The cached value for `key` (computing and storing it on a miss) and whether it was a hit."""
+    def get_or_compute(self, key: Hashable, compute: Callable[[], ValueT], *, counted: bool = True) -> tuple[ValueT, bool]:
+        """The cached value for `key` (computing and storing it on a miss) and whether it was
+        a hit; `counted=False` keeps a repeated lookup of the same job out of the hit rate."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
-                self.hits += 1
+                self.hits += counted
                 return self._entries[key], True
-            self.misses += 1
+            self.misses += counted
         value = compute()
         with self._lock:
             self._entries[key] = value

@@ -8,6 +8,7 @@ float32 samples (base64 in JSON), which keeps full precision between processes.
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +40,9 @@ class VoiceReference(BaseModel):
 
 
 class TTSJob(BaseModel):
+    """One chunk of text to speak (the API splits long texts, so each chunk is a job that
+    batches with other requests' chunks)."""
+
     text: str = Field(min_length=1)
     voice: VoiceReference | None = None  # None: the checkpoint's built-in voice
     exaggeration: float = 0.5
@@ -52,12 +56,33 @@ class VCJob(BaseModel):
     target_voice: VoiceReference | None = None  # None: the checkpoint's built-in voice
 
 
-class JobResult(BaseModel):
-    """One job's outcome; a failed job reports `error` without failing its batch-mates."""
+class RenderJob(BaseModel):
+    """A decoded TTS job for S3Gen: its speech tokens, with the job they came from (voice,
+    exaggeration for the conditioning cache, seed for the flow-matching noise)."""
 
-    audio: AudioPayload | None = None
+    job: TTSJob
+    speech_tokens: list[int]
+
+
+class JobOutcome(BaseModel):
+    """What every runner result has: a failed job reports `error` without failing its batch-mates."""
+
     error: str | None = None
     error_is_client_fault: bool = False
+
+
+class DecodeResult(JobOutcome):
+    """T3's output for one TTS job: speech tokens (ending with the stop token when emitted)."""
+
+    speech_tokens: list[int] = []
+    text_tokens: int = 0
+    conditioning_cache_hit: bool = False
+
+
+class JobResult(JobOutcome):
+    """One job's audio."""
+
+    audio: AudioPayload | None = None
     chunks: int = 0
     conditioning_cache_hit: bool = False
     generation_seconds: float = 0.0
@@ -69,13 +94,16 @@ class ClientFaultError(ValueError):
     """The job's own input cannot be used (a 400 for its request, not a model failure)."""
 
 
-def failed_job(exc: Exception, kind: str) -> JobResult:
+OutcomeT = TypeVar("OutcomeT", bound=JobOutcome)
+
+
+def failed_job(exc: Exception, kind: str, result_type: type[OutcomeT] = JobResult) -> OutcomeT:  # type: ignore[assignment]
     """One job's failure as its result, so its batch-mates are unaffected; model failures
     are logged with their traceback, a client's unusable input is not."""
     if isinstance(exc, ClientFaultError):
-        return JobResult(error=str(exc), error_is_client_fault=True)
+        return result_type(error=str(exc), error_is_client_fault=True)
     logger.error("%s job failed", kind, exc_info=exc)
-    return JobResult(error=f"{kind} model error: {type(exc).__name__}: {exc}")
+    return result_type(error=f"{kind} model error: {type(exc).__name__}: {exc}")
 
 
 class RunnerInfo(BaseModel):
@@ -90,3 +118,6 @@ class RunnerInfo(BaseModel):
     conditioning_cache_hits: int
     conditioning_cache_misses: int
     jobs_done: int = Field(0, description="Jobs this runner process finished since it started (failed ones included).")
+    memory_rss_bytes: int = Field(0, description="Resident memory of the runner process.")
+    gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now (None without CUDA).")
+    gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")

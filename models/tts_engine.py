@@ -1,17 +1,21 @@
-"""Text to speech with explicit, per-job conditioning, many jobs per model pass.
+"""Text to speech with explicit, per-job conditioning, in two stages the runner exposes apart.
 
-The chunks of every job in a runner batch are decoded by T3 together (`models/t3_batch.py`,
-each with its own seeded generator), then rendered by S3Gen one by one. Generation on one
-model is serialised by a lock: the GPU runs one pass at a time anyway, and the lock is what
-makes seeding S3Gen's global RNG per chunk safe (same seed, same audio).
+- `decode_batch`: T3 turns the text of every job in a runner batch into speech tokens in one
+  KV-cached loop (`models/t3_batch.py`, each job sampling from its own seeded generator).
+- `render`: S3Gen turns one job's tokens into a waveform, which is then watermarked.
+
+They are separate runner calls so that a request waits for its own render only, not for
+every render of the batch it was decoded in (BentoML answers a batch all at once), and so
+that T3 can decode the next batch while S3Gen renders. Renders are not batched: batching
+S3Gen gained 1.0-1.14x on the CPU (`benchmarks/s3gen_batching.py`). Each stage holds its own
+lock: T3 samples only from per-job generators, so S3Gen alone uses the global RNG, seeded
+per render under its lock (same seed, same audio).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,32 +23,20 @@ import torch.nn.functional as F
 from chatterbox.models.s3tokenizer import drop_invalid_tokens
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 
-from audio.crossfade import crossfade_join
 from config import TTSSettings
 from models.conditioning import LRUCache, tts_conditionals, with_exaggeration
-from models.jobs import AudioPayload, ClientFaultError, JobResult, TTSJob, failed_job
+from models.jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
+from models.metrics import count_cache_lookup, metrics, timed_stage
 from models.t3_batch import DecodeRequest, decode_batch
-from models.text_chunks import split_into_chunks
 
 logger = logging.getLogger(__name__)
 
 SPEECH_VOCAB_SIZE = 6561  # ids at or above are T3's start/stop tokens, never audio
-DECODE_BATCH = 16  # chunks decoded in one T3 loop; more wait for the next loop
+DECODE_BATCH = 16  # jobs decoded in one T3 loop; more wait for the next loop
 
 
 class NoDefaultVoiceError(ClientFaultError):
     """The checkpoint has no built-in voice (conds.pt) and the request named none."""
-
-
-@dataclass
-class _Chunk:
-    """One chunk of one job: what T3 decodes and S3Gen renders, seeded on its own."""
-
-    job: int
-    text: str
-    tokens: torch.Tensor  # with T3's start/stop text tokens
-    seed: int
-    conds: Conditionals
 
 
 class TTSEngine:
@@ -54,104 +46,107 @@ class TTSEngine:
         self.sample_rate: int = model.sr
         self.jobs_done = 0  # reported on /health
         self.cache: LRUCache[Conditionals] = LRUCache(settings.conditioning_cache_size)
-        self._lock = threading.Lock()
+        self._t3_lock = threading.Lock()
+        self._s3gen_lock = threading.Lock()
 
     @property
     def has_default_voice(self) -> bool:
         return self.model.conds is not None
 
-    def _conditionals(self, job: TTSJob) -> tuple[Conditionals, bool]:
+    def _conditionals(self, job: TTSJob, *, counted: bool) -> tuple[Conditionals, bool]:
+        """The job's conditionals, from the cache when it has them. `counted`: a lookup for
+        T3 (one per job) counts in the hit rate; S3Gen's second lookup of the same voice does not."""
         if job.voice is None:
             if self.model.conds is None:
                 raise NoDefaultVoiceError("this model has no built-in voice: pass `voice` (upload one with POST /api/v1/voice)")
             return with_exaggeration(self.model.conds, job.exaggeration, self.model.device), True
         reference = job.voice.audio.to_array()
-        return self.cache.get_or_compute(
-            (job.voice.content_hash, round(job.exaggeration, 4)),
-            lambda: tts_conditionals(self.model, reference, job.exaggeration),
-        )
+        with timed_stage("tts", "conditioning"):
+            conds, hit = self.cache.get_or_compute(
+                (job.voice.content_hash, round(job.exaggeration, 4)),
+                lambda: tts_conditionals(self.model, reference, job.exaggeration),
+                counted=counted,
+            )
+        if counted:
+            count_cache_lookup("tts", hit)
+        return conds, hit
 
     def _text_tokens(self, text: str) -> torch.Tensor:
         tokens = self.model.tokenizer.text_to_tokens(punc_norm(text)).to(self.model.device)
         return F.pad(F.pad(tokens, (1, 0), value=self.model.t3.hp.start_text_token), (0, 1), value=self.model.t3.hp.stop_text_token)[0]
 
-    def _request(self, chunk: _Chunk, job: TTSJob) -> DecodeRequest:
+    def _request(self, job: TTSJob, tokens: torch.Tensor, conds: Conditionals) -> DecodeRequest:
         return DecodeRequest(
-            text_tokens=chunk.tokens, cond=chunk.conds.t3, generator=torch.Generator(device=self.model.device).manual_seed(chunk.seed),
+            text_tokens=tokens, cond=conds.t3, generator=torch.Generator(device=self.model.device).manual_seed(job.seed),
             max_new_tokens=self.settings.max_new_tokens, cfg_weight=job.cfg_weight, temperature=job.temperature,
             top_p=self.settings.top_p, min_p=self.settings.min_p, repetition_penalty=self.settings.repetition_penalty,
         )
 
-    def _render(self, chunk: _Chunk, speech: torch.Tensor) -> np.ndarray:
-        """S3Gen, one chunk at a time (its flow-matching noise seeded by the chunk)."""
-        speech = drop_invalid_tokens(speech)
-        speech = speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
-        if speech.numel() == 0:
-            logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(chunk.text)})
-            return np.zeros(0, dtype=np.float32)
-        torch.manual_seed(chunk.seed)
-        wav, _ = self.model.s3gen.inference(speech_tokens=speech, ref_dict=chunk.conds.gen)
-        return wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
-
-    def _decode(self, chunks: list[_Chunk], jobs: list[TTSJob]) -> list[torch.Tensor | Exception]:
-        """All chunks in batches of DECODE_BATCH; if a batch fails, its chunks are retried
+    def _decode(self, requests: list[DecodeRequest]) -> list[torch.Tensor | Exception]:
+        """All requests in loops of DECODE_BATCH; if a loop fails, its requests are retried
         one by one so only the job at fault fails."""
         decoded: list[torch.Tensor | Exception] = []
-        for first in range(0, len(chunks), DECODE_BATCH):
-            part = chunks[first : first + DECODE_BATCH]
+        for first in range(0, len(requests), DECODE_BATCH):
+            part = requests[first : first + DECODE_BATCH]
+            metrics().decode_batch_chunks.observe(len(part))
             try:
-                decoded += decode_batch(self.model.t3, [self._request(chunk, jobs[chunk.job]) for chunk in part])
+                with timed_stage("tts", "t3"):
+                    decoded += decode_batch(self.model.t3, part)
             except Exception:
-                logger.exception("batched decoding failed; decoding its chunks one by one")
-                for chunk in part:
+                logger.exception("batched decoding failed; decoding its jobs one by one")
+                for request in part:
                     try:
-                        decoded += decode_batch(self.model.t3, [self._request(chunk, jobs[chunk.job])])
+                        decoded += decode_batch(self.model.t3, [request])
                     except Exception as exc:
                         decoded.append(exc)
         return decoded
 
-    def synthesize_batch(self, jobs: list[TTSJob]) -> list[JobResult]:
-        """Every chunk of every job decoded together by T3, then rendered by S3Gen; each
-        job's chunks joined with a crossfade and watermarked. Chunk i of a job is seeded
-        with `seed + i`: the same seed gives the same audio whatever else is in the batch."""
-        started = time.perf_counter()
-        results: list[JobResult | None] = [None] * len(jobs)
-        with self._lock, torch.inference_mode():
-            chunks: list[_Chunk] = []
-            cache_hits: dict[int, bool] = {}
+    def decode_batch(self, jobs: list[TTSJob]) -> list[DecodeResult]:
+        """Speech tokens for every job, decoded together; a job that fails reports its own
+        error. The same seed gives the same tokens whatever else is in the batch."""
+        results: list[DecodeResult | None] = [None] * len(jobs)
+        ready: list[int] = []
+        requests: list[DecodeRequest] = []
+        with self._t3_lock, torch.inference_mode():
             for index, job in enumerate(jobs):
                 try:
-                    conds, cache_hits[index] = self._conditionals(job)
+                    conds, hit = self._conditionals(job, counted=True)
+                    tokens = self._text_tokens(job.text)
                 except Exception as exc:
-                    results[index] = failed_job(exc, "tts")
+                    results[index] = failed_job(exc, "tts", DecodeResult)
                     continue
-                texts = split_into_chunks(job.text, self.settings.max_chunk_chars)
-                chunks += [_Chunk(index, text, self._text_tokens(text), (job.seed + number) % 2**32, conds) for number, text in enumerate(texts)]
-            decoded = self._decode(chunks, jobs)
-            clips: dict[int, list[np.ndarray]] = {}
-            for chunk, speech in zip(chunks, decoded, strict=True):
-                if results[chunk.job] is not None:
-                    continue
-                try:
-                    if isinstance(speech, Exception):
-                        raise speech
-                    clips.setdefault(chunk.job, []).append(self._render(chunk, speech))
-                except Exception as exc:
-                    results[chunk.job] = failed_job(exc, "tts")
-            for index, job_clips in clips.items():
-                if results[index] is not None:
-                    continue
-                spoken = [(chunk, speech) for chunk, speech in zip(chunks, decoded, strict=True) if chunk.job == index]
-                joined = crossfade_join(job_clips, self.sample_rate, self.settings.crossfade_ms)
-                audio = self.model.watermarker.apply_watermark(joined, sample_rate=self.sample_rate) if joined.size else joined
-                results[index] = JobResult(
-                    audio=AudioPayload.from_array(np.asarray(audio, dtype=np.float32), self.sample_rate),
-                    chunks=len(job_clips),
-                    conditioning_cache_hit=cache_hits[index],
-                    generation_seconds=time.perf_counter() - started,
-                    text_tokens=sum(len(chunk.tokens) for chunk, _ in spoken),
-                    speech_tokens=sum(len(speech) for _, speech in spoken),
-                )
-        self.jobs_done += len(jobs)
-        logger.info("tts batch done", extra={"batch_size": len(jobs), "chunks": len(chunks)})
-        return [result if result is not None else failed_job(RuntimeError("no audio"), "tts") for result in results]
+                results[index] = DecodeResult(text_tokens=len(tokens), conditioning_cache_hit=hit)
+                ready.append(index)
+                requests.append(self._request(job, tokens, conds))
+            for index, speech in zip(ready, self._decode(requests), strict=True):
+                if isinstance(speech, Exception):
+                    results[index] = failed_job(speech, "tts", DecodeResult)
+                else:
+                    results[index].speech_tokens = speech.tolist()  # type: ignore[union-attr]
+        self.jobs_done += sum(1 for result in results if result is not None and result.error)  # failed jobs end here
+        logger.info("tts batch decoded", extra={"batch_size": len(jobs)})
+        return [result for result in results if result is not None]
+
+    def render(self, render: RenderJob) -> JobResult:
+        """One job's waveform from its speech tokens, watermarked; S3Gen's flow-matching
+        noise is seeded with the job's seed."""
+        try:
+            with self._s3gen_lock, torch.inference_mode():
+                conds, _ = self._conditionals(render.job, counted=False)
+                speech = drop_invalid_tokens(torch.tensor(render.speech_tokens, dtype=torch.long))
+                speech = speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
+                if speech.numel() == 0:
+                    logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(render.job.text)})
+                    samples = np.zeros(0, dtype=np.float32)
+                else:
+                    torch.manual_seed(render.job.seed)
+                    with timed_stage("tts", "s3gen"):
+                        wav, _ = self.model.s3gen.inference(speech_tokens=speech, ref_dict=conds.gen)
+                    with timed_stage("tts", "watermark"):
+                        samples = wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
+                        samples = np.asarray(self.model.watermarker.apply_watermark(samples, sample_rate=self.sample_rate), dtype=np.float32)
+            return JobResult(audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, speech_tokens=len(render.speech_tokens))
+        except Exception as exc:
+            return failed_job(exc, "tts")
+        finally:
+            self.jobs_done += 1

@@ -1,16 +1,17 @@
 """What both runners share: settings read at import (BentoML fixes batch sizes when the
-class is defined), quiet progress bars, and running a batch job by job so one bad job
-reports its own error instead of failing its batch-mates."""
+class is defined), quiet progress bars, cache eviction and what a runner reports."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+
+import psutil
+import torch
 
 from config import get_settings
 from config.logs import configure_logging
-from models.jobs import JobResult, RunnerInfo, failed_job
+from models.jobs import RunnerInfo
 from models.loader import Loaded
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
@@ -29,21 +30,13 @@ RUNNER_SERVICE_CONFIG = {
     "threads": 4,
     "traffic": {"timeout": 3600},
 }
-BATCH_CONFIG = {"batchable": True, "max_batch_size": settings.runner.max_batch_size, "max_latency_ms": settings.runner.max_latency_ms}
-
-
-def run_each(jobs: list, engine: TTSEngine | VCEngine, run_one: Callable[[object], JobResult], kind: str) -> list[JobResult]:
-    """Run jobs in order; a job's failure becomes its own `JobResult.error`. Counted on the
-    engine (`RunnerInfo.jobs_done`): how a client sees that work stopped or happened."""
-    results = []
-    for job in jobs:
-        try:
-            results.append(run_one(job))
-        except Exception as exc:
-            results.append(failed_job(exc, kind))
-    engine.jobs_done += len(jobs)
-    logger.info("%s batch done", kind, extra={"batch_size": len(jobs)})
-    return results
+# batching off (`runner.batching: false`): a plain API, each call one job run by itself; the
+# unbatched baseline that benchmarks/batching_load.py compares against
+BATCH_CONFIG = (
+    {"batchable": True, "max_batch_size": settings.runner.max_batch_size, "max_latency_ms": settings.runner.max_latency_ms}
+    if settings.runner.batching
+    else {}
+)
 
 
 def forget_voices(engine: TTSEngine | VCEngine, content_hashes: list[str]) -> int:
@@ -65,4 +58,7 @@ def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
         conditioning_cache_hits=engine.cache.hits,
         conditioning_cache_misses=engine.cache.misses,
         jobs_done=engine.jobs_done,
+        memory_rss_bytes=psutil.Process().memory_info().rss,
+        gpu_memory_allocated_bytes=torch.cuda.memory_allocated() if torch.cuda.is_available() else None,
+        gpu_memory_peak_bytes=torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
     )

@@ -1,10 +1,13 @@
-"""The Chatterbox TTS model as a BentoML service with adaptive batching."""
+"""The Chatterbox TTS model as a BentoML service: T3 decoding with adaptive batching, then S3Gen rendering per job."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import bentoml
 
-from models.jobs import JobResult, RunnerInfo, TTSJob
+from models.jobs import DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob
 from models.loader import load_tts
 from models.tts_engine import TTSEngine
 from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, runner_info, settings
@@ -15,12 +18,22 @@ class TTSRunner:
     def __init__(self) -> None:
         self.loaded = load_tts(settings.model)
         self.engine = TTSEngine(self.loaded.model, settings.tts)
+        self.s3gen_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3gen")
 
     @bentoml.api(**BATCH_CONFIG)
-    def synthesize(self, jobs: list[TTSJob]) -> list[JobResult]:
-        """Each job keeps its own voice, parameters and seed; the chunks of every job in the
-        batch are decoded together (`models/t3_batch.py`)."""
-        return self.engine.synthesize_batch(jobs)
+    def decode(self, jobs: list[TTSJob]) -> list[DecodeResult]:
+        """Speech tokens for every job of the batch, decoded together by T3
+        (`models/t3_batch.py`); each job keeps its own voice, parameters and seed."""
+        return self.engine.decode_batch(jobs)
+
+    @bentoml.api
+    async def render(self, jobs: list[RenderJob]) -> list[JobResult]:
+        """S3Gen, one job per call: a request waits for its own render, not for every render
+        of the batch its tokens were decoded in. Renders queue first come, first served on
+        their own thread, so they never hold the threads `decode`, `info` and `forget` run
+        on; one still queued when its caller hangs up is dropped."""
+        loop = asyncio.get_running_loop()
+        return [await loop.run_in_executor(self.s3gen_thread, self.engine.render, job) for job in jobs]
 
     @bentoml.api
     def info(self) -> RunnerInfo:

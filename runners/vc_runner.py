@@ -7,7 +7,7 @@ import bentoml
 from models.jobs import JobResult, RunnerInfo, VCJob
 from models.loader import load_vc
 from models.vc_engine import VCEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, run_each, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-vc-runner", **RUNNER_SERVICE_CONFIG)
@@ -18,7 +18,8 @@ class VCRunner:
 
     @bentoml.api(**BATCH_CONFIG)
     def convert(self, jobs: list[VCJob]) -> list[JobResult]:
-        return run_each(jobs, self.engine, self.engine.convert, "vc")
+        """Every source of the batch tokenized in one pass, then each converted to its own target."""
+        return self.engine.convert_batch(jobs)
 
     @bentoml.api
     def info(self) -> RunnerInfo:

@@ -14,6 +14,7 @@ import boto3
 import httpx
 import pytest
 
+from config import TTSSettings
 from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
@@ -33,6 +34,14 @@ os.environ.update(S3_CREDENTIALS)  # the test process only ever talks to moto
 
 def read_testdata(name: str) -> bytes:
     return (TESTDATA / name).read_bytes()
+
+
+def engine_settings() -> TTSSettings:
+    """TTS settings for engines built directly in tests (short generations)."""
+    return TTSSettings(
+        max_new_tokens=20, max_chunk_chars=50, crossfade_ms=30, repetition_penalty=1.2, min_p=0.05, top_p=1.0,
+        conditioning_cache_size=8, speed_factor=1.0, speed_factor_library="auto", stream_first_chunk_chars=20, chunks_in_flight=4,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,13 @@ import torch.nn.functional as F
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 
 from audio.codec import decode
-from config import ModelSettings, TTSSettings
+from config import ModelSettings
 from models.conditioning import tts_conditionals
-from models.jobs import AudioPayload, TTSJob, VoiceReference
+from models.jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
 from models.loader import load_tts
 from models.t3_batch import DecodeRequest, decode_batch
 from models.tts_engine import TTSEngine
-from tests.conftest import read_testdata
+from tests.conftest import engine_settings, read_testdata
 
 REFERENCE_SAMPLES = 36_000  # 1.5 s at 24 kHz
 
@@ -90,31 +90,40 @@ def test_a_request_that_stops_leaves_the_others_untouched(model: ChatterboxTTS, 
 
 
 def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(model: ChatterboxTTS) -> None:
-    """Through the engine the runner calls: a mixed batch (voices, parameters, lengths, a
-    multi-chunk text) gives each job the audio it gets alone; a job the model cannot serve
-    (no voice, and random weights have no built-in one) fails by itself."""
-    settings = TTSSettings(
-        max_new_tokens=20, max_chunk_chars=50, crossfade_ms=30, repetition_penalty=1.2, min_p=0.05, top_p=1.0,
-        conditioning_cache_size=8, speed_factor=1.0, speed_factor_library="auto", stream_first_chunk_chars=20,
-    )
-    engine = TTSEngine(model, settings)
+    """Through the engine the runner calls: a mixed batch (voices, parameters, lengths) gives
+    each job the tokens, and after its render the audio, it gets alone; a job the model
+    cannot serve (no voice, and random weights have no built-in one) fails by itself."""
+    engine = TTSEngine(model, engine_settings())
     alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     voice = {name: VoiceReference(content_hash=f"{name}-hash-0001", audio=AudioPayload.from_array(samples, 24_000)) for name, samples in (("alex", alex), ("bella", bella))}
     jobs = [
         TTSJob(text="Hello there.", voice=voice["alex"], seed=1),
-        TTSJob(text="This text is long enough to need two chunks. It goes on a little more.", voice=voice["bella"], exaggeration=0.8, cfg_weight=0.3, seed=2),
+        TTSJob(text="A longer text, which makes the others padded on the left of the batch.", voice=voice["bella"], exaggeration=0.8, cfg_weight=0.3, seed=2),
         TTSJob(text="No voice at all.", voice=None, seed=3),
         TTSJob(text="Hot and cold.", voice=voice["alex"], temperature=1.2, seed=4),
     ]
-    together = engine.synthesize_batch(jobs)
-    assert together[2].error and together[2].error_is_client_fault and together[2].audio is None
-    assert together[1].chunks == 2 and together[0].chunks == 1
+    together = engine.decode_batch(jobs)
+    assert together[2].error and together[2].error_is_client_fault and not together[2].speech_tokens
+    assert [result.conditioning_cache_hit for result in together] == [False, False, False, True]
+    rendered = {}
     for job, result in zip(jobs, together, strict=True):
         if job.voice is None:
             continue
-        [alone] = engine.synthesize_batch([job])
-        assert result.audio is not None and alone.audio is not None
-        assert np.array_equal(result.audio.to_array(), alone.audio.to_array())
-        assert result.speech_tokens == alone.speech_tokens > 0
-    assert engine.jobs_done == len(jobs) + 3
+        [alone] = engine.decode_batch([job])
+        assert result.speech_tokens == alone.speech_tokens and len(alone.speech_tokens) == 20
+        assert result.text_tokens == alone.text_tokens > 2
+        rendered[job.seed] = engine.render(RenderJob(job=job, speech_tokens=result.speech_tokens))
+        again = engine.render(RenderJob(job=job, speech_tokens=alone.speech_tokens))
+        assert rendered[job.seed].audio is not None and again.audio is not None
+        assert np.array_equal(rendered[job.seed].audio.to_array(), again.audio.to_array())  # same seed, same audio
+        assert 0.5 * 20 / 25 * engine.sample_rate < rendered[job.seed].audio.to_array().size <= 20 / 25 * engine.sample_rate  # 25 tokens a second
+    assert not np.array_equal(rendered[1].audio.to_array()[:1000], rendered[4].audio.to_array()[:1000])
+    assert engine.jobs_done == 1 + 2 * 3  # the failed decode, and every render
+    assert (engine.cache.hits, engine.cache.misses) == (1 + 3, 2)  # the batch, then each job alone; renders are not counted
+
+
+def test_a_render_that_fails_reports_its_own_error(model: ChatterboxTTS) -> None:
+    engine = TTSEngine(model, engine_settings())
+    result = engine.render(RenderJob(job=TTSJob(text="No voice.", voice=None, seed=1), speech_tokens=[1, 2, 3]))
+    assert result.error and result.error_is_client_fault and result.audio is None

@@ -1,0 +1,69 @@
+"""The VC engine's batches on the real ChatterboxVC classes with random weights: sources of
+different lengths tokenized in one padded pass give each job the audio it gets alone, and a
+job the model cannot serve fails by itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from chatterbox.vc import ChatterboxVC
+
+from audio.codec import decode
+from config import ModelSettings
+from models.jobs import AudioPayload, VCJob, VoiceReference
+from models.loader import load_vc
+from models.vc_engine import VCEngine
+from tests.conftest import engine_settings, read_testdata
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ChatterboxVC]:
+    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=2)
+    yield load_vc(settings).model
+
+
+def voice(name: str, filename: str) -> VoiceReference:
+    samples = decode(read_testdata(filename), 24_000).samples[:36_000]
+    return VoiceReference(content_hash=f"{name}-hash-0001", audio=AudioPayload.from_array(samples, 24_000))
+
+
+def source(seconds: float, offset: float = 0.0) -> AudioPayload:
+    samples = decode(read_testdata("source_speech_16k.wav"), 16_000).samples
+    return AudioPayload.from_array(samples[int(offset * 16_000) : int((offset + seconds) * 16_000)], 16_000)
+
+
+def test_a_mixed_batch_gives_each_job_its_own_audio_and_isolates_a_failure(model: ChatterboxVC) -> None:
+    engine = VCEngine(model, engine_settings())
+    jobs = [
+        VCJob(source=source(1.0), target_voice=voice("alex", "voice_alex.wav")),
+        VCJob(source=source(1.6, offset=0.3), target_voice=voice("bella", "voice_bella.wav")),  # longer: the others are padded
+        VCJob(source=source(0.8), target_voice=None),  # random weights have no built-in voice
+        VCJob(source=source(1.0), target_voice=voice("bella", "voice_bella.wav")),  # same source as the first, another target
+    ]
+    together = engine.convert_batch(jobs)
+    assert together[2].error and together[2].error_is_client_fault and together[2].audio is None
+    assert [result.speech_tokens for result in together] == [25, 40, 0, 25]  # 25 tokens a second of source
+    assert together[3].conditioning_cache_hit and not together[1].conditioning_cache_hit
+    audio = [result.audio.to_array() if result.audio else None for result in together]
+    assert not np.array_equal(audio[0], audio[3])  # the target voice matters
+    for job, batched in zip(jobs, audio, strict=True):
+        if batched is None:
+            continue
+        [alone] = engine.convert_batch([job])
+        assert alone.audio is not None and np.array_equal(alone.audio.to_array(), batched)
+        assert len(batched) == pytest.approx(job.source.to_array().size / 16_000 * engine.sample_rate, abs=0.05 * engine.sample_rate)
+    assert engine.jobs_done == len(jobs) + 3
+    assert (engine.cache.hits, engine.cache.misses) == (4, 2)
+
+
+def test_batched_tokenizing_gives_the_tokens_of_each_source_alone(model: ChatterboxVC) -> None:
+    sources = [source(seconds, offset).to_array() for seconds, offset in ((1.2, 0.0), (0.6, 0.5), (2.0, 0.1))]
+    engine = VCEngine(model, engine_settings())
+    with torch.inference_mode():
+        batched = engine._tokenize(sources)
+        alone = [model.s3gen.tokenizer([torch.from_numpy(one)])[0][0] for one in sources]
+    assert [len(tokens) for tokens in batched] == [30, 15, 50]
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(batched, alone, strict=True))
