@@ -47,7 +47,7 @@ from api.protocol import (
     VoiceListResponse,
     VoiceResponse,
 )
-from api.serving import Serving, TTSStages
+from api.serving import Serving, RunnerStages
 from api.voice_resolution import PredefinedVoices, VoiceResolver
 from api.voices import VoiceServing
 from audio.formats import SAMPLE_RATES, OutputFormat
@@ -245,8 +245,12 @@ class ChatterboxService:
         self.output_library.close()
 
     @property
-    def tts_stages(self) -> TTSStages:
-        return TTSStages(self.tts_runner.to_async.decode, self.tts_runner.to_async.render)
+    def tts_stages(self) -> RunnerStages:
+        return RunnerStages(self.tts_runner.to_async.decode, self.tts_runner.to_async.render)
+
+    @property
+    def vc_stages(self) -> RunnerStages:
+        return RunnerStages(self.vc_runner.to_async.tokenize, self.vc_runner.to_async.render)
 
     async def forget_conditioning(self, content_hashes: list[str]) -> None:
         """Best effort: a runner that misses this evicts the entry by LRU; no record points to it."""
@@ -283,7 +287,7 @@ class ChatterboxService:
         """Say the source speech again in the target voice."""
         rate = validated(SampleRateField, {"sample_rate": sample_rate}, "body").sample_rate
         return await self.serving.vc(
-            request, self.vc_runner.to_async.convert, self.vc_runner.to_async.info,
+            request, self.vc_stages, self.vc_runner.to_async.info,
             input_audio=input_audio, input_filename=input_filename, target_voice=target_voice,
             target_audio=target_audio, output_format=output_format, sample_rate=rate, response_mode=response_mode,
         )

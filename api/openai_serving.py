@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from api.errors import APIError
 from api.openai_protocol import OPENAI_CONTENT_TYPES, ModelList, ModelObject, SpeechRequest, VoiceListing
 from api.protocol import TTSRequest
-from api.serving import RunnerInfoCall, Serving, TTSStages
+from api.serving import RunnerInfoCall, Serving, RunnerStages
 from api.voice_resolution import VoiceResolver
 from audio.formats import OutputFormat
 from config import OpenAISettings
@@ -36,7 +36,7 @@ class OpenAIServing:
         runner = await self.serving.model_info("tts", info)
         return await self.resolver.listing(runner.has_default_voice)
 
-    async def speech(self, request: Request, body: SpeechRequest, stages: TTSStages, info: RunnerInfoCall) -> Response:
+    async def speech(self, request: Request, body: SpeechRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
         self.model(body.model)
         runner = await self.serving.model_info("tts", info)
         voice = await self.resolver.resolve(body.voice_name, runner.has_default_voice)

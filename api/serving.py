@@ -47,7 +47,7 @@ from audio.encoding import EncodeSpec, encode, output_spec
 from audio.formats import OutputFormat
 from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
 from config import Settings
-from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob, VCJob, VoiceReference
+from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob, VCJob, VCRenderJob, VoiceReference
 from models.metrics import timed_stage
 from models.text_chunks import split_for_streaming, split_into_chunks
 from outputs.library import OutputLibrary, OutputNotFoundError
@@ -63,9 +63,9 @@ RunnerInfoCall = Callable[[], Awaitable[RunnerInfo]]
 
 
 @dataclass(frozen=True)
-class TTSStages:
-    """The TTS runner's two calls: `decode` (T3, adaptively batched) and `render` (S3Gen,
-    one job a call, so a request waits for its own render only)."""
+class RunnerStages:
+    """A runner's two calls: `decode` (TTS: T3; VC: the S3 tokenizer; adaptively batched)
+    and `render` (S3Gen, one job a call, so a request waits for its own render only)."""
 
     decode: RunnerCall
     render: RunnerCall
@@ -118,7 +118,7 @@ class Serving:
             raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
         return result
 
-    async def _synthesize(self, stages: TTSStages, job: TTSJob) -> JobResult:
+    async def _synthesize(self, stages: RunnerStages, job: TTSJob) -> JobResult:
         """One chunk: its speech tokens from the batched decoder, then its own render."""
         started = time.perf_counter()
         decoded: DecodeResult = await self._run(stages.decode, job, "tts", "voice")
@@ -184,7 +184,7 @@ class Serving:
         metadata, reference = await self.voices.reference(name, "voice")
         return ResolvedVoice(metadata.name, "library", metadata, reference)
 
-    async def tts(self, request: Request, body: TTSRequest, stages: TTSStages, info: RunnerInfoCall) -> Response:
+    async def tts(self, request: Request, body: TTSRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
         return await self.speak(request, body, await self.library_voice(body.voice), stages, info)
 
     async def _change_speed(self, samples: np.ndarray, sample_rate: int, speed: float, library: SpeedLibrary) -> tuple[np.ndarray, str | None]:
@@ -198,7 +198,7 @@ class Serving:
             raise APIError(500, f"could not change the speed: {exc}", error_type="processing_error") from None
 
     async def speak(
-        self, request: Request, body: TTSRequest, voice: ResolvedVoice, stages: TTSStages, info: RunnerInfoCall,
+        self, request: Request, body: TTSRequest, voice: ResolvedVoice, stages: RunnerStages, info: RunnerInfoCall,
         *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None,
     ) -> Response:
         """Generate `body.text` in `voice`: whole (then stored, answered with its URL or its
@@ -244,7 +244,7 @@ class Serving:
         """Chunk `index` of a request, seeded from the request's seed: same seed, same audio."""
         return TTSJob(text=text, voice=plan.voice.reference, **(plan.resolved | {"seed": (plan.resolved["seed"] + index) % 2**32}))
 
-    async def _generate_chunked(self, plan: SpeechPlan, stages: TTSStages) -> JobResult:
+    async def _generate_chunked(self, plan: SpeechPlan, stages: RunnerStages) -> JobResult:
         """The text's chunks as runner jobs of their own, joined here with the crossfade.
         Each chunk joins the runner's batch queue beside other requests' chunks, so a long
         text neither runs alone nor makes short requests wait for all of it; at most
@@ -276,7 +276,7 @@ class Serving:
             speech_tokens=sum(result.speech_tokens for result in results),
         )
 
-    async def _speak_whole(self, request: Request, plan: SpeechPlan, stages: TTSStages) -> Response:
+    async def _speak_whole(self, request: Request, plan: SpeechPlan, stages: RunnerStages) -> Response:
         body = plan.body
         result = await self._generate_chunked(plan, stages)
         self._record_use(plan.voice)
@@ -297,7 +297,7 @@ class Serving:
         return response
 
     async def _speak_streamed(
-        self, request: Request, plan: SpeechPlan, stages: TTSStages, *, sse: bool, media_type: str | None, store: bool
+        self, request: Request, plan: SpeechPlan, stages: RunnerStages, *, sse: bool, media_type: str | None, store: bool
     ) -> SpeechStreamingResponse:
         configured = self.settings.tts
         chunks = split_for_streaming(plan.body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
@@ -371,12 +371,12 @@ class Serving:
         check_duration(audio, "input_filename", min_seconds=limits.vc_source_min_seconds, max_seconds=limits.vc_source_max_seconds)
         return AudioPayload.from_array(audio.samples, VC_SOURCE_SAMPLE_RATE)
 
-    async def vc(self, request: Request, convert: RunnerCall, info: RunnerInfoCall, **fields: Any) -> Response:
+    async def vc(self, request: Request, stages: RunnerStages, info: RunnerInfoCall, **fields: Any) -> Response:
         with self.slots.hold():
-            return await self._vc(request, convert, info, **fields)
+            return await self._vc(request, stages, info, **fields)
 
     async def _vc(
-        self, request: Request, convert: RunnerCall, info: RunnerInfoCall, *, input_audio: UploadFile | None, input_filename: str | None,
+        self, request: Request, stages: RunnerStages, info: RunnerInfoCall, *, input_audio: UploadFile | None, input_filename: str | None,
         target_voice: str | None, target_audio: UploadFile | None, output_format: OutputFormat, sample_rate: int | None, response_mode: ResponseMode,
     ) -> Response:
         if target_voice is not None and target_audio is not None:
@@ -389,7 +389,10 @@ class Serving:
         elif target_audio is not None:
             target = await self.voices.uploaded_reference(target_audio, "target_audio")
         model_source = await self.model_source("vc", info)
-        result = await self._run(convert, VCJob(source=source, target_voice=target), "vc", "target_voice")
+        started = time.perf_counter()
+        tokens: DecodeResult = await self._run(stages.decode, VCJob(source=source, target_voice=target), "vc", "target_voice")
+        result: JobResult = await self._run(stages.render, VCRenderJob(target_voice=target, speech_tokens=tokens.speech_tokens), "vc", "target_voice")
+        result.generation_seconds = time.perf_counter() - started
         if target_metadata is not None:
             self.voices.library.record_use(target_metadata.name)
         target_label = target_voice or ("upload" if target_audio is not None else "default")

@@ -11,7 +11,7 @@ POST /api/v1/tts, with the bytes returned in the response.
 Random weights rarely emit a stop token, so every request runs to `--max-new-tokens` speech
 tokens (25 per second of audio): every request makes the same amount of audio, batched or
 not. Reported per level and mode: throughput (seconds of audio per wall second), p50/p95
-latency and time to first byte, mean T3 decoding batch, and where the model time went
+latency and time to first byte, failed requests, mean T3 decoding batch, and where the model time went
 (`chatterbox_stage_seconds` from /metrics: conditioning, t3, s3gen, watermark, encode).
 
 Run: .venv/bin/python benchmarks/batching_load.py [--levels 1 2 4 8 16] [--max-new-tokens 50]
@@ -26,7 +26,6 @@ import io
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -76,17 +75,19 @@ def scrape(client: httpx.Client) -> dict[str, float]:
     return totals
 
 
-async def one_request(client: httpx.AsyncClient, body: dict) -> tuple[float, float, float]:
-    """Seconds to the first body byte, to the last, and seconds of audio received."""
+async def one_request(client: httpx.AsyncClient, body: dict) -> tuple[float, float, float] | str:
+    """Seconds to the first body byte, to the last, and seconds of audio received; or the
+    error the service answered with."""
     started = time.perf_counter()
     first = None
     data = bytearray()
     async with client.stream("POST", "/api/v1/tts", json=body) as response:
-        response.raise_for_status()
         async for piece in response.aiter_raw():
             if first is None and piece:
                 first = time.perf_counter() - started
             data += piece
+    if response.status_code != 200:
+        return f"{response.status_code}: {bytes(data)[:300].decode(errors='replace')}"
     total = time.perf_counter() - started
     info = sf.info(io.BytesIO(bytes(data)))
     return first or total, total, info.frames / info.samplerate
@@ -100,18 +101,25 @@ async def closed_loop(base_url: str, concurrency: int, requests: int, voices: li
     ]
     queue = list(reversed(bodies))
     timings: list[tuple[float, float, float]] = []
+    errors: list[str] = []
 
     async def client_loop(client: httpx.AsyncClient) -> None:
         while queue:
-            timings.append(await one_request(client, queue.pop()))
+            outcome = await one_request(client, queue.pop())
+            if isinstance(outcome, str):
+                errors.append(outcome)
+                print(f"request failed: {outcome}", file=sys.stderr, flush=True)
+            else:
+                timings.append(outcome)
 
     async with httpx.AsyncClient(base_url=base_url, timeout=3600) as client:
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
         wall = time.perf_counter() - started
-    firsts, totals, audio = zip(*timings, strict=True)
+    firsts, totals, audio = zip(*timings, strict=True) if timings else ((0.0,), (0.0,), (0.0,))
     return {
         "requests": requests,
+        "errors": len(errors),
         "wall_seconds": round(wall, 2),
         "audio_seconds": round(sum(audio), 2),
         "throughput_audio_s_per_s": round(sum(audio) / wall, 4),
@@ -142,15 +150,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="requests per client at each level (at least 4 requests a level)")
     parser.add_argument("--max-new-tokens", type=int, default=50, help="speech tokens per request (25 a second of audio)")
     parser.add_argument("--max-batch-size", type=int, default=8)
-    parser.add_argument("--max-latency-ms", type=int, default=600000)
+    parser.add_argument("--max-latency-ms", type=int, default=3600000)
     parser.add_argument("--voices", type=int, default=4, help="distinct voices the requests pick from")
     parser.add_argument("--voice-seconds", type=float, default=3.0, help="reference clip length (S3Gen's prompt)")
     parser.add_argument("--t3-layers", type=int, default=2, help="T3 layers of the random model (30 is the full-size 0.5B T3)")
     parser.add_argument("--device", default=os.environ.get("CHATTERBOX_DEVICE", "cpu"), help="cpu | cuda")
+    parser.add_argument("--log-dir", type=Path, help="keep the services' logs here (default: a temporary folder, removed at the end)")
     args = parser.parse_args()
     modes = {"batched": "true", "unbatched": "false"}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
+        logs = args.log_dir or work
+        logs.mkdir(parents=True, exist_ok=True)
         base_env = {
             "STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"),
             "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(args.max_new_tokens), "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers),
@@ -162,7 +173,7 @@ def main() -> None:
             for mode, batching in modes.items():
                 port = free_port()
                 env = base_env | {"CHATTERBOX_RUNNER__BATCHING": batching, "BENTOML_HOME": str(work / f"bentoml-{mode}")}
-                services[mode] = start_bentoml(env, work / f"serve-{mode}.log", port, timeout=900)
+                services[mode] = start_bentoml(env, logs / f"serve-{mode}.log", port, timeout=900)
                 clients[mode] = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=3600)
             voices = upload_voices(clients["batched"], args.voices, args.voice_seconds)
             for mode, client in clients.items():  # warm up: every voice's conditionals cached, first-call costs paid
@@ -197,6 +208,10 @@ def main() -> None:
                 "voices": args.voices, "max_batch_size": args.max_batch_size, "cpu_count": os.cpu_count(), "levels": levels, "summary": summary,
             }
             print(json.dumps(report, indent=2))
+        except BaseException:
+            for mode in services:  # the logs go with the temporary folder: show their ends
+                sys.stderr.write(f"--- serve-{mode}.log (end) ---\n" + (logs / f"serve-{mode}.log").read_text()[-6000:])
+            raise
         finally:
             for client in clients.values():
                 client.close()

@@ -64,6 +64,13 @@ class RenderJob(BaseModel):
     speech_tokens: list[int]
 
 
+class VCRenderJob(BaseModel):
+    """A tokenized VC job for S3Gen: the source's speech tokens and the voice to say them in."""
+
+    target_voice: VoiceReference | None = None  # None: the checkpoint's built-in voice
+    speech_tokens: list[int]
+
+
 class JobOutcome(BaseModel):
     """What every runner result has: a failed job reports `error` without failing its batch-mates."""
 
@@ -72,7 +79,8 @@ class JobOutcome(BaseModel):
 
 
 class DecodeResult(JobOutcome):
-    """T3's output for one TTS job: speech tokens (ending with the stop token when emitted)."""
+    """Speech tokens of one job: for TTS decoded by T3 (ending with the stop token when
+    emitted), for VC read from the source speech by the S3 tokenizer."""
 
     speech_tokens: list[int] = []
     text_tokens: int = 0

@@ -3,7 +3,7 @@
 `bentoml serve` runs every service in its own process and aggregates them through
 prometheus_client's multiprocess mode, which it switches on by setting
 `PROMETHEUS_MULTIPROC_DIR` while a worker starts: after our modules are imported. So the
-metrics are made on first use (from a runner's `__init__` or a request), never at import.
+metrics are made on first use (in a request), never at import.
 """
 
 from __future__ import annotations

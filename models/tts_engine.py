@@ -7,7 +7,7 @@
 They are separate runner calls so that a request waits for its own render only, not for
 every render of the batch it was decoded in (BentoML answers a batch all at once), and so
 that T3 can decode the next batch while S3Gen renders. Renders are not batched: batching
-S3Gen gained 1.0-1.14x on the CPU (`benchmarks/s3gen_batching.py`). Each stage holds its own
+S3Gen ran at 0.90-1.03x on the CPU (`benchmarks/s3gen_batching.py`). Each stage holds its own
 lock: T3 samples only from per-job generators, so S3Gen alone uses the global RNG, seeded
 per render under its lock (same seed, same audio).
 """

@@ -3,15 +3,19 @@ class is defined), quiet progress bars, cache eviction and what a runner reports
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import psutil
 import torch
 
 from config import get_settings
 from config.logs import configure_logging
-from models.jobs import RunnerInfo
+from models.jobs import JobResult, RunnerInfo
 from models.loader import Loaded
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
@@ -19,6 +23,7 @@ from models.vc_engine import VCEngine
 os.environ.setdefault("TQDM_DISABLE", "1")  # T3's per-token tqdm bar would flood the logs
 
 logger = logging.getLogger(__name__)
+JobT = TypeVar("JobT")
 settings = get_settings()
 configure_logging(settings.logging.level)
 
@@ -37,6 +42,20 @@ BATCH_CONFIG = (
     if settings.runner.batching
     else {}
 )
+
+
+class RenderQueue:
+    """S3Gen renders, first come first served on one thread of their own: a request waits
+    for its own render only (not for every render of the batch it was decoded in), renders
+    never hold the threads that `decode`, `info` and `forget` run on, and a render still
+    queued when its caller hangs up (the awaiting call is cancelled) is dropped."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3gen")
+
+    async def run(self, render: Callable[[JobT], JobResult], jobs: list[JobT]) -> list[JobResult]:
+        loop = asyncio.get_running_loop()
+        return [await loop.run_in_executor(self._thread, render, job) for job in jobs]
 
 
 def forget_voices(engine: TTSEngine | VCEngine, content_hashes: list[str]) -> int:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 import bentoml
 
 from models.jobs import DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob
 from models.loader import load_tts
 from models.tts_engine import TTSEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, forget_voices, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-tts-runner", **RUNNER_SERVICE_CONFIG)
@@ -18,7 +15,7 @@ class TTSRunner:
     def __init__(self) -> None:
         self.loaded = load_tts(settings.model)
         self.engine = TTSEngine(self.loaded.model, settings.tts)
-        self.s3gen_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3gen")
+        self.renders = RenderQueue()
 
     @bentoml.api(**BATCH_CONFIG)
     def decode(self, jobs: list[TTSJob]) -> list[DecodeResult]:
@@ -28,12 +25,8 @@ class TTSRunner:
 
     @bentoml.api
     async def render(self, jobs: list[RenderJob]) -> list[JobResult]:
-        """S3Gen, one job per call: a request waits for its own render, not for every render
-        of the batch its tokens were decoded in. Renders queue first come, first served on
-        their own thread, so they never hold the threads `decode`, `info` and `forget` run
-        on; one still queued when its caller hangs up is dropped."""
-        loop = asyncio.get_running_loop()
-        return [await loop.run_in_executor(self.s3gen_thread, self.engine.render, job) for job in jobs]
+        """S3Gen, called with one job (see `RenderQueue`)."""
+        return await self.renders.run(self.engine.render, jobs)
 
     @bentoml.api
     def info(self) -> RunnerInfo:

@@ -1,13 +1,13 @@
-"""The Chatterbox voice-conversion model as a BentoML service with adaptive batching."""
+"""The Chatterbox voice-conversion model as a BentoML service: sources tokenized with adaptive batching, then S3Gen rendering per job."""
 
 from __future__ import annotations
 
 import bentoml
 
-from models.jobs import JobResult, RunnerInfo, VCJob
+from models.jobs import DecodeResult, JobResult, RunnerInfo, VCJob, VCRenderJob
 from models.loader import load_vc
 from models.vc_engine import VCEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, forget_voices, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, forget_voices, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-vc-runner", **RUNNER_SERVICE_CONFIG)
@@ -15,11 +15,17 @@ class VCRunner:
     def __init__(self) -> None:
         self.loaded = load_vc(settings.model)
         self.engine = VCEngine(self.loaded.model, settings.tts)
+        self.renders = RenderQueue()
 
     @bentoml.api(**BATCH_CONFIG)
-    def convert(self, jobs: list[VCJob]) -> list[JobResult]:
-        """Every source of the batch tokenized in one pass, then each converted to its own target."""
-        return self.engine.convert_batch(jobs)
+    def tokenize(self, jobs: list[VCJob]) -> list[DecodeResult]:
+        """Every source of the batch read into speech tokens in one padded pass."""
+        return self.engine.tokenize_batch(jobs)
+
+    @bentoml.api
+    async def render(self, jobs: list[VCRenderJob]) -> list[JobResult]:
+        """S3Gen in the job's target voice, called with one job (see `RenderQueue`)."""
+        return await self.renders.run(self.engine.render, jobs)
 
     @bentoml.api
     def info(self) -> RunnerInfo:

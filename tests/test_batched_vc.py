@@ -1,6 +1,6 @@
-"""The VC engine's batches on the real ChatterboxVC classes with random weights: sources of
-different lengths tokenized in one padded pass give each job the audio it gets alone, and a
-job the model cannot serve fails by itself."""
+"""The VC engine on the real ChatterboxVC classes with random weights: sources of different
+lengths tokenized in one padded pass give each job the tokens, and after its render the
+audio, it gets alone; a job the model cannot serve fails by itself."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chatterbox.vc import ChatterboxVC
 
 from audio.codec import decode
 from config import ModelSettings
-from models.jobs import AudioPayload, VCJob, VoiceReference
+from models.jobs import AudioPayload, VCJob, VCRenderJob, VoiceReference
 from models.loader import load_vc
 from models.vc_engine import VCEngine
 from tests.conftest import engine_settings, read_testdata
@@ -43,19 +43,22 @@ def test_a_mixed_batch_gives_each_job_its_own_audio_and_isolates_a_failure(model
         VCJob(source=source(0.8), target_voice=None),  # random weights have no built-in voice
         VCJob(source=source(1.0), target_voice=voice("bella", "voice_bella.wav")),  # same source as the first, another target
     ]
-    together = engine.convert_batch(jobs)
-    assert together[2].error and together[2].error_is_client_fault and together[2].audio is None
-    assert [result.speech_tokens for result in together] == [25, 40, 0, 25]  # 25 tokens a second of source
-    assert together[3].conditioning_cache_hit and not together[1].conditioning_cache_hit
-    audio = [result.audio.to_array() if result.audio else None for result in together]
+    tokenized = engine.tokenize_batch(jobs)
+    assert [len(result.speech_tokens) for result in tokenized] == [25, 40, 20, 25]  # 25 tokens a second of source
+    assert tokenized[0].speech_tokens == tokenized[3].speech_tokens
+    rendered = [engine.render(VCRenderJob(target_voice=job.target_voice, speech_tokens=result.speech_tokens)) for job, result in zip(jobs, tokenized, strict=True)]
+    assert rendered[2].error and rendered[2].error_is_client_fault and rendered[2].audio is None
+    assert rendered[3].conditioning_cache_hit and not rendered[1].conditioning_cache_hit
+    audio = [result.audio.to_array() if result.audio else None for result in rendered]
     assert not np.array_equal(audio[0], audio[3])  # the target voice matters
     for job, batched in zip(jobs, audio, strict=True):
         if batched is None:
             continue
-        [alone] = engine.convert_batch([job])
-        assert alone.audio is not None and np.array_equal(alone.audio.to_array(), batched)
-        assert len(batched) == pytest.approx(job.source.to_array().size / 16_000 * engine.sample_rate, abs=0.05 * engine.sample_rate)
-    assert engine.jobs_done == len(jobs) + 3
+        [alone] = engine.tokenize_batch([job])
+        again = engine.render(VCRenderJob(target_voice=job.target_voice, speech_tokens=alone.speech_tokens))
+        assert again.audio is not None and np.array_equal(again.audio.to_array(), batched)  # same source and target, same audio
+        assert 0.5 * job.source.to_array().size / 16_000 < batched.size / engine.sample_rate <= job.source.to_array().size / 16_000 + 0.05
+    assert engine.jobs_done == 2 * len(jobs) - 1  # every render, the failed one included
     assert (engine.cache.hits, engine.cache.misses) == (4, 2)
 
 
