@@ -34,6 +34,11 @@ RUNNER_SERVICE_CONFIG = {
     # generation itself is serialised by the engine's lock
     "threads": 4,
     "traffic": {"timeout": 3600},
+    # BentoML's client (the API service's `bentoml.depends` proxy) replaces its HTTP session
+    # after 100 calls or 300 s and closes the old one with every call still in flight on it,
+    # which failed queued generations with 503 under sustained load. Never recycle: the
+    # runners live in the same Bento as the API, so there is no pinned connection to rebalance.
+    "runner_connection": {"max_requests": 2**31 - 1, "max_age": float(10**9)},
 }
 # batching off (`runner.batching: false`): a plain API, each call one job run by itself; the
 # unbatched baseline that benchmarks/batching_load.py compares against

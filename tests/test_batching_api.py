@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,25 @@ def test_without_batching_each_request_decodes_alone(unbatched: RunningService) 
     assert all(response.status_code == 200 for response in responses), [response.text for response in responses]
     loops, single_chunk_loops = decode_loops(unbatched)
     assert loops == single_chunk_loops >= len(bodies)
+
+
+def test_generation_in_flight_survives_many_other_runner_calls(batched: RunningService) -> None:
+    """BentoML's client replaces its session to a runner after 100 calls (by default) and
+    closed the old one with every call still in flight: a generation running while the
+    service made 100 other runner calls (each health check asks both runners) failed with 503."""
+    voice = upload_voice(batched, "survivor-voice")
+    outcome: dict[str, httpx.Response] = {}
+
+    def speak() -> None:
+        outcome["response"] = batched.client.post("/api/v1/tts", json={"text": LONG_TEXT, "voice": voice, "seed": 8})
+
+    speaker = threading.Thread(target=speak)
+    speaker.start()
+    checks_while_speaking = 0
+    with httpx.Client(base_url=batched.base_url, timeout=60) as prober:
+        while speaker.is_alive():
+            assert prober.get("/api/v1/health").status_code == 200
+            checks_while_speaking += 1
+    speaker.join()
+    assert outcome["response"].status_code == 200, outcome["response"].text
+    assert checks_while_speaking > 100  # past BentoML's default session limit while the generation ran
