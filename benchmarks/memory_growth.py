@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--voices", type=int, default=50)
     parser.add_argument("--cache-size", type=int, default=16, help="tts.conditioning_cache_size (below --voices, so entries are evicted)")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=10)
+    parser.add_argument("--max-new-tokens", type=int, default=10, help="speech tokens per request (10 is the configured minimum)")
     parser.add_argument("--voice-seconds", type=float, default=1.5)
     parser.add_argument("--sample-every", type=int, default=50)
     parser.add_argument("--t3-layers", type=int, default=2)

@@ -42,7 +42,11 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, process: su
 
 
 def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:  # it exited by itself (a start-up failure): nothing to stop
+        process.wait()
+        return
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
