@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from api.errors import APIError
 from api.openai_protocol import OPENAI_CONTENT_TYPES, ModelList, ModelObject, SpeechRequest, VoiceListing
 from api.protocol import TTSRequest
-from api.serving import RunnerInfoCall, Serving, RunnerStages
+from api.serving import RunnerInfoCall, RunnerStages, Serving
 from api.voice_resolution import VoiceResolver
 from audio.formats import OutputFormat
 from config import OpenAISettings

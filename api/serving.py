@@ -390,7 +390,7 @@ class Serving:
             target = await self.voices.uploaded_reference(target_audio, "target_audio")
         model_source = await self.model_source("vc", info)
         started = time.perf_counter()
-        tokens: DecodeResult = await self._run(stages.decode, VCJob(source=source, target_voice=target), "vc", "target_voice")
+        tokens: DecodeResult = await self._run(stages.decode, VCJob(source=source), "vc", "target_voice")
         result: JobResult = await self._run(stages.render, VCRenderJob(target_voice=target, speech_tokens=tokens.speech_tokens), "vc", "target_voice")
         result.generation_seconds = time.perf_counter() - started
         if target_metadata is not None:

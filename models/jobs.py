@@ -52,8 +52,9 @@ class TTSJob(BaseModel):
 
 
 class VCJob(BaseModel):
+    """Source speech to tokenize; the target voice goes with its render (`VCRenderJob`)."""
+
     source: AudioPayload
-    target_voice: VoiceReference | None = None  # None: the checkpoint's built-in voice
 
 
 class RenderJob(BaseModel):

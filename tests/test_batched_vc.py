@@ -38,24 +38,24 @@ def source(seconds: float, offset: float = 0.0) -> AudioPayload:
 def test_a_mixed_batch_gives_each_job_its_own_audio_and_isolates_a_failure(model: ChatterboxVC) -> None:
     engine = VCEngine(model, engine_settings())
     jobs = [
-        VCJob(source=source(1.0), target_voice=voice("alex", "voice_alex.wav")),
-        VCJob(source=source(1.6, offset=0.3), target_voice=voice("bella", "voice_bella.wav")),  # longer: the others are padded
-        VCJob(source=source(0.8), target_voice=None),  # random weights have no built-in voice
-        VCJob(source=source(1.0), target_voice=voice("bella", "voice_bella.wav")),  # same source as the first, another target
+        (VCJob(source=source(1.0)), voice("alex", "voice_alex.wav")),
+        (VCJob(source=source(1.6, offset=0.3)), voice("bella", "voice_bella.wav")),  # longer: the others are padded
+        (VCJob(source=source(0.8)), None),  # random weights have no built-in voice
+        (VCJob(source=source(1.0)), voice("bella", "voice_bella.wav")),  # same source as the first, another target
     ]
-    tokenized = engine.tokenize_batch(jobs)
+    tokenized = engine.tokenize_batch([job for job, _ in jobs])
     assert [len(result.speech_tokens) for result in tokenized] == [25, 40, 20, 25]  # 25 tokens a second of source
     assert tokenized[0].speech_tokens == tokenized[3].speech_tokens
-    rendered = [engine.render(VCRenderJob(target_voice=job.target_voice, speech_tokens=result.speech_tokens)) for job, result in zip(jobs, tokenized, strict=True)]
+    rendered = [engine.render(VCRenderJob(target_voice=target, speech_tokens=result.speech_tokens)) for (_, target), result in zip(jobs, tokenized, strict=True)]
     assert rendered[2].error and rendered[2].error_is_client_fault and rendered[2].audio is None
     assert rendered[3].conditioning_cache_hit and not rendered[1].conditioning_cache_hit
     audio = [result.audio.to_array() if result.audio else None for result in rendered]
     assert not np.array_equal(audio[0], audio[3])  # the target voice matters
-    for job, batched in zip(jobs, audio, strict=True):
+    for (job, target), batched in zip(jobs, audio, strict=True):
         if batched is None:
             continue
         [alone] = engine.tokenize_batch([job])
-        again = engine.render(VCRenderJob(target_voice=job.target_voice, speech_tokens=alone.speech_tokens))
+        again = engine.render(VCRenderJob(target_voice=target, speech_tokens=alone.speech_tokens))
         assert again.audio is not None and np.array_equal(again.audio.to_array(), batched)  # same source and target, same audio
         assert 0.5 * job.source.to_array().size / 16_000 < batched.size / engine.sample_rate <= job.source.to_array().size / 16_000 + 0.05
     assert engine.jobs_done == 2 * len(jobs) - 1  # every render, the failed one included
