@@ -198,7 +198,7 @@ class ModelHealth(BaseModel):
     conditioning_cache_hit_rate: float | None = Field(None, description="hits / (hits + misses) since the runner started; None before the first lookup.")
     jobs_done: int | None = Field(None, description="Jobs the runner finished since it started.")
     memory_rss_bytes: int | None = Field(None, description="Resident memory of the runner process.")
-    gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now (None without CUDA).")
+    gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")
     gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")
     error: str | None = None
 
@@ -219,6 +219,11 @@ class OutputIndexHealth(BaseModel):
     outputs: int
 
 
+class GenerationsHealth(BaseModel):
+    in_flight: int = Field(description="TTS/VC requests this replica is generating (or streaming) now; each holds a slot until its last byte is sent.")
+    limit: int = Field(description="limits.max_pending_generations: a request beyond it gets 429 (0: no limit).")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
     ready: bool
@@ -228,3 +233,4 @@ class HealthResponse(BaseModel):
     storage: StorageHealth
     voice_index: VoiceIndexHealth
     outputs_index: OutputIndexHealth
+    generations: GenerationsHealth

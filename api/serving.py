@@ -29,6 +29,7 @@ from api.protocol import (
     DEFAULT_CFG_WEIGHT,
     DEFAULT_EXAGGERATION,
     DEFAULT_TEMPERATURE,
+    GenerationsHealth,
     HealthResponse,
     ModelHealth,
     OutputIndexHealth,
@@ -442,6 +443,7 @@ class Serving:
         outputs_index = OutputIndexHealth(ready=self.outputs.loaded, outputs=self.outputs.size)
         ready = tts.ready and vc.ready and storage.ready and voice_index.ready and outputs_index.ready
         body = HealthResponse(
-            status="ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index, outputs_index=outputs_index
+            status="ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index,
+            outputs_index=outputs_index, generations=GenerationsHealth(in_flight=self.slots.active, limit=self.slots.limit),
         )
         return body, 200 if ready else 503

@@ -8,9 +8,10 @@ against one service, then the other, so drift hits both alike. Requests speak se
 realistic lengths (40 to 200 characters, one chunk each) in mixed voices through
 POST /api/v1/tts, with the bytes returned in the response.
 
-Random weights rarely emit a stop token, so every request runs to `--max-new-tokens` speech
-tokens (25 per second of audio): every request makes the same amount of audio, batched or
-not. Reported per level and mode: throughput (seconds of audio per wall second), p50/p95
+Random mode ends each utterance after as many speech tokens as saying it takes; these
+sentences take longer than `--max-new-tokens` (25 tokens per second of audio), so the cap
+decides: every request makes the same amount of audio, batched or not. S3Gen is the
+full-size one (`model.random_s3gen: full`), as in the figures of docs/performance.md. Reported per level and mode: throughput (seconds of audio per wall second), p50/p95
 latency and time to first byte, failed requests, mean T3 decoding batch, and where the model time went
 (`chatterbox_stage_seconds` from /metrics: conditioning, t3, s3gen, watermark, encode).
 
@@ -39,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.processes import free_port, start_bentoml, stop  # noqa: E402
+from tests.testdata import TESTDATA  # noqa: E402
 
-TESTDATA = ROOT.parent / "shared" / "testdata"
 SENTENCES = [
     "The train to the airport leaves every twenty minutes.",
     "Please remember to switch off your phone before the film starts.",
@@ -164,7 +165,7 @@ def main() -> None:
         logs.mkdir(parents=True, exist_ok=True)
         base_env = {
             "STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"),
-            "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(args.max_new_tokens), "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers),
+            "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(args.max_new_tokens), "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers), "CHATTERBOX_MODEL__RANDOM_S3GEN": "full",
             "CHATTERBOX_RUNNER__MAX_BATCH_SIZE": str(args.max_batch_size), "CHATTERBOX_RUNNER__MAX_LATENCY_MS": str(args.max_latency_ms),
             "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": "1", "CHATTERBOX_DEVICE": args.device,
         }

@@ -31,8 +31,8 @@ from audio.encoding import EncodeSpec, encode  # noqa: E402
 from audio.formats import OutputFormat  # noqa: E402
 from storage.local import LocalStorage  # noqa: E402
 from storage.outputs import OutputMetadata, OutputStore, new_output_name  # noqa: E402
+from tests.testdata import TESTDATA  # noqa: E402
 
-TESTDATA = ROOT.parent / "shared" / "testdata"
 RATE = 24_000
 
 

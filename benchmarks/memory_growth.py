@@ -72,7 +72,7 @@ def main() -> None:
         env = {
             "STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"), "BENTOML_HOME": str(work / "bentoml"), "CHATTERBOX_DEVICE": args.device,
             "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(args.max_new_tokens), "CHATTERBOX_TTS__CONDITIONING_CACHE_SIZE": str(args.cache_size),
-            "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers), "CHATTERBOX_OUTPUTS__MAX_TOTAL_BYTES": str(50 * 2**20),
+            "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers), "CHATTERBOX_MODEL__RANDOM_S3GEN": "full", "CHATTERBOX_OUTPUTS__MAX_TOTAL_BYTES": str(50 * 2**20),
         }
         service = start_bentoml(env, work / "serve.log", port, timeout=900)
         try:

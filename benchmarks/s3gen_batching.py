@@ -34,8 +34,7 @@ from audio.codec import decode  # noqa: E402
 from config import ModelSettings  # noqa: E402
 from models.conditioning import s3gen_reference  # noqa: E402
 from models.loader import load_vc  # noqa: E402
-
-TESTDATA = ROOT.parent / "shared" / "testdata"
+from tests.testdata import TESTDATA  # noqa: E402
 
 
 def seconds(run: Callable[[], object], device: str, repeats: int) -> float:
@@ -63,7 +62,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     torch.manual_seed(0)
-    settings = ModelSettings(source=args.source, dir=None, device=args.device, hf_repo_id="ResembleAI/chatterbox", random_seed=0, random_t3_layers=2)
+    settings = ModelSettings(source=args.source, dir=None, device=args.device, hf_repo_id="ResembleAI/chatterbox", random_seed=0, random_t3_layers=2, random_s3gen="full")
     model = load_vc(settings).model
     s3gen = model.s3gen
     reference = decode((TESTDATA / "voice_alex.wav").read_bytes(), 24_000).samples[: int(args.voice_seconds * 24_000)]

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.processes import free_port, start_bentoml, stop  # noqa: E402
+from tests.testdata import TESTDATA  # noqa: E402
 
-TESTDATA = ROOT.parent / "shared" / "testdata"
 TEXTS = [
     "The museum opens at nine, and the first tour leaves from the main hall.",
     "Please remember to bring your ticket, a bottle of water, and comfortable shoes.",
@@ -43,7 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         port = free_port()
-        env = {"STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"), "BENTOML_HOME": str(work / "bentoml"), "CHATTERBOX_TTS__MAX_NEW_TOKENS": "150"}
+        env = {"STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"), "BENTOML_HOME": str(work / "bentoml"), "CHATTERBOX_TTS__MAX_NEW_TOKENS": "150", "CHATTERBOX_MODEL__RANDOM_S3GEN": "full"}
         service = start_bentoml(env, work / "serve.log", port)
         try:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600)

@@ -45,10 +45,10 @@ from storage.local import LocalStorage  # noqa: E402
 from storage.s3 import S3Storage  # noqa: E402
 from storage.voices import VoiceStore, audio_keys, record_key  # noqa: E402
 from tests.processes import S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop  # noqa: E402
+from tests.testdata import TESTDATA  # noqa: E402
 from voices.library import VoiceLibrary  # noqa: E402
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch  # noqa: E402
 
-TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
 WORDS = ["warm", "deep", "bright", "calm", "raspy", "soft", "clear", "gravelly", "young", "old", "fast", "slow"]
 LANGUAGES = ["en", "de", "fr", "es", "it", "ja"]
 SEARCHES = ["warm", "narrator deep", "bright calm", "voice-0042", "gravelly old", "es soft", "nothing-matches-this"]

@@ -44,6 +44,9 @@ CONTRACT_ENV_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
+S3GenSize = Literal["small", "full"]  # random mode's S3Gen (models/random_weights.py)
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or invalid; the message names the key and its variable."""
 
@@ -59,6 +62,7 @@ class ModelSettings(_Section):
     hf_repo_id: str
     random_seed: int
     random_t3_layers: int = Field(ge=1, le=30)
+    random_s3gen: S3GenSize
 
 
 class TTSSettings(_Section):

@@ -128,5 +128,5 @@ class RunnerInfo(BaseModel):
     conditioning_cache_misses: int
     jobs_done: int = Field(0, description="Jobs this runner process finished since it started (failed ones included).")
     memory_rss_bytes: int = Field(0, description="Resident memory of the runner process.")
-    gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now (None without CUDA).")
+    gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")
     gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")

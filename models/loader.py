@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import torch
 from chatterbox.tts import ChatterboxTTS
@@ -22,6 +22,7 @@ from models.random_weights import build_random_components, build_random_s3gen
 logger = logging.getLogger(__name__)
 
 LoadedSource = Literal["local", "huggingface", "random"]
+ModelT = TypeVar("ModelT", ChatterboxTTS, ChatterboxVC)
 TTS_FILES = ("ve.safetensors", "t3_cfg.safetensors", "s3gen.safetensors", "tokenizer.json")
 VC_FILES = ("s3gen.safetensors",)
 OPTIONAL_FILES = ("conds.pt",)
@@ -32,13 +33,19 @@ class ModelLoadError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Loaded:
+class Loaded(Generic[ModelT]):
     """A loaded model plus the facts `/api/v1/health` reports about it."""
 
-    model: ChatterboxTTS | ChatterboxVC
+    model: ModelT
     source: LoadedSource
     device: str
     location: str | None
+
+    @property
+    def random_weights(self) -> bool:
+        """Random weights never sample T3's stop token: the TTS engine ends their utterances
+        after a plausible length instead. Real weights (local or hub) always stop by themselves."""
+        return self.source == "random"
 
 
 def resolve_device(requested: str) -> str:
@@ -99,11 +106,11 @@ def _resolve_checkpoint(settings: ModelSettings, required: tuple[str, ...]) -> t
         return "random", None
 
 
-def load_tts(settings: ModelSettings) -> Loaded:
+def load_tts(settings: ModelSettings) -> Loaded[ChatterboxTTS]:
     device = resolve_device(settings.device)
     source, folder = _resolve_checkpoint(settings, TTS_FILES)
     if folder is None:
-        t3, s3gen, voice_encoder, tokenizer = build_random_components(settings.random_seed, settings.random_t3_layers)
+        t3, s3gen, voice_encoder, tokenizer = build_random_components(settings.random_seed, settings.random_t3_layers, settings.random_s3gen)
         model = ChatterboxTTS(
             t3.to(device).eval(), s3gen.to(device).eval(), voice_encoder.to(device).eval(), tokenizer, device
         )
@@ -113,11 +120,11 @@ def load_tts(settings: ModelSettings) -> Loaded:
     return Loaded(model, source, device, None if folder is None else str(folder))
 
 
-def load_vc(settings: ModelSettings) -> Loaded:
+def load_vc(settings: ModelSettings) -> Loaded[ChatterboxVC]:
     device = resolve_device(settings.device)
     source, folder = _resolve_checkpoint(settings, VC_FILES)
     if folder is None:
-        model = ChatterboxVC(build_random_s3gen(settings.random_seed).to(device).eval(), device)
+        model = ChatterboxVC(build_random_s3gen(settings.random_seed, settings.random_s3gen).to(device).eval(), device)
     else:
         model = ChatterboxVC.from_local(folder, device)
     logger.info("vc model loaded", extra={"source": source, "device": device, "location": str(folder)})

@@ -11,6 +11,8 @@ request's conditional and unconditional row) of one transformer pass per step:
   seeded generator: the same seed gives the same tokens, batched or alone;
 - a request that emits its stop token (or reaches its own `max_new_tokens`) leaves the
   batch: its rows are dropped from the KV cache, so finished rows cost nothing more;
+- a request may be made to stop after a set number of speech tokens (`stop_after`): random
+  weights never sample their stop token, so random mode uses it to speak plausible lengths;
 - attention is the transformer's default (SDPA): upstream asks for attention maps it never
   reads in English mode, which forces the slower eager kernels.
 """
@@ -23,7 +25,12 @@ import torch
 from chatterbox.models.t3 import T3
 from chatterbox.models.t3.modules.cond_enc import T3Cond
 from torch import Tensor
-from transformers.generation.logits_process import MinPLogitsWarper, RepetitionPenaltyLogitsProcessor, TopPLogitsWarper
+from transformers.generation.logits_process import (
+    ForcedEOSTokenLogitsProcessor,
+    MinPLogitsWarper,
+    RepetitionPenaltyLogitsProcessor,
+    TopPLogitsWarper,
+)
 
 
 @dataclass
@@ -40,16 +47,20 @@ class DecodeRequest:
     top_p: float = 1.0
     min_p: float = 0.05
     repetition_penalty: float = 1.2
+    stop_after: int | None = None  # speech tokens after which the stop token is forced; None: the model decides
 
 
 class _Sampler:
-    """One request's logits processing and sampling, exactly as upstream does it."""
+    """One request's logits processing and sampling, exactly as upstream does it (plus the
+    forced stop of `stop_after`, which upstream does not have)."""
 
-    def __init__(self, request: DecodeRequest) -> None:
+    def __init__(self, request: DecodeRequest, stop_token: int, device: torch.device) -> None:
         self.request = request
         self.repetition = RepetitionPenaltyLogitsProcessor(penalty=float(request.repetition_penalty))
         self.min_p = MinPLogitsWarper(min_p=request.min_p)
         self.top_p = TopPLogitsWarper(top_p=request.top_p)
+        # `generated` holds the start token too: after n speech tokens its length is n + 1
+        self.stop = None if request.stop_after is None else ForcedEOSTokenLogitsProcessor(request.stop_after + 2, stop_token, str(device))
 
     def sample(self, cond: Tensor, uncond: Tensor, generated: Tensor) -> Tensor:
         """`cond`/`uncond`: (1, V) logits; `generated`: (1, T) ids so far. Returns (1, 1)."""
@@ -59,6 +70,8 @@ class _Sampler:
         if self.request.temperature != 1.0:
             logits = logits / self.request.temperature
         logits = self.top_p(generated, self.min_p(generated, logits))
+        if self.stop is not None:
+            logits = self.stop(generated, logits)
         probs = torch.softmax(logits, dim=-1)
         return torch.multinomial(probs, num_samples=1, generator=self.request.generator)
 
@@ -97,7 +110,7 @@ def decode_batch(t3: T3, requests: list[DecodeRequest]) -> list[Tensor]:
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
     logits, past = _logits(t3, embeds, mask, positions, None)
 
-    samplers = [_Sampler(request) for request in requests]
+    samplers = [_Sampler(request, t3.hp.stop_speech_token, device) for request in requests]
     start = torch.tensor([[t3.hp.start_speech_token]], dtype=torch.long, device=device)
     generated = [start.clone() for _ in requests]
     tokens: list[list[Tensor]] = [[] for _ in requests]

@@ -26,7 +26,9 @@ from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 from config import TTSSettings
 from models.conditioning import LRUCache, tts_conditionals, with_exaggeration
 from models.jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
+from models.loader import Loaded
 from models.metrics import count_cache_lookup, metrics, timed_stage
+from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, decode_batch
 
 logger = logging.getLogger(__name__)
@@ -40,10 +42,11 @@ class NoDefaultVoiceError(ClientFaultError):
 
 
 class TTSEngine:
-    def __init__(self, model: ChatterboxTTS, settings: TTSSettings) -> None:
-        self.model = model
+    def __init__(self, loaded: Loaded[ChatterboxTTS], settings: TTSSettings) -> None:
+        self.model = loaded.model
         self.settings = settings
-        self.sample_rate: int = model.sr
+        self.random_weights = loaded.random_weights  # utterances end after a plausible length
+        self.sample_rate: int = self.model.sr
         self.jobs_done = 0  # reported on /health
         self.cache: LRUCache[Conditionals] = LRUCache(settings.conditioning_cache_size)
         self._t3_lock = threading.Lock()
@@ -80,6 +83,7 @@ class TTSEngine:
             text_tokens=tokens, cond=conds.t3, generator=torch.Generator(device=self.model.device).manual_seed(job.seed),
             max_new_tokens=self.settings.max_new_tokens, cfg_weight=job.cfg_weight, temperature=job.temperature,
             top_p=self.settings.top_p, min_p=self.settings.min_p, repetition_penalty=self.settings.repetition_penalty,
+            stop_after=utterance_tokens(job.text, job.seed) if self.random_weights else None,
         )
 
     def _decode(self, requests: list[DecodeRequest]) -> list[torch.Tensor | Exception]:

@@ -72,6 +72,10 @@ def forget_voices(engine: TTSEngine | VCEngine, content_hashes: list[str]) -> in
 
 
 def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
+    """GPU memory is the model's device's, and only when the model runs on one (a CPU runner
+    on a machine with a GPU has none to report)."""
+    device = torch.device(loaded.device)
+    on_gpu = device.type == "cuda"
     return RunnerInfo(
         model_source=loaded.source,
         device=loaded.device,
@@ -83,6 +87,6 @@ def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
         conditioning_cache_misses=engine.cache.misses,
         jobs_done=engine.jobs_done,
         memory_rss_bytes=psutil.Process().memory_info().rss,
-        gpu_memory_allocated_bytes=torch.cuda.memory_allocated() if torch.cuda.is_available() else None,
-        gpu_memory_peak_bytes=torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
+        gpu_memory_allocated_bytes=torch.cuda.memory_allocated(device) if on_gpu else None,
+        gpu_memory_peak_bytes=torch.cuda.max_memory_allocated(device) if on_gpu else None,
     )

@@ -14,7 +14,7 @@ from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, for
 class TTSRunner:
     def __init__(self) -> None:
         self.loaded = load_tts(settings.model)
-        self.engine = TTSEngine(self.loaded.model, settings.tts)
+        self.engine = TTSEngine(self.loaded, settings.tts)
         self.renders = RenderQueue()
 
     @bentoml.api(**BATCH_CONFIG)

@@ -8,14 +8,19 @@ import numpy as np
 import soundfile as sf
 
 from audio.codec import decode
-from tests.conftest import MAX_NEW_TOKENS
+from models.tts_engine import SPEECH_VOCAB_SIZE
 
-SPEECH_TOKENS_PER_SECOND = 25
+FASTEST_CHARS_PER_SECOND = 26.0  # random mode's speaking rate stays within these (4 sigma of its spread)
+SLOWEST_CHARS_PER_SECOND = 7.5
+SHORTEST_UTTERANCE_SECONDS = 0.4
 
 
-def max_seconds_for(chunks: int) -> float:
-    """The longest audio `chunks` chunks can make: every chunk at its token ceiling."""
-    return chunks * MAX_NEW_TOKENS / SPEECH_TOKENS_PER_SECOND + 0.5
+def plausible_seconds(chunks: list[str]) -> tuple[float, float]:
+    """The shortest and longest audio random weights may make for these chunks of text: each
+    said at a human speaking rate (at least 0.4 s), crossfades (30 ms) aside."""
+    shortest = sum(max(SHORTEST_UTTERANCE_SECONDS, len(chunk) / FASTEST_CHARS_PER_SECOND) for chunk in chunks) - 0.03 * (len(chunks) - 1)
+    longest = sum(max(SHORTEST_UTTERANCE_SECONDS, len(chunk) / SLOWEST_CHARS_PER_SECOND) for chunk in chunks)
+    return shortest, longest
 
 
 def wav_info(data: bytes) -> sf._SoundFileInfo:
@@ -24,3 +29,9 @@ def wav_info(data: bytes) -> sf._SoundFileInfo:
 
 def samples_of(data: bytes) -> np.ndarray:
     return decode(data).samples
+
+
+def voiced(speech_tokens: list[int]) -> int:
+    """Speech tokens S3Gen says (25 a second): random weights also sample ids outside its
+    vocabulary (about a fifth of them), which the render drops, as it drops the stop token."""
+    return sum(token < SPEECH_VOCAB_SIZE for token in speech_tokens)

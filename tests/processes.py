@@ -11,12 +11,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+POLL_SECONDS = 0.1
+T = TypeVar("T")
 RANDOM_MODEL_ENV = {"CHATTERBOX_MODEL_SOURCE": "random", "CHATTERBOX_DEVICE": "cpu"}
 
 
@@ -26,19 +29,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
-    """Poll `check` until it is true (connection errors count as not yet)."""
+def wait_until(check: Callable[[], T], timeout: float, what: str, process: subprocess.Popen | None = None) -> T:
+    """Polls `check` until it returns something true, and returns that (connection errors
+    count as not yet). The deadline is generous: it only turns a hang into a failure."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{what}: process exited with {process.returncode}")
         try:
-            if check():
-                return
+            if result := check():
+                return result
         except (httpx.HTTPError, OSError):
             pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
+        time.sleep(POLL_SECONDS)
+    raise TimeoutError(f"{what}: not so after {timeout} s")
 
 
 def stop(process: subprocess.Popen) -> None:

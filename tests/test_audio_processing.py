@@ -19,7 +19,7 @@ from audio.encoding import AudioWriter, EncodeSpec, encode
 from audio.formats import SAMPLE_RATES, OutputFormat
 from audio.levels import normalize
 from audio.speed import STRETCHERS, change_speed
-from tests.conftest import read_testdata
+from tests.testdata import read_testdata
 
 RATE = 24_000
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 
-from tests.conftest import MAX_UPLOAD_BYTES, RunningService, assert_error, read_testdata
+from tests.conftest import assert_error
+from tests.stacks import MAX_UPLOAD_BYTES, RunningService
+from tests.testdata import read_testdata
 
 
 @pytest.mark.parametrize(
@@ -97,7 +101,18 @@ def test_vc_rejects_bad_sources_and_targets(service: RunningService, unchanged: 
     assert_error(post("/api/v1/vc", files=source, data={"target_voice": voices["alex"], "output_format": "wma"}), 422, "output_format")
 
 
-@pytest.mark.parametrize("filename", ["..%2Fvoices%2Ffixture-alex%2Fvoice.json", "voice.json", "tts_20250101-000000-000-abcdef012345.wav", "%2Fetc%2Fpasswd"])
-def test_download_refuses_unknown_and_traversal_names(service: RunningService, unchanged: None, filename: str) -> None:
+@pytest.mark.parametrize("filename", ["%2E%2E", "voice.json", "tts_20250101-000000-000-abcdef012345.wav", "..%5Cvoices%5Cfixture-alex.wav", "tts_x.wav%00"])
+def test_download_refuses_names_that_are_not_stored_outputs(service: RunningService, unchanged: None, filename: str) -> None:
+    """These reach the download handler (no slash in the name), which refuses them itself."""
     response = service.client.get(f"/api/v1/outputs/{filename}")
-    assert response.status_code == 404
+    assert_error(response, 404, "filename")
+    assert f"no output named {unquote(filename)!r}" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["..%2Fvoices%2Ffixture-alex%2Fvoice.json", "%2Fetc%2Fpasswd", "a%2F..%2F..%2Fvoices"])
+def test_download_paths_with_encoded_slashes_match_no_route(service: RunningService, unchanged: None, path: str) -> None:
+    """An encoded slash makes the name two path segments: no download route matches, so
+    nothing reads storage; the catch-all answers in the API's error shape."""
+    response = service.client.get(f"/api/v1/outputs/{path}")
+    assert_error(response, 404, None)
+    assert response.json()["error"]["message"].startswith("no route GET /api/v1/outputs/")

@@ -16,18 +16,26 @@ from audio.codec import decode
 from config import ModelSettings
 from models.conditioning import tts_conditionals
 from models.jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
-from models.loader import load_tts
+from models.loader import Loaded, load_tts
+from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, decode_batch
 from models.tts_engine import TTSEngine
-from tests.conftest import engine_settings, read_testdata
+from tests.audio_checks import voiced
+from tests.conftest import engine_settings
+from tests.testdata import read_testdata
 
 REFERENCE_SAMPLES = 36_000  # 1.5 s at 24 kHz
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[ChatterboxTTS]:
-    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=2)
-    yield load_tts(settings).model
+def loaded() -> Iterator[Loaded[ChatterboxTTS]]:
+    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=1, random_s3gen="small")
+    yield load_tts(settings)
+
+
+@pytest.fixture(scope="module")
+def model(loaded: Loaded[ChatterboxTTS]) -> ChatterboxTTS:
+    return loaded.model
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +97,14 @@ def test_a_request_that_stops_leaves_the_others_untouched(model: ChatterboxTTS, 
     assert decode_batch(model.t3, []) == []
 
 
-def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(model: ChatterboxTTS) -> None:
+def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(loaded: Loaded[ChatterboxTTS]) -> None:
     """Through the engine the runner calls: a mixed batch (voices, parameters, lengths) gives
-    each job the tokens, and after its render the audio, it gets alone; a job the model
-    cannot serve (no voice, and random weights have no built-in one) fails by itself."""
-    engine = TTSEngine(model, engine_settings())
+    each job the tokens, and after its render the audio, it gets alone; each random-weight
+    utterance ends after its own plausible length, so rows leave the batch at different
+    times; a job the model cannot serve (no voice, and random weights have no built-in one)
+    fails by itself."""
+    engine = TTSEngine(loaded, engine_settings())
+    stop = loaded.model.t3.hp.stop_speech_token
     alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     voice = {name: VoiceReference(content_hash=f"{name}-hash-0001", audio=AudioPayload.from_array(samples, 24_000)) for name, samples in (("alex", alex), ("bella", bella))}
@@ -111,19 +122,22 @@ def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(model: Chatt
         if job.voice is None:
             continue
         [alone] = engine.decode_batch([job])
-        assert result.speech_tokens == alone.speech_tokens and len(alone.speech_tokens) == 20
+        assert result.speech_tokens == alone.speech_tokens and len(alone.speech_tokens) == utterance_tokens(job.text, job.seed) + 1
+        assert alone.speech_tokens[-1] == stop and stop not in alone.speech_tokens[:-1]
         assert result.text_tokens == alone.text_tokens > 2
         rendered[job.seed] = engine.render(RenderJob(job=job, speech_tokens=result.speech_tokens))
         again = engine.render(RenderJob(job=job, speech_tokens=alone.speech_tokens))
         assert rendered[job.seed].audio is not None and again.audio is not None
         assert np.array_equal(rendered[job.seed].audio.to_array(), again.audio.to_array())  # same seed, same audio
-        assert 0.5 * 20 / 25 * engine.sample_rate < rendered[job.seed].audio.to_array().size <= 20 / 25 * engine.sample_rate  # 25 tokens a second
+        seconds = rendered[job.seed].audio.to_array().size / engine.sample_rate
+        assert seconds == pytest.approx(voiced(alone.speech_tokens) / 25, abs=0.05)  # 25 speech tokens a second
+    assert len({len(result.speech_tokens) for result in together if not result.error}) == 3  # each row ended at its own time
     assert not np.array_equal(rendered[1].audio.to_array()[:1000], rendered[4].audio.to_array()[:1000])
     assert engine.jobs_done == 1 + 2 * 3  # the failed decode, and every render
     assert (engine.cache.hits, engine.cache.misses) == (1 + 3, 2)  # the batch, then each job alone; renders are not counted
 
 
-def test_a_render_that_fails_reports_its_own_error(model: ChatterboxTTS) -> None:
-    engine = TTSEngine(model, engine_settings())
+def test_a_render_that_fails_reports_its_own_error(loaded: Loaded[ChatterboxTTS]) -> None:
+    engine = TTSEngine(loaded, engine_settings())
     result = engine.render(RenderJob(job=TTSJob(text="No voice.", voice=None, seed=1), speech_tokens=[1, 2, 3]))
     assert result.error and result.error_is_client_fault and result.audio is None

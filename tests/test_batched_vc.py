@@ -16,12 +16,13 @@ from config import ModelSettings
 from models.jobs import AudioPayload, VCJob, VCRenderJob, VoiceReference
 from models.loader import load_vc
 from models.vc_engine import VCEngine
-from tests.conftest import engine_settings, read_testdata
+from tests.conftest import engine_settings
+from tests.testdata import read_testdata
 
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[ChatterboxVC]:
-    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=2)
+    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=2, random_s3gen="small")
     yield load_vc(settings).model
 
 

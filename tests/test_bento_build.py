@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.processes import ROOT
 
 
 def test_bentoml_build(tmp_path: Path) -> None:

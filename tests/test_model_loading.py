@@ -12,7 +12,7 @@ from models.loader import TTS_FILES, ModelLoadError, _resolve_checkpoint, load_t
 
 
 def settings(**overrides) -> ModelSettings:
-    base = dict(source="auto", dir=None, device="cpu", hf_repo_id="ResembleAI/chatterbox", random_seed=0, random_t3_layers=2)
+    base = dict(source="auto", dir=None, device="cpu", hf_repo_id="ResembleAI/chatterbox", random_seed=0, random_t3_layers=2, random_s3gen="small")
     return ModelSettings(**(base | overrides))
 
 

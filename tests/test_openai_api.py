@@ -1,7 +1,7 @@
 """The OpenAI-compatible routes, driven by the official openai SDKs (Python and Node.js)
-against `bentoml serve` with random-weight models, with API keys, voice aliases and a
-predefined-voices folder configured. Voices are 1.5 s clips: the S3Gen prompt is as long
-as the reference, and short prompts keep each generation to a few seconds on a CPU."""
+against the local stack, which has API keys, voice aliases and a predefined-voices folder
+configured (`tests/stacks.py`). The voices here are 1.5 s clips: the S3Gen prompt is as long
+as the reference, and short prompts keep each generation quick on a CPU."""
 
 from __future__ import annotations
 
@@ -9,36 +9,24 @@ import base64
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import numpy as np
 import openai
 import pytest
-import soundfile as sf
 
 from audio.codec import decode
 from models.text_chunks import split_for_streaming
-from tests.conftest import TESTDATA, RunningService, start_service
-from tests.processes import ROOT, stop, wait_until
+from tests.processes import ROOT, wait_until
+from tests.stacks import API_KEYS as KEYS
+from tests.stacks import FIRST_CHUNK_CHARS, LIBRARY_VOICE, MAX_CHUNK_CHARS, MAX_PENDING, RunningService, write_clip
 
-KEYS = ("key-one", "key-two")
-FIRST_CHUNK_CHARS = 20
-MAX_CHUNK_CHARS = 60
-MAX_PENDING = 2
-CLIP_SECONDS = 1.5
-LIBRARY_VOICE = "short-alex"
 CONTENT_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
 LONG_TEXT = "One two. Three four five six seven. Eight nine ten eleven twelve. Thirteen fourteen fifteen. Sixteen seventeen eighteen nineteen."
-
-
-def write_clip(source: str, destination: Path) -> None:
-    samples, rate = sf.read(TESTDATA / source, dtype="float32")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(destination, samples[: int(CLIP_SECONDS * rate)], rate)
+# Thirty sentence groups: far more than are generated before a listener who leaves is noticed.
+ENDLESS_TEXT = " ".join(f"This is sentence number {n} of a text that takes a good while to say." for n in range(1, 31))
 
 
 @dataclass
@@ -53,33 +41,22 @@ class OpenAIService:
         return openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=600)
 
     def jobs_done(self) -> int:
-        return self.running.client.get("/api/v1/health").json()["tts"]["jobs_done"]
+        return self.running.health()["tts"]["jobs_done"]
+
+    def in_flight(self) -> int:
+        return self.running.health()["generations"]["in_flight"]
 
     def output_names(self) -> set[str]:
         return {key.rsplit("/", 1)[-1] for key in self.running.storage.list_keys("outputs/")}
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAIService]:
-    tmp = tmp_path_factory.mktemp("openai")
-    predefined = tmp / "predefined"
-    write_clip("voice_bella.wav", predefined / "bella-file.wav")
-    write_clip("voice_alex.wav", predefined / "narrators" / "carol.flac")
-    write_clip("voice_alex.wav", tmp / "short-alex.wav")
-    env = {
-        "API_KEYS": ",".join(KEYS),
-        "CHATTERBOX_OPENAI__VOICE_ALIASES": json.dumps({"alloy": LIBRARY_VOICE, "nova": "not-in-the-library"}),
-        "CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR": str(predefined),
-        "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": str(MAX_PENDING),
-        "CHATTERBOX_TTS__STREAM_FIRST_CHUNK_CHARS": str(FIRST_CHUNK_CHARS),
-        "CHATTERBOX_TTS__MAX_CHUNK_CHARS": str(MAX_CHUNK_CHARS),
-    }
-    process, running = start_service("local", tmp, None, env, headers={"Authorization": f"Bearer {KEYS[0]}"})
-    response = running.client.post("/api/v1/voice", files={"file": ("short-alex.wav", (tmp / "short-alex.wav").read_bytes())}, data={"name": LIBRARY_VOICE})
+def service(local_stack: RunningService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAIService]:
+    clip = tmp_path_factory.mktemp("openai") / "short-alex.wav"
+    write_clip("voice_alex.wav", clip)
+    response = local_stack.client.post("/api/v1/voice", files={"file": (clip.name, clip.read_bytes())}, data={"name": LIBRARY_VOICE})
     assert response.status_code == 201, response.text
-    yield OpenAIService(running)
-    running.client.close()
-    stop(process)
+    yield OpenAIService(local_stack)
 
 
 def test_models_voices_and_api_keys(service: OpenAIService) -> None:
@@ -193,34 +170,41 @@ def test_speed_stretches_at_the_openai_range(service: OpenAIService) -> None:
     assert fast == pytest.approx(normal / 3.0, rel=0.1)
 
 
-def read_stream(client: httpx.Client, path: str, body: dict, first_piece: threading.Event | None = None) -> tuple[httpx.Response, list[bytes]]:
-    pieces: list[bytes] = []
+def read_stream(client: httpx.Client, path: str, body: dict) -> tuple[httpx.Response, list[bytes]]:
     with client.stream("POST", path, json=body) as response:
-        for piece in response.iter_raw():
-            pieces.append(piece)
-            if first_piece is not None:
-                first_piece.set()
-    return response, pieces
+        return response, list(response.iter_raw())
 
 
-def test_audio_streams_while_it_is_generated(service: OpenAIService) -> None:
+def test_streamed_speech_is_the_whole_text(service: OpenAIService) -> None:
+    """Every sentence group is generated once and sent: the stream decodes to the stored output."""
     groups = split_for_streaming(LONG_TEXT, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)
     assert len(groups) >= 3
     done_before = service.jobs_done()
-    seen_at_first_byte: list[int] = []
     with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": LONG_TEXT, "response_format": "wav", "seed": 3}) as response:
         assert response.status_code == 200 and response.headers["transfer-encoding"] == "chunked"
-        data = b""
-        for piece in response.iter_raw():
-            if not seen_at_first_byte:
-                seen_at_first_byte.append(service.jobs_done() - done_before)
-            data += piece
-    assert seen_at_first_byte[0] < len(groups)  # audio arrived before the last group was generated
+        data = b"".join(response.iter_raw())
     assert service.jobs_done() - done_before == len(groups)
     audio = decode(data)
     stored = json.loads(service.running.storage.get(f"outputs/{response.headers['x-output-filename'].rsplit('.', 1)[0]}.json"))
     assert stored["parameters"]["chunks"] == len(groups) and stored["parameters"]["streamed"] is True
     assert stored["duration_seconds"] == pytest.approx(audio.duration_seconds, abs=0.001)
+
+
+def test_audio_arrives_while_generated_and_stops_when_the_listener_leaves(service: OpenAIService) -> None:
+    """The first audio arrives while most groups are not yet generated; once the listener
+    hangs up no further group is asked for. The count is taken when the abandoned request
+    has let go of its slot and a request sent after it has finished: the runner works in
+    arrival order, so nothing of the abandoned stream is left to come."""
+    groups = split_for_streaming(ENDLESS_TEXT, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)
+    done_before = service.jobs_done()
+    with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
+        assert response.status_code == 200
+        next(response.iter_raw())
+        done_at_first_audio = service.jobs_done() - done_before
+    wait_until(lambda: service.in_flight() == 0, 120, "the abandoned stream let go of its slot")
+    assert len(service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="After it.", response_format="pcm").content) > 0
+    generated = service.jobs_done() - done_before - 1
+    assert 1 <= done_at_first_audio <= generated < len(groups) // 3, (done_at_first_audio, generated, len(groups))
 
 
 def test_sse_events_carry_the_audio_and_usage(service: OpenAIService) -> None:
@@ -254,48 +238,42 @@ def test_api_v1_tts_streams_chunks_and_stores_the_whole(service: OpenAIService) 
     assert metadata["sample_rate"] == 16_000 and metadata["duration_seconds"] == pytest.approx(streamed.duration_seconds, abs=0.01)
 
 
-def test_hanging_up_stops_generation_and_frees_the_slot(service: OpenAIService) -> None:
-    """Two streams fill the slots (a third request gets 429); both clients hang up after
-    their first audio: the groups after the one in flight are never generated."""
-    groups = split_for_streaming(LONG_TEXT, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)
-    done_before = service.jobs_done()
+def test_a_full_server_answers_429_until_listeners_leave(service: OpenAIService) -> None:
+    """MAX_PENDING streams hold every generation slot (each listener waits after its first
+    audio); one more request gets 429 with Retry-After. When the listeners hang up, their
+    slots are freed and a new request is served."""
+    first_audio = [threading.Event() for _ in range(MAX_PENDING)]
+    leave = threading.Event()
     outcomes: list[int | BaseException] = []
 
-    def listen() -> None:
-        """Hang up as soon as the first audio arrives."""
-        client = httpx.Client(base_url=service.running.base_url, timeout=600, headers={"Authorization": f"Bearer {KEYS[0]}"})
+    def listen(index: int) -> None:
         try:
-            with client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": LONG_TEXT, "response_format": "mp3"}) as response:
+            with service.running.new_client() as client, client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
                 outcomes.append(response.status_code)
-                next(response.iter_raw())
+                pieces = response.iter_raw()  # held: dropping the iterator would close the connection
+                next(pieces)
+                first_audio[index].set()
+                leave.wait(300)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             outcomes.append(exc)
-        finally:
-            client.close()
+            first_audio[index].set()
 
-    listeners = [threading.Thread(target=listen) for _ in range(MAX_PENDING)]
+    listeners = [threading.Thread(target=listen, args=(index,)) for index in range(MAX_PENDING)]
     for listener in listeners:
         listener.start()
-    time.sleep(2)  # both requests hold their slot from the start
-    with pytest.raises(openai.RateLimitError) as limited:
-        service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="Me too.")
-    assert int(limited.value.response.headers["retry-after"]) > 0 and limited.value.code == "rate_limit_exceeded"
-    for listener in listeners:
-        listener.join(600)
-    assert outcomes == [200, 200]
-    # each stream had at most its first group done and its second in flight when the client left
-    wait_until(lambda: settled(service), 300, "runner idle")
-    generated = service.jobs_done() - done_before
-    assert generated <= 2 * MAX_PENDING < 2 * len(groups)
-    # the slots were freed: a new request is served
+    try:
+        for event in first_audio:
+            assert event.wait(300), "a listener got no audio"
+        assert outcomes == [200] * MAX_PENDING and service.in_flight() == MAX_PENDING
+        with pytest.raises(openai.RateLimitError) as limited:
+            service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="Me too.")
+        assert int(limited.value.response.headers["retry-after"]) > 0 and limited.value.code == "rate_limit_exceeded"
+    finally:
+        leave.set()
+        for listener in listeners:
+            listener.join(300)
+    wait_until(lambda: service.in_flight() == 0, 120, "the listeners' slots freed")
     assert len(service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="Free again.", response_format="pcm").content) > 0
-
-
-def settled(service: OpenAIService, quiet_seconds: float = 15) -> bool:
-    """No job finished for `quiet_seconds` (longer than one group takes here)."""
-    before = service.jobs_done()
-    time.sleep(quiet_seconds)
-    return service.jobs_done() == before
 
 
 def test_the_openai_npm_package(service: OpenAIService) -> None:

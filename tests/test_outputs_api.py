@@ -15,7 +15,8 @@ from outputs.library import OutputLibrary
 from outputs.query import OutputListQuery
 from storage import Storage
 from storage.outputs import OutputMetadata, OutputStore, companion_key, new_output_name
-from tests.conftest import RunningService, read_testdata
+from tests.stacks import RunningService
+from tests.testdata import read_testdata
 
 TEXT = "Speed changes the pace, never the pitch."
 
@@ -98,7 +99,12 @@ def test_outputs_browser(service: RunningService, voices: dict[str, str]) -> Non
     assert [item["filename"] for item in found["items"]] == [first["filename"]]
     by_voice = client.get("/api/v1/outputs", params={"voice": voices["bella"].upper(), "page_size": 500}).json()
     assert second["filename"] in {i["filename"] for i in by_voice["items"]} and first["filename"] not in {i["filename"] for i in by_voice["items"]}
-    assert all(item["type"] == "tts" for item in client.get("/api/v1/outputs", params={"type": "tts"}).json()["items"])
+    assert {item["voice"] for item in by_voice["items"]} == {voices["bella"]}
+    joined = concat_output(service)["filename"]
+    tts_only = client.get("/api/v1/outputs", params={"type": "tts", "page_size": 500}).json()["items"]
+    assert {first["filename"], second["filename"]} <= {item["filename"] for item in tts_only} and {item["type"] for item in tts_only} == {"tts"}
+    concat_only = client.get("/api/v1/outputs", params={"type": "concat", "page_size": 500}).json()["items"]
+    assert joined in {item["filename"] for item in concat_only} and {item["type"] for item in concat_only} == {"concat"}
     assert client.get("/api/v1/outputs", params={"type": "concat", "search": "purple"}).json()["total"] == 0
 
     created = datetime.fromisoformat(first["metadata"]["created_at"])
@@ -108,10 +114,11 @@ def test_outputs_browser(service: RunningService, voices: dict[str, str]) -> Non
     tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
     assert client.get("/api/v1/outputs", params={"created_after": tomorrow}).json()["total"] == 0
 
-    newest = client.get("/api/v1/outputs", params={"sort": "created", "order": "desc", "page_size": 2}).json()
-    assert [item["filename"] for item in newest["items"]] == [second["filename"], first["filename"]]
+    newest = client.get("/api/v1/outputs", params={"sort": "created", "order": "desc", "page_size": 3}).json()
+    assert [item["filename"] for item in newest["items"]] == [joined, second["filename"], first["filename"]]
     by_size = client.get("/api/v1/outputs", params={"sort": "size", "order": "asc", "page_size": 500}).json()["items"]
-    assert [item["size_bytes"] for item in by_size] == sorted(item["size_bytes"] for item in by_size)
+    sizes = [item["size_bytes"] for item in by_size]
+    assert len(set(sizes)) >= 3 and sizes == sorted(sizes)
     paged = client.get("/api/v1/outputs", params={"page": 2, "page_size": 1}).json()
     assert paged["page"] == 2 and len(paged["items"]) == 1 and paged["pages"] == paged["total"]
 

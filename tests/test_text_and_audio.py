@@ -9,7 +9,7 @@ from audio.codec import AudioDecodeError, decode
 from audio.crossfade import crossfade_join
 from models.conditioning import LRUCache
 from models.text_chunks import split_into_chunks
-from tests.conftest import read_testdata
+from tests.testdata import read_testdata
 
 
 def test_chunks_respect_sentences_and_limit() -> None:

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from audio.analysis import analyse
 from audio.codec import decode
-from tests.conftest import read_testdata
+from tests.testdata import read_testdata
 from voices.quality import assess
 
 RATE = 24_000

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.audio_checks import samples_of, wav_info
-from tests.conftest import RunningService, read_testdata
+from tests.stacks import RunningService
+from tests.testdata import read_testdata
 
 FORMATS = [
     ("voice_alex.wav", "wav", 24_000, 1),
@@ -19,8 +20,8 @@ FORMATS = [
 @pytest.mark.parametrize(("filename", "fmt", "rate", "channels"), FORMATS)
 def test_voice_upload_accepts_every_format(service: RunningService, filename: str, fmt: str, rate: int, channels: int) -> None:
     name = "Upload-" + filename.replace(".", "-")
-    response = service.client.post("/api/v1/voice", files={"file": (filename, read_testdata(filename))}, data={"name": name, "overwrite": "true"})
-    assert response.status_code in (200, 201), response.text
+    response = service.client.post("/api/v1/voice", files={"file": (filename, read_testdata(filename))}, data={"name": name})
+    assert response.status_code == 201, response.text
     record = response.json()["voice"]
     facts = record["audio"]
     assert (record["name"], facts["format"], facts["sample_rate"], facts["channels"]) == (name, fmt, rate, channels)

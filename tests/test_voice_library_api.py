@@ -4,15 +4,16 @@ export, wipe and import, plus usage counting, bulk upload and another replica's 
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from datetime import datetime, timezone
 
 import pytest
 
 from storage.voices import VoiceStore, audio_keys, folder_key, record_key
-from tests.conftest import INDEX_REFRESH_SECONDS, USAGE_FLUSH_SECONDS, RunningService, assert_error, read_testdata
+from tests.conftest import assert_error
 from tests.processes import wait_until
+from tests.stacks import INDEX_REFRESH_SECONDS, USAGE_FLUSH_SECONDS, RunningService
+from tests.testdata import read_testdata
 from voices.metadata import VoiceMetadata
 
 UPLOADS = [  # (file, name, folder, tags): every format in the test data
@@ -48,7 +49,6 @@ def library(service: RunningService) -> dict[str, dict]:
         voices[name] = upload(
             service, filename, name, folder=folder, tags=",".join(tags), description=f"{name} reads the {folder} shelf", exaggeration="0.6"
         )
-        time.sleep(0.01)  # distinct creation times, for the sort
     return voices
 
 

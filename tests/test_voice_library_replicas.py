@@ -15,7 +15,7 @@ from config import VoiceSettings
 from storage import Storage
 from storage.local import LocalStorage
 from storage.voices import SNAPSHOT_KEY, StoredVoice, VoiceStore
-from tests.conftest import read_testdata
+from tests.testdata import read_testdata
 from voices.index import VoiceIndex
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError
 from voices.metadata import VoiceMetadataPatch

@@ -1,0 +1,180 @@
+"""The served stacks the HTTP tests share: what each is configured with, and why it exists.
+
+A stack is one `bentoml serve` (API service + TTS runner + VC runner) with random-weight
+models (`make serve`'s defaults otherwise: the small S3Gen, plausible utterance lengths).
+Starting one costs about 25 s of CPU, so the suite starts two, each once per session, and
+every setting that changes behaviour is on in one and off in the other, so both sides of it
+run every test that uses `service`:
+
+| stack   | storage | runner batching | API keys | also                                                   |
+| ------- | ------- | --------------- | -------- | ------------------------------------------------------ |
+| `local` | folder  | on              | on       | OpenAI voice aliases and predefined voices, 429 past 4 |
+| `s3`    | moto S3 | off             | off      | the defaults for those                                 |
+
+Everything else (`TEST_ENV`) is the same in both: shorter chunks so short texts still make
+several, one T3 layer, quick index refresh and usage flushes, no background snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import soundfile as sf
+
+from storage import Storage
+from storage.local import LocalStorage
+from storage.s3 import S3Storage
+from storage.voices import is_record_key
+from tests.processes import free_port, start_bentoml
+from tests.testdata import TESTDATA
+from voices.metadata import USAGE_FIELDS
+
+MAX_CHUNK_CHARS = 60  # so short test texts still make several chunks
+FIRST_CHUNK_CHARS = 20  # streamed speech: the first group is at most this long
+CHUNKS_IN_FLIGHT = 2  # a long text leaves room in every batch for short requests
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+INDEX_REFRESH_SECONDS = 1  # another replica's writes show up within about this long
+USAGE_FLUSH_SECONDS = 1
+CONCAT_SYNC_MAX_SECONDS = 30  # longer concatenations answer 202 and run as jobs
+MAX_PENDING = 4  # the local stack's limits.max_pending_generations
+API_KEYS = ("key-one", "key-two")
+LIBRARY_VOICE = "short-alex"  # the OpenAI tests' library voice, which the alias `alloy` names
+VOICE_ALIASES = {"alloy": LIBRARY_VOICE, "nova": "not-in-the-library"}
+PREDEFINED_CLIP_SECONDS = 1.5
+
+TEST_ENV = {  # every test stack
+    "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": "1",  # T3 decoding is most of a test's model time; one layer is the same code path
+    "CHATTERBOX_TTS__MAX_CHUNK_CHARS": str(MAX_CHUNK_CHARS),
+    "CHATTERBOX_TTS__STREAM_FIRST_CHUNK_CHARS": str(FIRST_CHUNK_CHARS),
+    "CHATTERBOX_TTS__CHUNKS_IN_FLIGHT": str(CHUNKS_IN_FLIGHT),
+    "CHATTERBOX_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
+    "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": str(USAGE_FLUSH_SECONDS),
+    "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "0",
+    "CHATTERBOX_OUTPUTS__SNAPSHOT_SECONDS": "0",  # a background snapshot write would upset storage comparisons; tested on its own
+    "CHATTERBOX_OUTPUTS__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
+    "CHATTERBOX_CONCAT__SYNC_MAX_SECONDS": str(CONCAT_SYNC_MAX_SECONDS),
+}
+
+
+def s3_client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+@dataclass
+class RunningService:
+    """A served stack as the tests see it: its URL, a client (with a key when keys are on),
+    and the storage it writes to."""
+
+    backend: str
+    base_url: str
+    storage: Storage
+    tmpdir: Path
+    client: httpx.Client
+    headers: dict[str, str]
+    process: subprocess.Popen
+    env: dict[str, str]  # what the stack was started with, on top of config/default.yaml
+    _records: dict[tuple[str, str], object] = field(default_factory=dict)
+
+    def new_client(self, **options: object) -> httpx.Client:
+        """Another client of this stack (its own connections), with the key when keys are on."""
+        return httpx.Client(base_url=self.base_url, headers=self.headers, **({"timeout": 600} | options))  # type: ignore[arg-type]
+
+    def async_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=600)
+
+    @contextmanager
+    def hung_up_request(self, method: str, path: str, **options: Any) -> Iterator[None]:
+        """Sends a whole request on a connection of its own that never reads the answer; the
+        client hangs up (closes it) when the block ends."""
+        request = self.client.build_request(method, path, **options)
+        head = f"{method} {request.url.raw_path.decode()} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
+        with socket.create_connection((request.url.host, request.url.port)) as connection:
+            connection.sendall(head.encode() + b"\r\n" + request.read())
+            yield
+
+    def health(self) -> dict:
+        return self.client.get("/api/v1/health").json()
+
+    def stored_keys(self) -> set[str]:
+        return set(self.storage.list_keys(""))
+
+    def stored_state(self) -> dict[str, object]:
+        """Every object by key: its version, or for a voice record its content less the use
+        counters (a use flushed in the background is not a change a request made). One
+        listing; a record is read only when its version is new since the last look, so the
+        cost follows what tests changed, not the size of the store."""
+        state: dict[str, object] = {}
+        for info in self.storage.list_objects(""):
+            if not is_record_key(info.key):
+                state[info.key] = info.version
+                continue
+            seen = (info.key, info.version)
+            if seen not in self._records:
+                data, version = self.storage.get_versioned(info.key)  # the version may be newer than listed
+                seen = (info.key, version)
+                self._records[seen] = {k: v for k, v in json.loads(data).items() if k not in USAGE_FIELDS}
+            state[info.key] = self._records[seen]
+        return state
+
+    def temp_files(self) -> set[Path]:
+        """Files in the service's TMPDIR (libraries leave a few at import; compare sets)."""
+        return {path for path in self.tmpdir.rglob("*") if path.is_file()}
+
+
+def write_clip(source: str, destination: Path, seconds: float = PREDEFINED_CLIP_SECONDS) -> None:
+    """The first `seconds` of a test clip, in the format the destination's suffix names."""
+    samples, rate = sf.read(TESTDATA / source, dtype="float32")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(destination, samples[: int(seconds * rate)], rate)
+
+
+def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[str, str], api_key: str | None = None) -> RunningService:
+    """`bentoml serve` on `backend` storage with `env` on top of the random-model defaults;
+    returns once /api/v1/health answers 200."""
+    port = free_port()
+    tmpdir = tmp / "tmp"
+    tmpdir.mkdir()
+    env = {"BENTOML_HOME": str(tmp / "bentoml"), "TMPDIR": str(tmpdir), "STORAGE_BACKEND": backend} | env
+    if backend == "s3":
+        assert moto_endpoint is not None
+        bucket = f"chatterbox-test-{port}"
+        s3_client(moto_endpoint).create_bucket(Bucket=bucket)
+        env |= {"S3_BUCKET": bucket, "S3_PREFIX": "tenant-a", "S3_ENDPOINT_URL": moto_endpoint, "S3_REGION": "us-east-1"}
+        storage: Storage = S3Storage(bucket, "tenant-a", moto_endpoint, "us-east-1")
+    else:
+        env["STORAGE_DIR"] = str(tmp / "data")
+        storage = LocalStorage(tmp / "data")
+    process = start_bentoml(env, tmp / "serve.log", port)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    base_url = f"http://127.0.0.1:{port}"
+    client = httpx.Client(base_url=base_url, timeout=600, headers=headers)
+    return RunningService(backend, base_url, storage, tmpdir, client, headers, process, env)
+
+
+def local_stack_env(tmp: Path) -> dict[str, str]:
+    """The local stack: batched runners, API keys, and the OpenAI routes' voice aliases and
+    predefined-voices folder (two 1.5 s clips, one in a subfolder)."""
+    predefined = tmp / "predefined"
+    write_clip("voice_bella.wav", predefined / "bella-file.wav")
+    write_clip("voice_alex.wav", predefined / "narrators" / "carol.flac")
+    return TEST_ENV | {
+        "API_KEYS": ",".join(API_KEYS),
+        "CHATTERBOX_OPENAI__VOICE_ALIASES": json.dumps(VOICE_ALIASES),
+        "CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR": str(predefined),
+        "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": str(MAX_PENDING),
+    }
+
+
+def s3_stack_env() -> dict[str, str]:
+    """The S3 stack: runner batching off (the unbatched baseline), no API keys."""
+    return TEST_ENV | {"CHATTERBOX_RUNNER__BATCHING": "false"}
