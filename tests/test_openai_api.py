@@ -199,8 +199,10 @@ def test_audio_arrives_while_generated_and_stops_when_the_listener_leaves(servic
     done_before = service.jobs_done()
     with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
         assert response.status_code == 200
-        next(response.iter_raw())
+        pieces = response.iter_raw()
+        next(pieces)
         done_at_first_audio = service.jobs_done() - done_before
+    # leaving the block closed the connection before the rest was read: the listener hung up
     wait_until(lambda: service.in_flight() == 0, 120, "the abandoned stream let go of its slot")
     assert len(service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="After it.", response_format="pcm").content) > 0
     generated = service.jobs_done() - done_before - 1
