@@ -85,9 +85,9 @@ class RunningService:
     env: dict[str, str]  # what the stack was started with, on top of config/default.yaml
     _records: dict[tuple[str, str], object] = field(default_factory=dict)
 
-    def new_client(self, **options: object) -> httpx.Client:
+    def new_client(self) -> httpx.Client:
         """Another client of this stack (its own connections), with the key when keys are on."""
-        return httpx.Client(base_url=self.base_url, headers=self.headers, **({"timeout": 600} | options))  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=600)
 
     def async_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=600)
