@@ -31,6 +31,7 @@ from chatterbox.models.s3gen import S3Gen
 from chatterbox.models.s3gen.decoder import ConditionalDecoder
 from chatterbox.models.s3gen.hifigan import HiFTGenerator
 from chatterbox.models.s3gen.transformer.upsample_encoder import UpsampleConformerEncoder
+from chatterbox.models.s3tokenizer import S3_TOKEN_RATE
 from chatterbox.models.t3 import T3
 from chatterbox.models.t3.llama_configs import LLAMA_520M_CONFIG_DICT, LLAMA_CONFIGS
 from chatterbox.models.t3.modules.t3_config import T3Config
@@ -44,7 +45,6 @@ from config.settings import S3GenSize
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
-SPEECH_TOKENS_PER_SECOND = 25  # S3 speech tokens
 CHARACTERS_PER_SECOND = 14.0  # a common speaking rate
 RATE_SPREAD = 0.15  # sigma of the log speaking rate: most utterances within about +-30 %
 MIN_UTTERANCE_TOKENS = 10  # 0.4 s: even "Hi." takes a breath
@@ -134,4 +134,4 @@ def utterance_tokens(text: str, seed: int) -> int:
     the seed and the text only, so the same request always has the same length while the rows
     of a batch end at different times, as real speech does."""
     rate = CHARACTERS_PER_SECOND * random.Random(f"{seed}:{text}").lognormvariate(0.0, RATE_SPREAD)
-    return max(MIN_UTTERANCE_TOKENS, round(len(text) / rate * SPEECH_TOKENS_PER_SECOND))
+    return max(MIN_UTTERANCE_TOKENS, round(len(text) / rate * S3_TOKEN_RATE))

@@ -8,8 +8,11 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from chatterbox.tts import ChatterboxTTS
 
-from config import TTSSettings
+from config import ModelSettings, TTSSettings
+from config.settings import S3GenSize
+from models.loader import Loaded, load_tts
 from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
@@ -26,6 +29,18 @@ def engine_settings(max_new_tokens: int = 1000) -> TTSSettings:
         max_new_tokens=max_new_tokens, max_chunk_chars=50, crossfade_ms=30, repetition_penalty=1.2, min_p=0.05, top_p=1.0,
         conditioning_cache_size=8, speed_factor=1.0, speed_factor_library="auto", stream_first_chunk_chars=20, chunks_in_flight=4,
     )
+
+
+def random_model_settings(t3_layers: int = 1, s3gen: S3GenSize = "small") -> ModelSettings:
+    """Random weights on the CPU, for models built in the test process (one T3 layer and the
+    small S3Gen unless a test needs more)."""
+    return ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=t3_layers, random_s3gen=s3gen)
+
+
+@pytest.fixture(scope="session")
+def random_tts() -> Loaded[ChatterboxTTS]:
+    """One random-weight TTS model, shared by the modules that build engines in-process."""
+    return load_tts(random_model_settings())
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ of different voices, parameters and lengths."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -13,10 +11,9 @@ import torch.nn.functional as F
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 
 from audio.codec import decode
-from config import ModelSettings
 from models.conditioning import tts_conditionals
 from models.jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
-from models.loader import Loaded, load_tts
+from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, decode_batch
 from models.tts_engine import TTSEngine
@@ -28,14 +25,8 @@ REFERENCE_SAMPLES = 36_000  # 1.5 s at 24 kHz
 
 
 @pytest.fixture(scope="module")
-def loaded() -> Iterator[Loaded[ChatterboxTTS]]:
-    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=1, random_s3gen="small")
-    yield load_tts(settings)
-
-
-@pytest.fixture(scope="module")
-def model(loaded: Loaded[ChatterboxTTS]) -> ChatterboxTTS:
-    return loaded.model
+def model(random_tts: Loaded[ChatterboxTTS]) -> ChatterboxTTS:
+    return random_tts.model
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +88,14 @@ def test_a_request_that_stops_leaves_the_others_untouched(model: ChatterboxTTS, 
     assert decode_batch(model.t3, []) == []
 
 
-def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(loaded: Loaded[ChatterboxTTS]) -> None:
+def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(random_tts: Loaded[ChatterboxTTS]) -> None:
     """Through the engine the runner calls: a mixed batch (voices, parameters, lengths) gives
     each job the tokens, and after its render the audio, it gets alone; each random-weight
     utterance ends after its own plausible length, so rows leave the batch at different
     times; a job the model cannot serve (no voice, and random weights have no built-in one)
     fails by itself."""
-    engine = TTSEngine(loaded, engine_settings())
-    stop = loaded.model.t3.hp.stop_speech_token
+    engine = TTSEngine(random_tts, engine_settings())
+    stop = random_tts.model.t3.hp.stop_speech_token
     alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     voice = {name: VoiceReference(content_hash=f"{name}-hash-0001", audio=AudioPayload.from_array(samples, 24_000)) for name, samples in (("alex", alex), ("bella", bella))}
@@ -137,7 +128,7 @@ def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(loaded: Load
     assert (engine.cache.hits, engine.cache.misses) == (1 + 3, 2)  # the batch, then each job alone; renders are not counted
 
 
-def test_a_render_that_fails_reports_its_own_error(loaded: Loaded[ChatterboxTTS]) -> None:
-    engine = TTSEngine(loaded, engine_settings())
+def test_a_render_that_fails_reports_its_own_error(random_tts: Loaded[ChatterboxTTS]) -> None:
+    engine = TTSEngine(random_tts, engine_settings())
     result = engine.render(RenderJob(job=TTSJob(text="No voice.", voice=None, seed=1), speech_tokens=[1, 2, 3]))
     assert result.error and result.error_is_client_fault and result.audio is None

@@ -12,18 +12,16 @@ import torch
 from chatterbox.vc import ChatterboxVC
 
 from audio.codec import decode
-from config import ModelSettings
 from models.jobs import AudioPayload, VCJob, VCRenderJob, VoiceReference
 from models.loader import load_vc
 from models.vc_engine import VCEngine
-from tests.conftest import engine_settings
+from tests.conftest import engine_settings, random_model_settings
 from tests.testdata import read_testdata
 
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[ChatterboxVC]:
-    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=2, random_s3gen="small")
-    yield load_vc(settings).model
+    yield load_vc(random_model_settings()).model
 
 
 def voice(name: str, filename: str) -> VoiceReference:

@@ -5,7 +5,6 @@ default; and the full-size S3Gen end to end."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -14,24 +13,17 @@ from chatterbox.models.s3gen import S3Gen
 from chatterbox.tts import ChatterboxTTS
 
 from audio.codec import decode
-from config import ModelSettings
 from models.jobs import AudioPayload, RenderJob, TTSJob, VCJob, VCRenderJob, VoiceReference
 from models.loader import Loaded, load_tts, load_vc
 from models.random_weights import MIN_UTTERANCE_TOKENS, build_random_s3gen, utterance_tokens
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
 from tests.audio_checks import voiced
-from tests.conftest import engine_settings
+from tests.conftest import engine_settings, random_model_settings
 from tests.testdata import read_testdata
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 TEXTS = ["Hi.", "Hello there, friend.", SENTENCE, "A longer text, which takes a speaker quite a bit more time to say out loud."]
-
-
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[Loaded[ChatterboxTTS]]:
-    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=1, random_s3gen="small")
-    yield load_tts(settings)
 
 
 def voice() -> VoiceReference:
@@ -50,9 +42,9 @@ def test_utterance_lengths_follow_the_text_with_a_natural_spread() -> None:
     assert min(utterance_tokens("Hi.", seed) for seed in range(100)) == MIN_UTTERANCE_TOKENS
 
 
-def test_random_weights_end_each_row_of_a_batch_after_its_own_length(loaded: Loaded[ChatterboxTTS]) -> None:
-    engine = TTSEngine(loaded, engine_settings())
-    stop_token = loaded.model.t3.hp.stop_speech_token
+def test_random_weights_end_each_row_of_a_batch_after_its_own_length(random_tts: Loaded[ChatterboxTTS]) -> None:
+    engine = TTSEngine(random_tts, engine_settings())
+    stop_token = random_tts.model.t3.hp.stop_speech_token
     jobs = [TTSJob(text=text, voice=voice(), seed=seed) for seed, text in enumerate(TEXTS)]
     results = engine.decode_batch(jobs)
     for job, result in zip(jobs, results, strict=True):
@@ -62,14 +54,14 @@ def test_random_weights_end_each_row_of_a_batch_after_its_own_length(loaded: Loa
 
 
 @pytest.mark.parametrize("source", ["local", "huggingface"])
-def test_real_weights_are_never_cut_short(loaded: Loaded[ChatterboxTTS], source: str) -> None:
+def test_real_weights_are_never_cut_short(random_tts: Loaded[ChatterboxTTS], source: str) -> None:
     """The same network loaded as real weights decides its own length: these random weights
     never stop, so it runs to the token ceiling."""
-    assert not replace(loaded, source=source).random_weights and loaded.random_weights
-    engine = TTSEngine(replace(loaded, source=source), engine_settings(max_new_tokens=60))
+    assert not replace(random_tts, source=source).random_weights and random_tts.random_weights
+    engine = TTSEngine(replace(random_tts, source=source), engine_settings(max_new_tokens=60))
     [result] = engine.decode_batch([TTSJob(text="Hi.", voice=voice(), seed=1)])
     assert len(result.speech_tokens) == 60 > utterance_tokens("Hi.", 1)
-    assert loaded.model.t3.hp.stop_speech_token not in result.speech_tokens
+    assert random_tts.model.t3.hp.stop_speech_token not in result.speech_tokens
 
 
 def test_the_small_s3gen_is_upstreams_network_with_fewer_channels() -> None:
@@ -88,7 +80,7 @@ def test_full_size_models_speak_and_convert_end_to_end() -> None:
     """The test stacks use the small S3Gen; this runs the real checkpoint's layout through
     the same engines the runners use: text to watermarked speech, and speech converted to
     another voice (short clips: a full-size render costs seconds per second on a CPU)."""
-    settings = ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=2, random_s3gen="full")
+    settings = random_model_settings(t3_layers=2, s3gen="full")
     tts = load_tts(settings)
     assert sum(p.numel() for p in tts.model.s3gen.parameters()) > 250e6
     engine = TTSEngine(tts, engine_settings())
