@@ -21,9 +21,11 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api import __version__
+from api.body_limits import BodyLimits, RequestBodyLimit
 from api.concat import ConcatServing
 from api.errors import APIError, error_response, install_error_handlers, is_openai_path, validated
-from api.middleware import APIKeyAuth, RequestSizeLimit
+from api.middleware import APIKeyAuth, RateLimit
+from api.rate_limits import TokenBuckets
 from api.openai_protocol import ModelList, ModelObject, OpenAIErrorResponse, SpeechRequest, VoiceListing
 from api.openai_serving import OpenAIServing
 from api.outputs import OutputServing
@@ -47,7 +49,8 @@ from api.protocol import (
     VoiceListResponse,
     VoiceResponse,
 )
-from api.serving import Serving, RunnerStages
+from api.request_ids import RequestIds
+from api.serving import RunnerStages, Serving
 from api.voice_resolution import PredefinedVoices, VoiceResolver
 from api.voices import VoiceServing
 from audio.formats import SAMPLE_RATES, OutputFormat
@@ -55,6 +58,7 @@ from concat.jobs import JobManager
 from concat.protocol import ConcatRequest
 from config import get_settings
 from config.logs import configure_logging
+from lifecycle.drain import Drain
 from outputs.library import OutputLibrary
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
 from outputs.query import OutputListQuery, OutputSortKey
@@ -75,7 +79,7 @@ ERRORS = {status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 42
 VOICE_ERRORS = {**ERRORS, 412: {"model": ErrorResponse}}
 DELETE_ERRORS = {**ERRORS, 400: {"model": DeletionPreview, "description": "Without confirm=true: what would be deleted (nothing is)."}}
 _NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
-LARGE_BODY_ROUTES = ("/api/v1/voices/bulk", "/api/v1/voices/import", "/api/v1/concat")  # archives, or many uploads
+ARCHIVE_ROUTES = ("/api/v1/voices/bulk", "/api/v1/voices/import", "/api/v1/concat")  # multipart bodies of archives, or of many uploads
 AUDIO_RESPONSE = {"content": {fmt.content_type: {}} for fmt in OutputFormat}
 OPENAI_ERRORS = {status: {"model": OpenAIErrorResponse} for status in (400, 401, 404, 429, 500, 503)}
 SPEECH_RESPONSE = {
@@ -92,12 +96,22 @@ install_error_handlers(app)
 
 
 app.add_middleware(
-    RequestSizeLimit,
-    default_limit=2 * settings.limits.max_upload_bytes + (1 << 20),
-    large_limit=settings.limits.max_archive_bytes + (1 << 20),
-    large_body_routes=LARGE_BODY_ROUTES,
+    RequestBodyLimit,
+    limits=BodyLimits(
+        json_bytes=settings.limits.max_json_bytes, upload_bytes=settings.limits.max_upload_bytes,
+        archive_bytes=settings.limits.max_archive_bytes, archive_routes=ARCHIVE_ROUTES,
+    ),
 )
-app.add_middleware(APIKeyAuth, api_keys=settings.auth.api_keys)  # outermost: a request without a key is refused first
+limits = settings.rate_limits
+if limits.requests_per_second > 0:
+    app.add_middleware(
+        RateLimit, buckets=TokenBuckets(limits.requests_per_second, limits.burst), keyed=bool(settings.auth.api_keys), trust_forwarded_for=limits.trust_forwarded_for,
+    )
+app.add_middleware(  # before the body is read: a request without a key is refused first
+    APIKeyAuth, api_keys=settings.auth.api_keys, failures=TokenBuckets(limits.failed_auth_per_minute / 60, limits.failed_auth_burst),
+    trust_forwarded_for=limits.trust_forwarded_for,
+)
+app.add_middleware(RequestIds)  # outermost: every answer carries its request id
 
 
 def split_tags(tags: list[str] | None) -> list[str] | None:
@@ -217,7 +231,9 @@ class ChatterboxService:
         self.voices = VoiceServing(settings, self.library, self.forget_conditioning)
         self.output_library = OutputLibrary(OutputStore(storage, settings.voices.read_workers), settings.outputs)
         self.outputs = OutputServing(self.output_library)
-        self.serving = Serving(settings, storage, self.voices, self.output_library)
+        self.drain = Drain(settings.shutdown.drain_seconds)
+        self.drain.install()
+        self.serving = Serving(settings, storage, self.voices, self.output_library, self.drain)
         self.jobs = JobManager(storage, settings.concat)
         self.concat_serving = ConcatServing(settings, self.output_library, self.outputs, self.library, self.jobs)
         resolver = VoiceResolver(settings.openai, self.voices, PredefinedVoices(settings.openai.predefined_voices_dir, settings.limits))
@@ -239,7 +255,8 @@ class ChatterboxService:
 
     @bentoml.on_shutdown
     def shut_down(self) -> None:
-        """Running jobs are cancelled (temp files removed), counters and snapshots flushed."""
+        """After the drain (`lifecycle.drain`): running jobs are cancelled (temp files
+        removed), counters and snapshots flushed."""
         self.jobs.close()
         self.library.close()
         self.output_library.close()
@@ -465,9 +482,11 @@ class ChatterboxService:
         return await self.outputs.lookup(body.names)
 
     @app.api_route("/api/v1/outputs/{filename}", methods=["GET", "HEAD"], name="download_output", operation_id="download_output", responses={**ERRORS, 200: AUDIO_RESPONSE, 206: AUDIO_RESPONSE, 416: {"model": ErrorResponse}})
-    async def download_output(self, filename: str, range: str | None = Header(None, description="One byte range, e.g. `bytes=0-1023`: answered with 206 (seeking).")) -> Response:
-        """Download a stored output, whole or one byte range."""
-        return await self.outputs.download(filename, range)
+    async def download_output(
+        self, request: Request, filename: str, range: str | None = Header(None, description="One byte range, e.g. `bytes=0-1023`: answered with 206 (seeking)."),
+    ) -> Response:
+        """Download a stored output, whole or one byte range (HEAD: the headers only)."""
+        return await self.outputs.download(filename, range, head=request.method == "HEAD")
 
     @app.delete("/api/v1/outputs/{filename}", response_model=DeletedOutput, responses=ERRORS)
     async def delete_output(self, filename: str) -> DeletedOutput:

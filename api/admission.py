@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from api.errors import APIError
 
 RETRY_AFTER_SECONDS = 5
+SHUTDOWN_RETRY_AFTER_SECONDS = 1
 
 
 class GenerationSlots:
@@ -22,8 +23,17 @@ class GenerationSlots:
     def __init__(self, limit: int) -> None:
         self.limit = limit  # 0: no limit
         self.active = 0
+        self.closed = False  # the service is draining for shutdown: no new generations
+
+    def close(self) -> None:
+        self.closed = True
 
     def acquire(self) -> None:
+        if self.closed:
+            raise APIError(
+                503, "this server is shutting down; retry (another replica will answer)", error_type="shutting_down",
+                headers={"Retry-After": str(SHUTDOWN_RETRY_AFTER_SECONDS)},
+            )
         if self.limit and self.active >= self.limit:
             raise APIError(
                 429, f"this server is generating {self.active} requests already (limits.max_pending_generations); retry in a few seconds",

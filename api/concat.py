@@ -73,7 +73,7 @@ class ConcatServing:
             field = f"files[{position}]"
             data = await read_upload(upload, field, self.settings.limits.max_upload_bytes)
             try:
-                audio = await run_in_threadpool(decode, data)
+                audio = await run_in_threadpool(partial(decode, data, max_seconds=self.settings.concat.max_upload_seconds))
             except AudioDecodeError as exc:
                 raise APIError(400, f"{field} ({upload.filename}): {exc}; send wav, mp3, flac, ogg/opus or m4a", field="files") from None
             path = folder / f"upload-{position}"

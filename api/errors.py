@@ -20,6 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.openai_protocol import OpenAIErrorDetail, OpenAIErrorResponse
 from api.protocol import ErrorDetail, ErrorResponse
+from api.request_ids import HEADER as REQUEST_ID_HEADER
+from api.request_ids import current_request_id
+from lifecycle.drain import ShuttingDownError
 from storage import StorageError
 
 logger = logging.getLogger(__name__)
@@ -62,12 +65,15 @@ def error_response(
     *, openai: bool = False, headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """Our shape, or with `openai` OpenAI's: `error_type` becomes its `code` (None for plain
-    invalid requests) and its `type` follows the status."""
+    invalid requests) and its `type` follows the status. The request id goes in the header
+    (where OpenAI's SDKs read it) and, in our shape, in the body too."""
+    request_id = current_request_id.get()
+    headers = (headers or {}) | ({REQUEST_ID_HEADER: request_id} if request_id else {})
     if openai:
         code = None if error_type == "invalid_request_error" else error_type
         detail = OpenAIErrorDetail(message=message, type=_openai_type(status_code), param=field, code=code)
         return JSONResponse(OpenAIErrorResponse(error=detail).model_dump(), status_code=status_code, headers=headers)
-    body = ErrorResponse(error=ErrorDetail(type=error_type, message=message, field=field))
+    body = ErrorResponse(error=ErrorDetail(type=error_type, message=message, field=field, request_id=request_id))
     return JSONResponse(body.model_dump() | (extra or {}), status_code=status_code, headers=headers)
 
 
@@ -83,9 +89,11 @@ def validated(model: type[BaseModel], data: dict[str, Any], location: str, alias
 
 
 def _field_of(loc: tuple) -> str | None:
-    """The field as the client named it: list positions dropped (`tag`, not `tag.1`)."""
+    """The field as the client named it: list positions dropped (`tag`, not `tag.1`), and a
+    tagged union's tag merged with the field it names (`inputs.voice`, not `inputs.voice.voice`)."""
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "form", "header") and not isinstance(part, int)]
-    return ".".join(parts) or None
+    merged = [part for index, part in enumerate(parts) if index == 0 or part != parts[index - 1]]
+    return ".".join(merged) or None
 
 
 async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -113,8 +121,23 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _storage_error(request: Request, exc: StorageError) -> JSONResponse:
-    logger.error("storage failure", extra={"path": request.url.path, "error": str(exc)})
+    logger.error("storage failure on %s %s [request_id=%s]: %s", request.method, request.url.path, current_request_id.get(), exc)
     return error_response(503, "storage_unavailable", "storage backend failed; try again later", openai=is_openai_path(request.url.path))
+
+
+async def _shutting_down(request: Request, exc: ShuttingDownError) -> JSONResponse:
+    logger.warning("request cut by the shutdown drain: %s %s [request_id=%s]", request.method, request.url.path, current_request_id.get())
+    message = "the server shut down before this request finished (shutdown.drain_seconds); retry: another replica will answer"
+    return error_response(503, "shutting_down", message, openai=is_openai_path(request.url.path), headers={"Retry-After": "1"})
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug or an unmapped failure: the JSON shape with the request id, the cause in the
+    log only (its text could hold paths, keys or internals)."""
+    request_id = current_request_id.get()
+    logger.error("unhandled error on %s %s [request_id=%s]", request.method, request.url.path, request_id, exc_info=exc)
+    message = f"internal error; the service keeps running. Quote request id {request_id} when reporting it"
+    return error_response(500, "internal_error", message, openai=is_openai_path(request.url.path))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -122,3 +145,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StorageError, _storage_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ShuttingDownError, _shutting_down)
+    app.add_exception_handler(Exception, _unexpected_error)

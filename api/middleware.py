@@ -1,6 +1,12 @@
-"""Checks that run before any route: request size and API keys.
+"""Checks that run before any route: API keys, and per-client rate limits (body sizes:
+`api.body_limits`).
 
-Both are plain ASGI middleware rather than Starlette's BaseHTTPMiddleware, which would
+What needs a key, when keys are configured: everything under `/api/` and `/v1/` except
+`/api/v1/health` (probes; its answer holds no internals). `/docs` and `/openapi.json`
+describe the API and hold no data: public. `/metrics` is BentoML's own route, outside this
+app: keep it on the cluster network (see docs/deployment.md).
+
+All are plain ASGI middleware rather than Starlette's BaseHTTPMiddleware, which would
 buffer streamed responses through a memory channel and hide the client's disconnect from
 a speech stream that must stop generating when nobody listens.
 """
@@ -14,44 +20,37 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response, is_openai_path
+from api.rate_limits import TokenBuckets, client_address, key_identity, retry_after
 
 logger = logging.getLogger(__name__)
 
 PUBLIC_PATHS = ("/api/v1/health",)  # load balancers probe it without a key
 
 
-class RequestSizeLimit:
-    """Refuse bodies larger than two uploads (an archive's size on the routes that take
-    archives or many files) before Starlette spools them to disk."""
+def is_api_path(path: str) -> bool:
+    return (is_openai_path(path) or path.startswith("/api/")) and path not in PUBLIC_PATHS
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, large_limit: int, large_body_routes: tuple[str, ...]) -> None:
-        self.app = app
-        self.default_limit = default_limit
-        self.large_limit = large_limit
-        self.large_body_routes = large_body_routes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            limit = self.large_limit if scope["path"] in self.large_body_routes else self.default_limit
-            declared = Headers(scope=scope).get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                response = error_response(413, "payload_too_large", f"request body exceeds {limit} bytes", openai=is_openai_path(scope["path"]))
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+async def _too_many(scope: Scope, receive: Receive, send: Send, message: str, wait: float) -> None:
+    response = error_response(429, "rate_limit_exceeded", message, openai=is_openai_path(scope["path"]), headers={"Retry-After": retry_after(wait)})
+    await response(scope, receive, send)
 
 
 class APIKeyAuth:
     """With keys configured, `/v1/*` and `/api/v1/*` need `Authorization: Bearer <key>`
     (what OpenAI SDKs send). Every key is compared in constant time, so the answer's timing
-    says nothing about how close a guess was."""
+    says nothing about how close a guess was, and each client address may fail only
+    `failures` times (refilled at `failure_rate` per second) before every request from it
+    gets 429 for a while, so keys cannot be guessed at network speed."""
 
-    def __init__(self, app: ASGIApp, *, api_keys: list[str]) -> None:
+    def __init__(self, app: ASGIApp, *, api_keys: list[str], failures: TokenBuckets, trust_forwarded_for: bool) -> None:
         self.app = app
         self.keys = [key.encode() for key in api_keys]
+        self.failures = failures
+        self.trust_forwarded_for = trust_forwarded_for
 
     def _protected(self, path: str) -> bool:
-        return bool(self.keys) and (is_openai_path(path) or path.startswith("/api/")) and path not in PUBLIC_PATHS
+        return bool(self.keys) and is_api_path(path)
 
     def _authorized(self, headers: Headers) -> bool:
         scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -62,12 +61,45 @@ class APIKeyAuth:
         return scheme.lower() == "bearer" and matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._protected(scope["path"]) and not self._authorized(Headers(scope=scope)):
+        if scope["type"] != "http" or not self._protected(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope, self.trust_forwarded_for)
+        if wait := self.failures.wait_needed(address):
+            logger.warning("request refused: too many failed authentications from %s", address)
+            await _too_many(scope, receive, send, "too many requests with a missing or wrong API key from this address; wait and retry with a valid key", wait)
+            return
+        if not self._authorized(Headers(scope=scope)):
+            self.failures.take(address)
             logger.info("request refused: missing or wrong API key", extra={"path": scope["path"]})
             response = error_response(
                 401, "invalid_api_key", "a valid API key is required: send `Authorization: Bearer <key>` (one of the keys in API_KEYS)",
                 openai=is_openai_path(scope["path"]), headers={"WWW-Authenticate": "Bearer"},
             )
             await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class RateLimit:
+    """Per API key (per client address when keys are off, or for a request without one) a
+    token bucket over `/api/` and `/v1/`; inside `APIKeyAuth`, so a key seen here is valid."""
+
+    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets, keyed: bool, trust_forwarded_for: bool) -> None:
+        self.app = app
+        self.buckets = buckets
+        self.keyed = keyed  # keys are configured: a bearer token here is a valid key
+        self.trust_forwarded_for = trust_forwarded_for
+
+    def _client(self, scope: Scope) -> str:
+        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+        if self.keyed and scheme.lower() == "bearer" and token.strip():
+            return key_identity(token.strip())
+        return "address:" + client_address(scope, self.trust_forwarded_for)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_api_path(scope["path"]) and (wait := self.buckets.take(self._client(scope))):
+            logger.info("request refused: rate limit", extra={"path": scope["path"]})
+            await _too_many(scope, receive, send, f"rate limit: at most {self.buckets.rate:g} requests per second after a burst of {self.buckets.burst}; retry after Retry-After seconds", wait)
             return
         await self.app(scope, receive, send)

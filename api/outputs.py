@@ -58,9 +58,9 @@ class OutputServing:
             raise not_found(filename) from None
         return DeletedOutput(deleted=filename, metadata=metadata)
 
-    async def download(self, filename: str, range_header: str | None, disposition: str = "inline") -> Response:
+    async def download(self, filename: str, range_header: str | None, disposition: str = "inline", *, head: bool = False) -> Response:
         """The file, or the one byte range asked for (206); `Accept-Ranges` tells players they
-        may seek."""
+        may seek. A HEAD request gets the same headers without the object ever being read."""
         storage = self.library.store.storage
         try:
             key = self.library.store.audio_key(filename)
@@ -74,6 +74,13 @@ class OutputServing:
             response = error_response(416, "range_not_satisfiable", f"Range {range_header!r} lies outside the file ({size} bytes)", "Range")
             response.headers["Content-Range"] = f"bytes */{size}"
             return response
+        media_type = CONTENT_TYPE_BY_EXTENSION.get(filename.rsplit(".", 1)[-1], "application/octet-stream")
+        if window is not None:
+            headers |= {"Content-Range": window.content_range(size)}
+        status = 200 if window is None else 206
+        headers["Content-Length"] = str(size if window is None else window.length)
+        if head:
+            return Response(b"", status_code=status, media_type=media_type, headers=headers)
         try:
             if window is None:
                 chunks = await run_in_threadpool(storage.iter_bytes, key)
@@ -81,8 +88,4 @@ class OutputServing:
                 chunks = await run_in_threadpool(storage.iter_bytes, key, 1 << 16, window.start, window.length)
         except ObjectNotFoundError:
             raise not_found(filename) from None
-        media_type = CONTENT_TYPE_BY_EXTENSION.get(filename.rsplit(".", 1)[-1], "application/octet-stream")
-        if window is None:
-            return StreamingResponse(chunks, media_type=media_type, headers=headers | {"Content-Length": str(size)})
-        headers |= {"Content-Length": str(window.length), "Content-Range": window.content_range(size)}
-        return StreamingResponse(chunks, status_code=206, media_type=media_type, headers=headers)
+        return StreamingResponse(chunks, status_code=status, media_type=media_type, headers=headers)

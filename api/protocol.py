@@ -119,6 +119,7 @@ class ErrorDetail(BaseModel):
     type: str
     message: str
     field: str | None = None
+    request_id: str | None = Field(None, description="Also in the `X-Request-ID` header and the service's log line for this failure: quote it when reporting a problem.")
 
 
 class ErrorResponse(BaseModel):
@@ -225,7 +226,7 @@ class GenerationsHealth(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "unavailable", "draining"] = Field(description="`draining`: SIGTERM arrived; in-flight work is finishing and no new generation is taken.")
     ready: bool
     version: str
     tts: ModelHealth

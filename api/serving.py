@@ -48,6 +48,7 @@ from audio.encoding import EncodeSpec, encode, output_spec
 from audio.formats import OutputFormat
 from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
 from config import Settings
+from lifecycle.drain import Drain, ShuttingDownError
 from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob, VCJob, VCRenderJob, VoiceReference
 from models.metrics import timed_stage
 from models.text_chunks import split_for_streaming, split_into_chunks
@@ -57,6 +58,8 @@ from storage.outputs import OutputMetadata, OutputType, is_output_name, new_outp
 from voices.metadata import VoiceDefaults
 
 logger = logging.getLogger(__name__)
+
+RUNNER_INFO_TIMEOUT_SECONDS = 10
 
 VC_SOURCE_SAMPLE_RATE = 16_000  # what S3Gen's tokenizer consumes
 RunnerCall = Callable[[list[Any]], Awaitable[list[Any]]]
@@ -97,19 +100,23 @@ def first_given(*values: float | None) -> float:
 
 
 class Serving:
-    def __init__(self, settings: Settings, storage: Storage, voices: VoiceServing, outputs: OutputLibrary) -> None:
+    def __init__(self, settings: Settings, storage: Storage, voices: VoiceServing, outputs: OutputLibrary, drain: Drain) -> None:
         self.settings = settings
         self.storage = storage
         self.voices = voices
         self.outputs = outputs
+        self.drain = drain
         self._runner_info: dict[str, RunnerInfo] = {}
         self.slots = GenerationSlots(settings.limits.max_pending_generations)
+        drain.on_start(self.slots.close)
 
     # --- generation -------------------------------------------------------------------
 
     async def _run(self, call: RunnerCall, job: Any, kind: str, voice_field: str) -> Any:
         try:
-            [result] = await call([job])
+            [result] = await self.drain.guard(call([job]))
+        except ShuttingDownError:
+            raise
         except Exception:
             logger.exception("%s runner call failed", kind)
             raise APIError(503, f"the {kind} model runner is unavailable; try again later", error_type="model_unavailable") from None
@@ -417,10 +424,17 @@ class Serving:
     # --- health ------------------------------------------------------------------------
 
     async def _model_health(self, info: RunnerInfoCall) -> ModelHealth:
+        call = asyncio.ensure_future(info())
+        done, _ = await asyncio.wait({call}, timeout=RUNNER_INFO_TIMEOUT_SECONDS)  # not wait_for: it waits on for a call that ignores its cancellation
+        if not done:
+            call.cancel()
+            logger.warning("health: model runner did not answer within %s s", RUNNER_INFO_TIMEOUT_SECONDS)
+            return ModelHealth(ready=False, error="the model runner is starting or not reachable; see the service log")
         try:
-            runner = await asyncio.wait_for(info(), timeout=10)
-        except Exception as exc:
-            return ModelHealth(ready=False, error=f"{type(exc).__name__}: {exc}"[:300])
+            runner = call.result()
+        except Exception as exc:  # the cause goes to the log: /health is public, its text is not
+            logger.warning("health: model runner did not answer: %s: %s", type(exc).__name__, str(exc)[:300])
+            return ModelHealth(ready=False, error="the model runner is starting or not reachable; see the service log")
         lookups = runner.conditioning_cache_hits + runner.conditioning_cache_misses
         return ModelHealth(
             ready=True, source=runner.model_source, device=runner.device, has_default_voice=runner.has_default_voice,
@@ -437,13 +451,15 @@ class Serving:
         try:
             await run_in_threadpool(self.storage.check)
         except StorageError as exc:
-            storage = StorageHealth(backend=self.storage.backend, ready=False, error=str(exc)[:300])
+            logger.warning("health: storage check failed: %s", str(exc)[:300])
+            storage = StorageHealth(backend=self.storage.backend, ready=False, error="the storage backend is not reachable or not writable; see the service log")
         library = self.voices.library
         voice_index = VoiceIndexHealth(ready=library.loaded, voices=library.size)
         outputs_index = OutputIndexHealth(ready=self.outputs.loaded, outputs=self.outputs.size)
-        ready = tts.ready and vc.ready and storage.ready and voice_index.ready and outputs_index.ready
+        draining = self.drain.started.is_set()
+        ready = tts.ready and vc.ready and storage.ready and voice_index.ready and outputs_index.ready and not draining
         body = HealthResponse(
-            status="ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index,
+            status="draining" if draining else "ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index,
             outputs_index=outputs_index, generations=GenerationsHealth(in_flight=self.slots.active, limit=self.slots.limit),
         )
         return body, 200 if ready else 503

@@ -30,6 +30,7 @@ from api.openai_protocol import OpenAIErrorDetail, SpeechAudioDelta, SpeechAudio
 from audio.crossfade import StreamingJoiner
 from audio.encoding import EncodeSpec
 from audio.stream_encoding import StreamEncoder
+from lifecycle.drain import ShuttingDownError
 from models.jobs import JobResult
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,9 @@ class SpeechStream:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not isinstance(exc, APIError):
+            if isinstance(exc, ShuttingDownError):
+                logger.warning("speech stream cut by the shutdown drain", extra={"path": self.request.url.path})
+            elif not isinstance(exc, APIError):
                 logger.exception("speech stream failed")
             queue.put_nowait(exc)
 
@@ -161,6 +164,9 @@ class SpeechStream:
                 yield _event(SpeechAudioDelta(audio=base64.b64encode(data).decode()).model_dump())
         except APIError as exc:
             yield _error_event(OpenAIErrorDetail(message=exc.message, type="server_error", param=exc.field, code=exc.error_type))
+            return
+        except ShuttingDownError:
+            yield _error_event(OpenAIErrorDetail(message="the server shut down before the speech was finished; retry", type="server_error", code="shutting_down"))
             return
         except Exception:
             yield _error_event(OpenAIErrorDetail(message="speech generation failed; see the server log", type="server_error", code="model_error"))

@@ -1,7 +1,9 @@
-"""Reading uploaded audio safely: bounded in size, decoded in memory, bounded in duration.
+"""Reading uploaded audio safely: bounded in size, in duration and in decoding time.
 
-Uploads are read into memory (never written to our own temp files), so a rejected upload
-leaves nothing behind; Starlette's spooled parts are closed when the request ends.
+The body limit (`api.body_limits`) has already capped the request while it arrived, and
+Starlette spooled each part to an anonymous temp file that is closed when the request
+ends. One upload at a time is then read (at most `max_upload_bytes`) and decoded through
+`audio.codec`'s allow-lists, refused early when it declares more audio than the route takes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
-from audio.codec import AudioDecodeError, DecodedAudio, decode
+from audio.codec import AudioDecodeError, AudioTooLongError, DecodedAudio, decode
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,9 @@ async def read_audio_upload(
 def decode_upload(data: bytes, filename: str | None, field: str, *, sample_rate: int, min_seconds: float, max_seconds: float) -> UploadedAudio:
     """Uploaded bytes (a file, or a member of an uploaded zip) decoded and checked."""
     try:
-        audio = decode(data, sample_rate)
+        audio = decode(data, sample_rate, max_seconds=max_seconds)
+    except AudioTooLongError as exc:
+        raise APIError(400, f"{field}: {exc}; upload a shorter recording", field=field) from None
     except AudioDecodeError as exc:
         raise APIError(400, f"{field}: {exc}; send wav, mp3, flac, ogg/opus or m4a", field=field) from None
     check_duration(audio, field, min_seconds=min_seconds, max_seconds=max_seconds)

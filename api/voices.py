@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Literal
 
@@ -44,7 +45,7 @@ from config import Settings
 from models.jobs import AudioPayload, VoiceReference
 from storage.base import PreconditionFailedError
 from storage.voices import REFERENCE_SAMPLE_RATE, VoiceExistsError, audio_keys
-from voices.archive import ArchiveError, RestorableVoice, export_archive, open_archive, read_member, restorable
+from voices.archive import ArchiveError, RestorableVoice, export_archive, open_archive, open_zip, read_member, restorable
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError, utcnow
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
 from voices.names import NAME_RULE, is_voice_name
@@ -101,6 +102,13 @@ def name_from_filename(filename: str) -> str | None:
     stem = PurePosixPath(filename).stem
     name = re.sub(r"\.{2,}", ".", _UNSAFE_NAME_CHARS.sub("-", stem)).strip("-._")[:64].rstrip("-._")
     return name if is_voice_name(name) else None
+
+
+def _read_zip_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, max_bytes: int) -> bytes:
+    try:
+        return read_member(zipped, member.filename, max_bytes)
+    except ValueError as exc:
+        raise APIError(413, f"{exc}; the upload limit is {max_bytes} bytes per file", field="files", error_type="payload_too_large") from None
 
 
 def voice_json(metadata: VoiceMetadata, status_code: int = 200, created: bool = False) -> JSONResponse:
@@ -198,54 +206,47 @@ class VoiceServing:
 
     async def bulk_upload(self, files: list[UploadFile], archive: UploadFile | None, folder: str, tags: list[str], overwrite: bool) -> BulkVoiceResponse:
         """Every file becomes a voice named after it; a zip's subfolders become folders under
-        `folder`. Each file succeeds or fails on its own."""
+        `folder`. Each file succeeds or fails on its own, and only one is in memory at a time."""
         limits = self.settings.limits
         if not files and archive is None:
             raise APIError(422, "send audio files as `files` (repeated) or one zip as `archive`", field="files")
         if len(files) > limits.max_bulk_files:
             raise APIError(413, f"{len(files)} files sent; at most {limits.max_bulk_files} per request", field="files", error_type="payload_too_large")
-        results = [await self._bulk_one(await read_upload(file, "files", limits.max_upload_bytes), file.filename or "", folder, tags, overwrite) for file in files]
+        results = [
+            await self._bulk_one(lambda file=file: read_upload(file, "files", limits.max_upload_bytes), file.filename or "", folder, tags, overwrite)
+            for file in files
+        ]
         if archive is not None:
-            for member_name, data in await self._zip_members(archive):
-                subfolder = "/".join(part for part in (folder, *PurePosixPath(member_name).parent.parts) if part)
-                results.append(await self._bulk_one(data, member_name, subfolder, tags, overwrite))
+            zipped, members = await run_in_threadpool(self._open_bulk_zip, archive)
+            for member in members:
+                subfolder = "/".join(part for part in (folder, *PurePosixPath(member.filename).parent.parts) if part)
+                read = partial(run_in_threadpool, _read_zip_member, zipped, member, limits.max_upload_bytes)
+                results.append(await self._bulk_one(read, member.filename, subfolder, tags, overwrite))
         counts = {status: sum(1 for r in results if r.status == status) for status in ("created", "replaced", "failed")}
         return BulkVoiceResponse(results=results, **counts)
 
-    async def _zip_members(self, archive: UploadFile) -> list[tuple[str, bytes | None]]:
-        """(path, bytes) of each audio member; bytes None for a member that is too large."""
+    def _open_bulk_zip(self, archive: UploadFile) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+        """The zip and its audio members, after the bomb checks; nothing is extracted yet."""
         limits = self.settings.limits
         self._check_archive_size(archive)
+        try:
+            zipped = open_zip(archive.file, max_total_bytes=limits.max_archive_bytes, max_entries=limits.max_archive_entries, max_ratio=limits.max_archive_ratio)
+        except ArchiveError as exc:
+            raise APIError(400, f"archive: {exc}", field="archive") from None
+        members = [i for i in zipped.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not PurePosixPath(i.filename).name.startswith(".")]
+        if len(members) > limits.max_bulk_files:
+            raise APIError(413, f"archive holds {len(members)} files; at most {limits.max_bulk_files} per request", field="archive", error_type="payload_too_large")
+        return zipped, members
 
-        def read() -> list[tuple[str, bytes | None]]:
-            try:
-                zipped = zipfile.ZipFile(archive.file)
-            except (zipfile.BadZipFile, OSError):
-                raise APIError(400, "archive is not a zip file", field="archive") from None
-            infos = [i for i in zipped.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not PurePosixPath(i.filename).name.startswith(".")]
-            if len(infos) > limits.max_bulk_files:
-                raise APIError(413, f"archive holds {len(infos)} files; at most {limits.max_bulk_files} per request", field="archive", error_type="payload_too_large")
-            members = []
-            for info in infos:
-                try:
-                    members.append((info.filename, read_member(zipped, info.filename, limits.max_upload_bytes)))
-                except ValueError:
-                    members.append((info.filename, None))
-            return members
-
-        return await run_in_threadpool(read)
-
-    async def _bulk_one(self, data: bytes | None, filename: str, folder: str, tags: list[str], overwrite: bool) -> BulkVoiceResult:
+    async def _bulk_one(self, read: Callable[[], Awaitable[bytes]], filename: str, folder: str, tags: list[str], overwrite: bool) -> BulkVoiceResult:
         name = name_from_filename(filename)
         try:
             if name is None:
                 raise APIError(422, f"no voice name can be made from {filename!r}: {NAME_RULE}", field="files")
-            if data is None:
-                raise APIError(413, f"larger than the {self.settings.limits.max_upload_bytes} byte upload limit", field="files", error_type="payload_too_large")
             if PurePosixPath(filename).suffix.lstrip(".").lower() not in AUDIO_EXTENSIONS:
                 raise APIError(400, f"not an audio file; send {', '.join(sorted(AUDIO_EXTENSIONS))}", field="files")
             patch = VoiceMetadataPatch.model_validate({"folder": folder, "tags": tags})
-            audio = await self._read_voice_audio(data, PurePosixPath(filename).name, "files")
+            audio = await self._read_voice_audio(await read(), PurePosixPath(filename).name, "files")
             metadata, created = await self._store(name, audio, patch, overwrite, "files")
         except APIError as exc:
             return BulkVoiceResult(filename=filename, name=name, status="failed", error=ErrorDetail(type=exc.error_type, message=exc.message, field=exc.field))
@@ -261,9 +262,7 @@ class VoiceServing:
 
     async def audio(self, name: str, variant: Literal["original", "reference"]) -> Response:
         self.check_name(name, "name")
-        metadata = await self._call(self.library.get, name)
-        key = metadata.original_key if variant == "original" else metadata.reference_key
-        data = await run_in_threadpool(self.library.store.storage.get, key)
+        metadata, key, data = await self._call(self.library.audio, name, variant)
         extension = key.rsplit(".", 1)[-1]
         filename = f"{metadata.name}.{extension}"
         media_type = CONTENT_TYPE_BY_EXTENSION.get(extension) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -334,13 +333,15 @@ class VoiceServing:
         limits = self.settings.limits
         self._check_archive_size(archive)
         try:
-            zipped, manifest = await run_in_threadpool(open_archive, archive.file, max_total_bytes=limits.max_archive_bytes, max_entries=limits.max_archive_entries)
+            zipped, manifest = await run_in_threadpool(
+                open_archive, archive.file, max_total_bytes=limits.max_archive_bytes, max_entries=limits.max_archive_entries, max_ratio=limits.max_archive_ratio
+            )
         except ArchiveError as exc:
             raise APIError(400, f"archive: {exc}", field="archive") from None
         results: list[ImportResult] = []
         for entry in manifest.voices:
             try:
-                voice = await run_in_threadpool(restorable, zipped, entry)
+                voice = await run_in_threadpool(restorable, zipped, entry, limits.voice_max_seconds)
             except ValueError as exc:
                 results.append(ImportResult(name=entry.name, status="failed", error=str(exc)))
                 continue

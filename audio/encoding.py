@@ -49,6 +49,12 @@ STREAMING_FLAGS = ["-flush_packets", "1", "-page_duration", "100000"]
 STREAMING_INPUT_FLAGS = ["-probesize", "32", "-analyzeduration", "0"]
 
 
+# Time limits on ffmpeg: encoders run hundreds of times faster than real time, so a process
+# still busy after these is stuck, not slow.
+ENCODE_BASE_SECONDS = 60.0
+ENCODE_MIN_SPEED = 5.0  # seconds of audio per second of encoding, at least
+
+
 def ffmpeg_command(spec: EncodeSpec, destination: str, *, streaming: bool = False) -> list[str]:
     """int16 mono PCM on stdin to `destination` (a path, or `pipe:1`) in a lossy format,
     or with `streaming` in any of STREAM_ENCODERS, flushed packet by packet."""
@@ -79,8 +85,11 @@ def encode(samples: np.ndarray, source_rate: int, spec: EncodeSpec) -> bytes:
         buffer = io.BytesIO()
         sf.write(buffer, samples, spec.sample_rate, format=spec.format.value.upper(), subtype="PCM_16")
         return buffer.getvalue()
+    time_limit = ENCODE_BASE_SECONDS + len(samples) / spec.sample_rate / ENCODE_MIN_SPEED
     try:
-        done = subprocess.run(ffmpeg_command(spec, "pipe:1"), input=to_int16(samples).tobytes(), capture_output=True, check=False)
+        done = subprocess.run(ffmpeg_command(spec, "pipe:1"), input=to_int16(samples).tobytes(), capture_output=True, check=False, timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        raise AudioEncodeError(f"ffmpeg took over {time_limit:.0f} s to encode {spec.format.value}") from None
     except OSError as exc:
         raise AudioEncodeError(f"cannot run ffmpeg: {exc}") from exc
     if done.returncode != 0:
@@ -120,7 +129,12 @@ class FFmpegEncoder:
             self.process.stdin.close()
         except BrokenPipeError:
             pass
-        if self.process.wait() != 0:
+        try:
+            status = self.process.wait(timeout=ENCODE_BASE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AudioEncodeError(f"ffmpeg did not finish {self.spec.format.value} within {ENCODE_BASE_SECONDS:g} s of its input ending") from None
+        if status != 0:
             raise AudioEncodeError(f"ffmpeg failed to encode {self.spec.format.value}: {self._error()}")
 
     def kill(self) -> None:

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 JOBS_PREFIX = "jobs/"
 PROGRESS_EVERY_SECONDS = 0.5
-STALE_AFTER_SECONDS = 300  # a running job whose record is this old lost its replica
+STALE_AFTER_HEARTBEATS = 10  # a queued or running job whose record missed this many heartbeats lost its replica
 WRITE_ATTEMPTS = 16
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -62,7 +62,8 @@ class JobManager:
         self._pool = ThreadPoolExecutor(settings.max_concurrent_jobs, thread_name_prefix="concat-job")
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-        self._upkeep = Upkeep("jobs", [Task("expire", lambda: 600.0, self.expire)])
+        self.stale_after = timedelta(seconds=STALE_AFTER_HEARTBEATS * settings.job_heartbeat_seconds)
+        self._upkeep = Upkeep("jobs", [Task("expire", lambda: 600.0, self.expire), Task("heartbeat", lambda: settings.job_heartbeat_seconds, self.heartbeat)])
 
     def start(self) -> None:
         self._upkeep.start()
@@ -98,7 +99,7 @@ class JobManager:
 
     def get(self, job_id: str) -> JobRecord:
         record, _ = self._read(job_id)
-        if record.status in ("queued", "running") and utcnow() - record.updated_at > timedelta(seconds=STALE_AFTER_SECONDS):
+        if record.status in ("queued", "running") and utcnow() - record.updated_at > self.stale_after:
             # Its replica stopped without finishing it: say so instead of "running" forever.
             return record.model_copy(update={"status": "failed", "error": JobError(type="worker_lost", message="the replica running this job stopped; submit it again")})
         return record
@@ -166,6 +167,22 @@ class JobManager:
             logger.exception("could not record the end of a job", extra={"job": job_id, "status": status})
         logger.info("job finished", extra={"job": job_id, "status": status})
 
+    def heartbeat(self) -> int:
+        """Refresh the record of every job queued or running here, so a job waiting behind
+        `max_concurrent_jobs` or working on one long segment is never taken for one whose
+        replica stopped; a cancellation sent to another replica reaches a queued job too."""
+        with self._lock:
+            jobs = dict(self._cancel)
+        for job_id, event in jobs.items():
+            try:
+                record = self._update(job_id, lambda r: r)
+            except Exception as exc:  # best effort, like progress: the next beat retries
+                logger.warning("could not refresh a job record", extra={"job": job_id, "error": f"{type(exc).__name__}: {exc}"[:300]})
+                continue
+            if record.cancel_requested:
+                event.set()
+        return len(jobs)
+
     def cancel(self, job_id: str) -> JobRecord:
         """Ask the job to stop: at once when it runs here, at its next progress write when it
         runs on another replica. A finished job is returned unchanged."""
@@ -184,7 +201,7 @@ class JobManager:
                 record = JobRecord.model_validate_json(self.storage.get(info.key))
             except (ObjectNotFoundError, ValidationError):
                 continue
-            if record.updated_at < cutoff and (record.status in FINISHED or utcnow() - record.updated_at > timedelta(seconds=STALE_AFTER_SECONDS)):
+            if record.updated_at < cutoff and (record.status in FINISHED or utcnow() - record.updated_at > self.stale_after):
                 self.storage.delete(info.key)
                 removed += 1
         return removed

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from audio.formats import OutputFormat, check_sample_rate
 from audio.levels import Normalization
+from voices.names import VoiceName
 
 MAX_SILENCE_MS = 600_000
 
@@ -23,7 +24,7 @@ class OutputInput(_Input):
 
 
 class VoiceInput(_Input):
-    voice: str = Field(description="A library voice: its uploaded recording.")
+    voice: VoiceName = Field(description="A library voice: its uploaded recording.")
 
 
 class UploadInput(_Input):
@@ -34,7 +35,21 @@ class SilenceInput(_Input):
     silence_ms: int = Field(ge=1, le=MAX_SILENCE_MS, description="Silence of this length.")
 
 
-ConcatInput = OutputInput | VoiceInput | UploadInput | SilenceInput
+INPUT_KINDS = ("output", "voice", "upload", "silence_ms")
+
+
+def _input_kind(value: object) -> str | None:
+    """Which kind of input this is, by the key it carries, so a bad value is reported for
+    that kind alone (`inputs.voice`), not as a failure of every kind of the union."""
+    if isinstance(value, dict):
+        return next((kind for kind in INPUT_KINDS if kind in value), None)
+    return {OutputInput: "output", VoiceInput: "voice", UploadInput: "upload", SilenceInput: "silence_ms"}.get(type(value))
+
+
+ConcatInput = Annotated[
+    Annotated[OutputInput, Tag("output")] | Annotated[VoiceInput, Tag("voice")] | Annotated[UploadInput, Tag("upload")] | Annotated[SilenceInput, Tag("silence_ms")],
+    Discriminator(_input_kind, custom_error_type="input_kind", custom_error_message=f"each input needs one of: {', '.join(INPUT_KINDS)}"),
+]
 
 
 class ConcatRequest(BaseModel):

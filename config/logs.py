@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-PACKAGES = ("api", "audio", "concat", "config", "models", "outputs", "runners", "service", "storage", "voices")
+PACKAGES = ("api", "audio", "concat", "config", "lifecycle", "models", "outputs", "runners", "service", "storage", "voices")
 
 
 def configure_logging(level: str) -> None:

@@ -102,6 +102,7 @@ class StorageSettings(_Section):
 
 
 class LimitSettings(_Section):
+    max_json_bytes: int = Field(ge=1024)
     max_upload_bytes: int = Field(ge=1024)
     voice_min_seconds: float = Field(gt=0)
     voice_max_seconds: float = Field(gt=0)
@@ -109,6 +110,7 @@ class LimitSettings(_Section):
     vc_source_max_seconds: float = Field(gt=0)
     max_archive_bytes: int = Field(ge=1024)
     max_archive_entries: int = Field(ge=1)
+    max_archive_ratio: float = Field(ge=2)
     max_bulk_files: int = Field(ge=1)
     max_pending_generations: int = Field(ge=0)
 
@@ -148,8 +150,22 @@ class ConcatSettings(_Section):
     max_inputs: int = Field(ge=2, le=100_000)
     sync_max_seconds: float = Field(ge=0)
     max_output_seconds: float = Field(gt=0)
+    max_upload_seconds: float = Field(gt=0)
     max_concurrent_jobs: int = Field(ge=1, le=64)
+    job_heartbeat_seconds: float = Field(gt=0, le=600)
     job_ttl_hours: float = Field(gt=0)
+
+
+class RateLimitSettings(_Section):
+    requests_per_second: float = Field(ge=0)
+    burst: int = Field(ge=1)
+    failed_auth_per_minute: float = Field(gt=0)
+    failed_auth_burst: int = Field(ge=1)
+    trust_forwarded_for: bool
+
+
+class ShutdownSettings(_Section):
+    drain_seconds: float = Field(ge=0, le=3600)
 
 
 class LoggingSettings(_Section):
@@ -218,9 +234,11 @@ class Settings(BaseSettings):
     voices: VoiceSettings
     outputs: OutputSettings
     concat: ConcatSettings
+    shutdown: ShutdownSettings
     logging: LoggingSettings
     openai: OpenAISettings
     auth: AuthSettings
+    rate_limits: RateLimitSettings
 
     @classmethod
     def settings_customise_sources(

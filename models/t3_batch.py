@@ -19,6 +19,7 @@ request's conditional and unconditional row) of one transformer pass per step:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +32,8 @@ from transformers.generation.logits_process import (
     RepetitionPenaltyLogitsProcessor,
     TopPLogitsWarper,
 )
+
+from lifecycle.drain import ShuttingDownError
 
 
 @dataclass
@@ -94,9 +97,10 @@ def _logits(t3: T3, embeds: Tensor, mask: Tensor, positions: Tensor, past: objec
 
 
 @torch.inference_mode()
-def decode_batch(t3: T3, requests: list[DecodeRequest]) -> list[Tensor]:
+def decode_batch(t3: T3, requests: list[DecodeRequest], stop: threading.Event | None = None) -> list[Tensor]:
     """Speech tokens for each request (1-D, ending with the stop token when it was
-    emitted), in the order given."""
+    emitted), in the order given. `stop` set (a shutdown's drain ended) ends the loop at the
+    next step with ShuttingDownError."""
     if not requests:
         return []
     device = t3.device
@@ -117,6 +121,8 @@ def decode_batch(t3: T3, requests: list[DecodeRequest]) -> list[Tensor]:
     active = list(range(len(requests)))  # request index of each row pair still decoding
     step = 0
     while active:
+        if stop is not None and stop.is_set():
+            raise ShuttingDownError("decoding stopped: the runner is shutting down")
         next_tokens: list[Tensor] = []
         still: list[int] = []
         for pair, index in enumerate(active):

@@ -24,6 +24,7 @@ from chatterbox.models.s3tokenizer import drop_invalid_tokens
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 
 from config import TTSSettings
+from lifecycle.drain import ShuttingDownError
 from models.conditioning import LRUCache, tts_conditionals, with_exaggeration
 from models.jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
 from models.loader import Loaded
@@ -42,8 +43,9 @@ class NoDefaultVoiceError(ClientFaultError):
 
 
 class TTSEngine:
-    def __init__(self, loaded: Loaded[ChatterboxTTS], settings: TTSSettings) -> None:
+    def __init__(self, loaded: Loaded[ChatterboxTTS], settings: TTSSettings, stop: threading.Event | None = None) -> None:
         self.model = loaded.model
+        self.stop = stop or threading.Event()  # set when a shutdown's drain ends: decoding stops
         self.settings = settings
         self.random_weights = loaded.random_weights  # utterances end after a plausible length
         self.sample_rate: int = self.model.sr
@@ -95,7 +97,10 @@ class TTSEngine:
             metrics().decode_batch_chunks.observe(len(part))
             try:
                 with timed_stage("tts", "t3"):
-                    decoded += decode_batch(self.model.t3, part)
+                    decoded += decode_batch(self.model.t3, part, self.stop)
+            except ShuttingDownError as exc:
+                decoded += [exc] * (len(requests) - len(decoded))
+                break
             except Exception:
                 logger.exception("batched decoding failed; decoding its jobs one by one")
                 for request in part:

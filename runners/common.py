@@ -15,6 +15,7 @@ import torch
 
 from config import get_settings
 from config.logs import configure_logging
+from lifecycle.drain import RUNNER_EXTRA_SECONDS, Drain, ShuttingDownError
 from models.jobs import JobResult, RunnerInfo
 from models.loader import Loaded
 from models.tts_engine import TTSEngine
@@ -49,18 +50,33 @@ BATCH_CONFIG = (
 )
 
 
+def arm_drain() -> Drain:
+    """A runner drains a moment longer than the API and stops once idle (`lifecycle.drain`)."""
+    drain = Drain(settings.shutdown.drain_seconds + RUNNER_EXTRA_SECONDS)
+    drain.install(stop_when_idle=True)
+    return drain
+
+
 class RenderQueue:
     """S3Gen renders, first come first served on one thread of their own: a request waits
     for its own render only (not for every render of the batch it was decoded in), renders
     never hold the threads that `decode`, `info` and `forget` run on, and a render still
-    queued when its caller hangs up (the awaiting call is cancelled) is dropped."""
+    queued when its caller hangs up (the awaiting call is cancelled), or when a shutdown's
+    drain ended, is dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, drain: Drain) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3gen")
+        self._drain = drain
+
+    def _render(self, render: Callable[[JobT], JobResult], job: JobT) -> JobResult:
+        if self._drain.expired.is_set():
+            raise ShuttingDownError("render dropped: the runner is shutting down")
+        return render(job)
 
     async def run(self, render: Callable[[JobT], JobResult], jobs: list[JobT]) -> list[JobResult]:
         loop = asyncio.get_running_loop()
-        return [await loop.run_in_executor(self._thread, render, job) for job in jobs]
+        with self._drain.working():
+            return [await loop.run_in_executor(self._thread, self._render, render, job) for job in jobs]
 
 
 def forget_voices(engine: TTSEngine | VCEngine, content_hashes: list[str]) -> int:

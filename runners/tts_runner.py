@@ -7,21 +7,23 @@ import bentoml
 from models.jobs import DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob
 from models.loader import load_tts
 from models.tts_engine import TTSEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, forget_voices, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, arm_drain, forget_voices, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-tts-runner", **RUNNER_SERVICE_CONFIG)
 class TTSRunner:
     def __init__(self) -> None:
         self.loaded = load_tts(settings.model)
-        self.engine = TTSEngine(self.loaded, settings.tts)
-        self.renders = RenderQueue()
+        self.drain = arm_drain()
+        self.engine = TTSEngine(self.loaded, settings.tts, self.drain.expired)
+        self.renders = RenderQueue(self.drain)
 
     @bentoml.api(**BATCH_CONFIG)
     def decode(self, jobs: list[TTSJob]) -> list[DecodeResult]:
         """Speech tokens for every job of the batch, decoded together by T3
         (`models/t3_batch.py`); each job keeps its own voice, parameters and seed."""
-        return self.engine.decode_batch(jobs)
+        with self.drain.working():
+            return self.engine.decode_batch(jobs)
 
     @bentoml.api
     async def render(self, jobs: list[RenderJob]) -> list[JobResult]:

@@ -7,7 +7,7 @@ import bentoml
 from models.jobs import DecodeResult, JobResult, RunnerInfo, VCJob, VCRenderJob
 from models.loader import load_vc
 from models.vc_engine import VCEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, forget_voices, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, arm_drain, forget_voices, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-vc-runner", **RUNNER_SERVICE_CONFIG)
@@ -15,12 +15,14 @@ class VCRunner:
     def __init__(self) -> None:
         self.loaded = load_vc(settings.model)
         self.engine = VCEngine(self.loaded.model, settings.tts)
-        self.renders = RenderQueue()
+        self.drain = arm_drain()
+        self.renders = RenderQueue(self.drain)
 
     @bentoml.api(**BATCH_CONFIG)
     def tokenize(self, jobs: list[VCJob]) -> list[DecodeResult]:
         """Every source of the batch read into speech tokens in one padded pass."""
-        return self.engine.tokenize_batch(jobs)
+        with self.drain.working():
+            return self.engine.tokenize_batch(jobs)
 
     @bentoml.api
     async def render(self, jobs: list[VCRenderJob]) -> list[JobResult]:

@@ -41,6 +41,17 @@ class ObjectInfo:
     key: str
     size: int
     version: str  # the same token `get_versioned` returns and `put_if` compares
+    modified: float  # last write, seconds since the epoch
+
+
+@dataclass(frozen=True)
+class TempObject:
+    """What an interrupted write left behind: a hidden temp file beside its target (local),
+    or a multipart upload never completed nor aborted (S3, where it costs storage)."""
+
+    key: str
+    modified: float
+    handle: str = ""  # the S3 upload id
 
 
 def check_key(key: str) -> str:
@@ -106,6 +117,14 @@ class Storage(ABC):
         except ObjectNotFoundError:
             return False
         return True
+
+    @abstractmethod
+    def temp_objects(self) -> Iterator[TempObject]:
+        """Leftovers of interrupted writes (for the storage checker)."""
+
+    @abstractmethod
+    def remove_temp_object(self, temp: TempObject) -> None:
+        """Remove one leftover; only the storage checker calls this, with --repair."""
 
     @abstractmethod
     def check(self) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError, check_key
+from storage.base import InvalidKeyError, ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError, TempObject, check_key
 
 LOCK_FILE = ".write.lock"  # hidden: listings skip dot-files
 
@@ -187,7 +187,7 @@ class LocalStorage(Storage):
             except FileNotFoundError:
                 continue  # deleted while listing
             if path.is_file():
-                yield ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, _version(stat))
+                yield ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, _version(stat), stat.st_mtime)
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Names only: no stat per file, so listing 200,000 outputs takes a fraction of
@@ -199,6 +199,20 @@ class LocalStorage(Storage):
             base = Path(directory).relative_to(self.root).as_posix()
             found.extend(f"{base}/{name}" for name in files if not name.startswith("."))
         return iter(sorted(found))
+
+    def temp_objects(self) -> Iterator[TempObject]:
+        for path in sorted(self.root.rglob(".*.tmp")):
+            try:
+                yield TempObject(path.relative_to(self.root).as_posix(), path.stat().st_mtime)
+            except FileNotFoundError:
+                continue  # the write it belonged to just finished
+
+    def remove_temp_object(self, temp: TempObject) -> None:
+        path = (self.root / temp.key).resolve()
+        if not (path.is_relative_to(self.root) and path.name.startswith(".") and path.name.endswith(".tmp")):
+            raise InvalidKeyError(f"{temp.key!r} is not a temp file of this store")
+        with self._write_lock():
+            path.unlink(missing_ok=True)
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):

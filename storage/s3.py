@@ -16,7 +16,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError, check_key
+from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError, TempObject, check_key
 
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 _PRECONDITION_CODES = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
@@ -109,9 +109,24 @@ class S3Storage(Storage):
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(item["Key"][len(self.prefix) :], int(item["Size"]), item["ETag"])
+                    yield ObjectInfo(item["Key"][len(self.prefix) :], int(item["Size"]), item["ETag"], item["LastModified"].timestamp())
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("list", prefix, exc) from exc
+
+    def temp_objects(self) -> Iterator[TempObject]:
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for upload in page.get("Uploads", []):
+                    yield TempObject(upload["Key"][len(self.prefix) :], upload["Initiated"].timestamp(), upload["UploadId"])
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("list uploads", self.prefix, exc) from exc
+
+    def remove_temp_object(self, temp: TempObject) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(temp.key), UploadId=temp.handle)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("abort upload", temp.key, exc) from exc
 
     def check(self) -> None:
         try:

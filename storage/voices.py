@@ -13,6 +13,7 @@ requests) that race on one voice never silently drop each other's change.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
@@ -70,10 +71,12 @@ def name_of_record_key(key: str) -> str:
 
 
 def audio_keys(name: str, content_hash: str, original_extension: str) -> tuple[str, str]:
-    """(original, reference) keys, named by content so a new upload never overwrites the
-    files the current record points to."""
+    """(original, reference) keys for one write: named by content and by a token of this
+    writer, so a new upload never overwrites the files the current record points to, and
+    two writers of the same file never share (and so never delete) each other's objects."""
     folder = folder_key(name)
-    return f"{folder}original-{content_hash[:16]}.{original_extension}", f"{folder}reference-{content_hash[:16]}.wav"
+    stem = f"{content_hash[:16]}-{secrets.token_hex(4)}"
+    return f"{folder}original-{stem}.{original_extension}", f"{folder}reference-{stem}.wav"
 
 
 def _encode(metadata: VoiceMetadata) -> bytes:
@@ -102,7 +105,8 @@ class VoiceStore:
         """Store a voice with its audio. `replacing` None creates (VoiceExistsError if the
         name is taken meanwhile); otherwise the record must still be at `replacing.version`
         (PreconditionFailedError if it changed). A failed write leaves the old voice intact
-        and nothing new behind; a successful overwrite removes audio only the old record used."""
+        and nothing new behind (its audio keys are its own, so removing them never touches
+        the winner's); a successful overwrite removes the old record's audio."""
         new_keys = _audio_of(metadata)
         old_keys = _audio_of(replacing.metadata) if replacing else set()
         try:
@@ -134,14 +138,34 @@ class VoiceStore:
 
     def rename(self, current: StoredVoice, renamed: VoiceMetadata) -> StoredVoice:
         """Move a voice to a new name (a new storage folder): copy its audio, claim the new
-        name atomically (VoiceExistsError if taken), then remove the old record and audio."""
+        name atomically (VoiceExistsError if taken), then remove the old record only if it is
+        still the version that was copied. If someone changed or removed the old voice
+        meanwhile, the new one is taken back and PreconditionFailedError raised (the caller
+        retries on fresh state), so no concurrent change is dropped or duplicated."""
         original_key, reference_key = audio_keys(renamed.name, renamed.content_hash, renamed.original_key.rsplit(".", 1)[-1])
         renamed = renamed.model_copy(update={"original_key": original_key, "reference_key": reference_key})
-        stored = self.write(
-            renamed, self.storage.get(current.metadata.original_key), self.storage.get(current.metadata.reference_key), replacing=None
-        )
-        self.delete(current)
+        try:
+            original, reference = self.storage.get(current.metadata.original_key), self.storage.get(current.metadata.reference_key)
+        except ObjectNotFoundError:
+            raise PreconditionFailedError(f"voice {current.metadata.name!r} was replaced while being renamed") from None
+        stored = self.write(renamed, original, reference, replacing=None)
+        try:
+            self.storage.delete_if(record_key(current.metadata.name), current.version)
+        except (PreconditionFailedError, ObjectNotFoundError):
+            self._take_back(stored)
+            raise PreconditionFailedError(f"voice {current.metadata.name!r} changed while being renamed") from None
+        for key in _audio_of(current.metadata):
+            self.storage.delete(key)
         return stored
+
+    def _take_back(self, stored: StoredVoice) -> None:
+        """Undo a write nobody else touched since; one someone already changed is theirs now."""
+        try:
+            self.storage.delete_if(record_key(stored.metadata.name), stored.version)
+        except (PreconditionFailedError, ObjectNotFoundError):
+            return
+        for key in _audio_of(stored.metadata):
+            self.storage.delete(key)
 
     def delete(self, current: StoredVoice) -> None:
         """Remove the record (conditionally, so a concurrent overwrite's audio is found and

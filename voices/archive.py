@@ -122,7 +122,11 @@ class RestorableVoice:
         return self.metadata.model_copy(update={"name": name, "original_key": original_key, "reference_key": reference_key})
 
 
-def open_archive(handle: IO[bytes], *, max_total_bytes: int, max_entries: int) -> tuple[zipfile.ZipFile, Manifest]:
+def open_zip(handle: IO[bytes], *, max_total_bytes: int, max_entries: int, max_ratio: float) -> zipfile.ZipFile:
+    """The zip, once its central directory passed the bomb checks: entry count, total
+    expanded size and, per member, the compression ratio (audio barely compresses; a member
+    that shrank over `max_ratio` times is a bomb, or silence nobody needs). Members are then
+    read one at a time, each bounded by its declared size."""
     try:
         archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -132,6 +136,14 @@ def open_archive(handle: IO[bytes], *, max_total_bytes: int, max_entries: int) -
         raise ArchiveError(f"the archive holds {len(infos)} files; at most {max_entries} are accepted")
     if (total := sum(info.file_size for info in infos)) > max_total_bytes:
         raise ArchiveError(f"the archive expands to {total} bytes; at most {max_total_bytes} are accepted")
+    for info in infos:
+        if info.file_size > max_ratio * max(info.compress_size, 1):
+            raise ArchiveError(f"{info.filename} expands {info.file_size} bytes from {info.compress_size}, over {max_ratio:g} times: refused as a zip bomb")
+    return archive
+
+
+def open_archive(handle: IO[bytes], *, max_total_bytes: int, max_entries: int, max_ratio: float) -> tuple[zipfile.ZipFile, Manifest]:
+    archive = open_zip(handle, max_total_bytes=max_total_bytes, max_entries=max_entries, max_ratio=max_ratio)
     try:
         manifest = Manifest.model_validate_json(read_member(archive, MANIFEST, max_total_bytes))
     except KeyError:
@@ -160,7 +172,7 @@ def _verified(archive: zipfile.ZipFile, entry: ArchivedFile) -> bytes:
     return data
 
 
-def restorable(archive: zipfile.ZipFile, entry: ArchivedVoice) -> RestorableVoice:
+def restorable(archive: zipfile.ZipFile, entry: ArchivedVoice, max_seconds: float) -> RestorableVoice:
     """One voice out of the archive, with every check done; ValueError says what is wrong."""
     try:
         record, original, reference = (_verified(archive, file) for file in (entry.record, entry.original, entry.reference))
@@ -175,7 +187,7 @@ def restorable(archive: zipfile.ZipFile, entry: ArchivedVoice) -> RestorableVoic
     if hashlib.sha256(reference).hexdigest() != metadata.content_hash:
         raise ValueError(f"{entry.reference.path} is not the audio its record describes")
     try:
-        decode(reference)
+        decode(reference, max_seconds=max_seconds)
     except AudioDecodeError as exc:
         raise ValueError(f"{entry.reference.path}: {exc}") from None
     return RestorableVoice(metadata, original, reference)

@@ -174,6 +174,19 @@ class VoiceLibrary:
             metadata = self._read(name).metadata
             return metadata, self.store.reference_samples(metadata)
 
+    def audio(self, name: str, variant: str) -> tuple[VoiceMetadata, str, bytes]:
+        """The record, the key and the bytes of its `original` or `reference` audio; the
+        record is re-read once when another writer replaced the audio meanwhile."""
+
+        def fetch(metadata: VoiceMetadata) -> tuple[VoiceMetadata, str, bytes]:
+            key = metadata.original_key if variant == "original" else metadata.reference_key
+            return metadata, key, self.store.storage.get(key)
+
+        try:
+            return fetch(self.get(name))
+        except ObjectNotFoundError:
+            return fetch(self._read(name).metadata)
+
     def select(self, voice_filter: VoiceFilter) -> list[VoiceMetadata]:
         with self._lock:
             return [self._usage.apply(e.metadata) for e in self._index.entries() if voice_filter.matches(e.metadata, e.search_text)]
@@ -217,8 +230,7 @@ class VoiceLibrary:
             return patch.apply(current, now)
 
         if patch.name is not None and patch.name.casefold() != name.casefold():
-            current = self._read(name)
-            stored = self.store.rename(current, change(current.metadata))
+            stored = self._rename(name, change)
             with self._lock:
                 self._index.remove(name)
                 self._index.put(stored)
@@ -233,6 +245,16 @@ class VoiceLibrary:
                 self._index.put(stored)
         with self._lock:
             return self._usage.apply(stored.metadata)
+
+    def _rename(self, name: str, change: Callable[[VoiceMetadata], VoiceMetadata]) -> StoredVoice:
+        """Retried from a fresh read when the voice changed while it was being moved."""
+        for _ in range(WRITE_ATTEMPTS):
+            current = self._read(name)
+            try:
+                return self.store.rename(current, change(current.metadata))
+            except PreconditionFailedError:
+                continue
+        raise PreconditionFailedError(f"voice {name!r} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
 
     def delete(self, name: str) -> VoiceMetadata:
         current = self._read(name)

@@ -54,7 +54,9 @@ class VoiceMetadata(BaseModel):
 
     @property
     def etag(self) -> str:
-        editable = self.model_dump_json(exclude=set(USAGE_FIELDS))
+        """Of what a client sees change: not the use counters, nor the storage keys (each
+        write names its own objects, so a restored voice keeps its ETag)."""
+        editable = self.model_dump_json(exclude={*USAGE_FIELDS, "original_key", "reference_key"})
         return '"' + hashlib.sha256(editable.encode()).hexdigest()[:32] + '"'
 
     @property

@@ -1,0 +1,81 @@
+"""Token buckets: how many requests a client may send, and how many wrong keys it may try.
+
+A bucket holds up to `burst` tokens and refills at `rate` per second; a request takes one,
+and an empty bucket answers 429 with `Retry-After` (the seconds until a token is back) in
+the route's error shape. A burst then a steady rate is what a TTS client needs (a page of
+sentences at once, then one at a time); the `limits` package offers windows, not buckets.
+Buckets live in memory per API replica; idle ones are dropped, oldest first, past
+`MAX_CLIENTS`, so memory stays bounded whoever sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+MAX_CLIENTS = 100_000
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate  # tokens per second
+        self.burst = burst
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _bucket(self, client: str, now: float) -> _Bucket:
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            bucket = self._buckets[client] = _Bucket(float(self.burst), now)
+            while len(self._buckets) > MAX_CLIENTS:
+                self._buckets.popitem(last=False)
+        else:
+            bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+            self._buckets.move_to_end(client)
+        return bucket
+
+    def take(self, client: str) -> float:
+        """0 when the client may go on (a token is taken), else the seconds to wait."""
+        with self._lock:
+            bucket = self._bucket(client, time.monotonic())
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            return (1 - bucket.tokens) / self.rate
+
+    def wait_needed(self, client: str) -> float:
+        """The seconds until the client has a token, without taking one."""
+        with self._lock:
+            bucket = self._bucket(client, time.monotonic())
+            return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+
+
+def retry_after(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+def client_address(scope: Scope, trust_forwarded_for: bool) -> str:
+    """The peer's address, or behind a proxy you trust the first `X-Forwarded-For` entry."""
+    if trust_forwarded_for and (forwarded := Headers(scope=scope).get("x-forwarded-for")):
+        return forwarded.split(",")[0].strip()
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def key_identity(token: str) -> str:
+    """Buckets are kept per key without keeping the key itself in memory."""
+    return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]

@@ -1,0 +1,1 @@
+"""How the service processes start and stop."""

@@ -1,0 +1,155 @@
+"""A consistency check of a store, with repairs only when asked.
+
+What it looks for, in one listing plus a read of every voice record:
+- a voice record that names audio which is not there (the voice cannot be used);
+- a voice record that does not parse;
+- voice audio that no record names (a write that lost a race or was interrupted);
+- an output without its JSON companion, or a companion without its audio;
+- an index snapshot that cannot be read (only a cache: the next one replaces it);
+- temp files of interrupted local writes, unfinished S3 multipart uploads.
+
+Objects younger than `min_age_seconds` are left out of the orphan and temp findings: a
+write in progress has its audio in place a moment before its record. The tests and the
+soak benchmark run it with 0 once traffic has stopped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from storage.base import ObjectInfo, ObjectNotFoundError, Storage
+from storage.outputs import OUTPUTS_PREFIX
+from storage.outputs import SNAPSHOT_KEY as OUTPUTS_SNAPSHOT_KEY
+from storage.voices import SNAPSHOT_KEY as VOICES_SNAPSHOT_KEY
+from storage.voices import VOICES_PREFIX, is_record_key
+from voices.metadata import VoiceMetadata
+
+logger = logging.getLogger(__name__)
+
+FindingKind = Literal[
+    "record_missing_audio", "unreadable_record", "orphan_voice_audio", "output_missing_companion",
+    "companion_missing_audio", "broken_snapshot", "temp_object",
+]
+REPAIRS: dict[FindingKind, str] = {
+    "record_missing_audio": "delete the record and what is left of its audio (the voice is unusable; upload it again)",
+    "unreadable_record": "delete the record",
+    "orphan_voice_audio": "delete the object",
+    "output_missing_companion": "delete the audio (no listing can find it)",
+    "companion_missing_audio": "delete the companion",
+    "broken_snapshot": "delete the snapshot (the next one is written from the index)",
+    "temp_object": "delete the temp file, or abort the multipart upload",
+}
+
+
+class Finding(BaseModel):
+    kind: FindingKind
+    key: str
+    detail: str
+    repair: str
+    repaired: bool = False
+
+
+class CheckReport(BaseModel):
+    backend: str
+    objects: int
+    voice_records: int
+    outputs: int
+    findings: list[Finding]
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+class _Check:
+    def __init__(self, storage: Storage, repair: bool, min_age_seconds: float) -> None:
+        self.storage = storage
+        self.repair = repair
+        self.settled_before = time.time() - min_age_seconds
+        self.findings: list[Finding] = []
+
+    def found(self, kind: FindingKind, key: str, detail: str, fix: Callable[[], None]) -> None:
+        finding = Finding(kind=kind, key=key, detail=detail, repair=REPAIRS[kind])
+        if self.repair:
+            fix()
+            finding.repaired = True
+            logger.info("storage checker repaired %s at %s", kind, key)
+        self.findings.append(finding)
+
+    def settled(self, info: ObjectInfo) -> bool:
+        return info.modified <= self.settled_before
+
+    def voices(self, objects: dict[str, ObjectInfo]) -> int:
+        records = [key for key in objects if is_record_key(key)]
+        named: set[str] = set()
+        for key in records:
+            try:
+                metadata = VoiceMetadata.model_validate_json(self.storage.get(key))
+            except ObjectNotFoundError:
+                continue  # deleted since the listing
+            except (ValidationError, ValueError) as exc:
+                self.found("unreadable_record", key, str(exc)[:200], lambda key=key: self.storage.delete(key))
+                continue
+            audio = (metadata.original_key, metadata.reference_key)
+            named.update(audio)
+            if missing := [k for k in audio if k not in objects and not self.storage.exists(k)]:
+                self.found("record_missing_audio", key, f"voice {metadata.name!r} names missing {', '.join(missing)}", lambda key=key, audio=audio: self._delete(key, *audio))
+        for key, info in objects.items():
+            if key.startswith(VOICES_PREFIX) and key not in named and self.settled(info):
+                self.found("orphan_voice_audio", key, "no voice record names it", lambda key=key: self.storage.delete(key))
+        return len(records)
+
+    def outputs(self, objects: dict[str, ObjectInfo]) -> int:
+        stems: dict[str, list[str]] = {}
+        for key in objects:
+            if key.startswith(OUTPUTS_PREFIX):
+                stems.setdefault(key.rsplit(".", 1)[0], []).append(key)
+        for keys in stems.values():
+            companions = [k for k in keys if k.endswith(".json")]
+            audio = [k for k in keys if not k.endswith(".json")]
+            for key in audio:
+                if not companions and self.settled(objects[key]):
+                    self.found("output_missing_companion", key, "no JSON companion", lambda key=key: self.storage.delete(key))
+            for key in companions:
+                if not audio and self.settled(objects[key]):
+                    self.found("companion_missing_audio", key, "its audio is gone", lambda key=key: self.storage.delete(key))
+        return sum(1 for keys in stems.values() for key in keys if key.endswith(".json"))
+
+    def snapshots(self, objects: dict[str, ObjectInfo]) -> None:
+        for key in (VOICES_SNAPSHOT_KEY, OUTPUTS_SNAPSHOT_KEY):
+            if key not in objects:
+                continue
+            try:
+                json.loads(gzip.decompress(self.storage.get(key)))
+            except ObjectNotFoundError:
+                continue
+            except (OSError, EOFError, ValueError) as exc:
+                self.found("broken_snapshot", key, str(exc)[:200], lambda key=key: self.storage.delete(key))
+
+    def temp_objects(self) -> None:
+        for temp in self.storage.temp_objects():
+            if temp.modified <= self.settled_before:
+                self.found("temp_object", temp.key, "left by an interrupted write", lambda temp=temp: self.storage.remove_temp_object(temp))
+
+    def _delete(self, *keys: str) -> None:
+        for key in keys:
+            self.storage.delete(key)
+
+
+def check_storage(storage: Storage, *, repair: bool = False, min_age_seconds: float = 600.0) -> CheckReport:
+    """Everything found (and, with `repair`, fixed) in `storage`."""
+    objects = {info.key: info for info in storage.list_objects("")}
+    check = _Check(storage, repair, min_age_seconds)
+    voice_records = check.voices(objects)
+    outputs = check.outputs(objects)
+    check.snapshots(objects)
+    check.temp_objects()
+    return CheckReport(backend=storage.backend, objects=len(objects), voice_records=voice_records, outputs=outputs, findings=check.findings)
+
