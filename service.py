@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import timedelta
 from typing import Annotated, Literal
 
 import bentoml
@@ -24,8 +25,8 @@ from api import __version__
 from api.body_limits import BodyLimits, RequestBodyLimit
 from api.concat import ConcatServing
 from api.errors import APIError, error_response, install_error_handlers, is_openai_path, validated
-from api.middleware import APIKeyAuth, RateLimit
-from api.rate_limits import TokenBuckets
+from api.idempotency import Idempotency
+from api.middleware import APIKeyAuth, NewlinePaths, RateLimit
 from api.openai_protocol import ModelList, ModelObject, OpenAIErrorResponse, SpeechRequest, VoiceListing
 from api.openai_serving import OpenAIServing
 from api.outputs import OutputServing
@@ -49,6 +50,7 @@ from api.protocol import (
     VoiceListResponse,
     VoiceResponse,
 )
+from api.rate_limits import TokenBuckets
 from api.request_ids import RequestIds
 from api.serving import RunnerStages, Serving
 from api.voice_resolution import PredefinedVoices, VoiceResolver
@@ -65,7 +67,9 @@ from outputs.query import OutputListQuery, OutputSortKey
 from runners.tts_runner import TTSRunner
 from runners.vc_runner import VCRunner
 from storage import create_storage
+from storage.idempotency import IdempotencyStore
 from storage.outputs import OutputStore, OutputType
+from storage.upkeep import Task, Upkeep
 from storage.voices import VoiceStore
 from voices.library import VoiceLibrary
 from voices.metadata import VoiceDefaults, VoiceMetadataPatch
@@ -75,12 +79,13 @@ logger = logging.getLogger(__name__)
 settings = get_settings()
 configure_logging(settings.logging.level)
 
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 422, 500, 503)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 429, 500, 503)}  # 401 with API keys on, 429 past a rate limit
 VOICE_ERRORS = {**ERRORS, 412: {"model": ErrorResponse}}
-DELETE_ERRORS = {**ERRORS, 400: {"model": DeletionPreview, "description": "Without confirm=true: what would be deleted (nothing is)."}}
+DELETE_ERRORS = {**ERRORS, 400: {"model": DeletionPreview | ErrorResponse, "description": "Without confirm=true: what would be deleted (nothing is); or a malformed request."}}
 _NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 ARCHIVE_ROUTES = ("/api/v1/voices/bulk", "/api/v1/voices/import", "/api/v1/concat")  # multipart bodies of archives, or of many uploads
-AUDIO_RESPONSE = {"content": {fmt.content_type: {}} for fmt in OutputFormat}
+IDEMPOTENCY_EXPIRY_SECONDS = 600
+AUDIO_RESPONSE = {"content": {fmt.content_type: {} for fmt in OutputFormat}}  # found by the fuzzer: this listed only the last type
 OPENAI_ERRORS = {status: {"model": OpenAIErrorResponse} for status in (400, 401, 404, 429, 500, 503)}
 SPEECH_RESPONSE = {
     "description": "The audio, sent while it is generated (chunked); with stream_format=sse, server-sent events.",
@@ -102,6 +107,7 @@ app.add_middleware(
         archive_bytes=settings.limits.max_archive_bytes, archive_routes=ARCHIVE_ROUTES,
     ),
 )
+app.add_middleware(Idempotency, keyed=bool(settings.auth.api_keys))  # inside the limits: a refused request is not kept
 limits = settings.rate_limits
 if limits.requests_per_second > 0:
     app.add_middleware(
@@ -227,6 +233,7 @@ class ChatterboxService:
 
     def __init__(self) -> None:
         storage = create_storage(settings.storage)
+        idempotency = app.state.idempotency = IdempotencyStore(storage, timedelta(hours=settings.idempotency.ttl_hours))
         self.library = VoiceLibrary(VoiceStore(storage, settings.voices.read_workers), settings.voices)
         self.voices = VoiceServing(settings, self.library, self.forget_conditioning)
         self.output_library = OutputLibrary(OutputStore(storage, settings.voices.read_workers), settings.outputs)
@@ -251,12 +258,15 @@ class ChatterboxService:
         self.library.start()
         self.output_library.start()
         self.jobs.start()
+        self.expiry = Upkeep("idempotency", [Task("expire", lambda: IDEMPOTENCY_EXPIRY_SECONDS, idempotency.expire)])
+        self.expiry.start()
         logger.info("api service ready", extra={"storage": settings.storage.backend})
 
     @bentoml.on_shutdown
     def shut_down(self) -> None:
         """After the drain (`lifecycle.drain`): running jobs are cancelled (temp files
         removed), counters and snapshots flushed."""
+        self.expiry.stop()
         self.jobs.close()
         self.library.close()
         self.output_library.close()
@@ -492,6 +502,9 @@ class ChatterboxService:
     async def delete_output(self, filename: str) -> DeletedOutput:
         """Delete an output: its audio and its JSON companion."""
         return await self.outputs.delete(filename)
+
+
+ChatterboxService.add_asgi_middleware(NewlinePaths)
 
 
 @app.api_route("/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

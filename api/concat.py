@@ -10,12 +10,14 @@ own temp folder, removed on success, failure and cancellation alike.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -31,7 +33,7 @@ from api.protocol import JobResponse
 from api.uploads import read_upload
 from audio.codec import AudioDecodeError, decode
 from audio.encoding import output_spec
-from concat.jobs import JobManager, JobNotFoundError
+from concat.jobs import JobManager, JobNotFoundError, JobQueueFullError
 from concat.pipeline import ConcatCancelledError, Segment, SegmentError, run_concat
 from concat.protocol import ConcatRequest, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
 from config import Settings
@@ -42,6 +44,7 @@ from voices.library import VoiceLibrary, VoiceNotFoundError
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, float], None]
+BUSY_RETRY_AFTER_SECONDS = 5
 CONCAT_DEFAULT_RATE = 24_000  # the models' rate: what most inputs already are
 
 
@@ -62,6 +65,13 @@ class ConcatServing:
         self.output_serving = output_serving
         self.voices = voices
         self.jobs = jobs
+        # Synchronous concatenations hold a thread for as long as they run: on a pool of their
+        # own, bounded, they never take the request pool's threads from everything else.
+        self._sync_pool = ThreadPoolExecutor(settings.concat.max_concurrent_sync, thread_name_prefix="concat-sync")
+        self._sync_active = 0
+
+    def _too_busy(self, what: str) -> APIError:
+        return APIError(429, f"this server is running {what} already; retry in a few seconds", error_type="rate_limit_exceeded", headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
 
     # --- planning: every check before any work ----------------------------------------
 
@@ -172,15 +182,25 @@ class ConcatServing:
             work = partial(self._produce_name, body, segments, folder)
             try:
                 record = await run_in_threadpool(self.jobs.submit, len(segments), input_seconds, work)
+            except JobQueueFullError:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise self._too_busy(f"{self.settings.concat.max_queued_jobs} concatenation jobs (concat.max_queued_jobs)") from None
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             url = str(request.url_for("get_job", job_id=record.id))
             return JSONResponse(self.job_response(request, record).model_dump(mode="json"), status_code=202, headers={"Location": url})
+        if self._sync_active >= self.settings.concat.max_concurrent_sync:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise self._too_busy(f"{self._sync_active} concatenations (concat.max_concurrent_sync)")
+        self._sync_active += 1
         try:
-            metadata = await run_in_threadpool(self._produce, body, segments, folder, lambda done, seconds: None, lambda: False)
+            produce = partial(self._produce, body, segments, folder, lambda done, seconds: None, lambda: False)
+            metadata = await asyncio.get_running_loop().run_in_executor(self._sync_pool, produce)
         except SegmentError as exc:
             raise APIError(400, str(exc), field=exc.field) from None
+        finally:
+            self._sync_active -= 1
         if body.response_mode == "stream":
             return await self.output_serving.download(metadata.filename, None, "attachment")
         return output_response(request, metadata)

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response, is_openai_path
 from api.rate_limits import TokenBuckets, client_address, key_identity, retry_after
+from api.request_ids import current_request_id, request_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -101,5 +102,23 @@ class RateLimit:
         if scope["type"] == "http" and is_api_path(scope["path"]) and (wait := self.buckets.take(self._client(scope))):
             logger.info("request refused: rate limit", extra={"path": scope["path"]})
             await _too_many(scope, receive, send, f"rate limit: at most {self.buckets.rate:g} requests per second after a burst of {self.buckets.burst}; retry after Retry-After seconds", wait)
+            return
+        await self.app(scope, receive, send)
+
+
+class NewlinePaths:
+    """A path with a newline inside (`%0A` in a voice name, say) matches none of BentoML's
+    mounts, whose patterns stop at a newline, and would get BentoML's plain-text 404.
+    Installed on the BentoML service (outside the API app), it answers in our shape; other
+    control characters reach the routes, which refuse them as names."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\n" in scope["path"].rstrip("\n"):
+            current_request_id.set(request_id_of(Headers(scope=scope)))
+            message = "the path holds a newline; names never do: check how the URL was built"
+            await error_response(400, "invalid_request_error", message, "path", openai=is_openai_path(scope["path"]))(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
+import aiohttp
 import numpy as np
 from fastapi import Request, UploadFile
 from fastapi.responses import Response
@@ -112,9 +113,21 @@ class Serving:
 
     # --- generation -------------------------------------------------------------------
 
-    async def _run(self, call: RunnerCall, job: Any, kind: str, voice_field: str) -> Any:
+    async def _call_runner(self, call: RunnerCall, job: Any, kind: str) -> Any:
+        """One runner call, tried again once when the connection broke under it: the client
+        may reuse a kept-alive connection the runner closed a moment before (a broken pipe
+        on send), and a job is deterministic (seeded), so a second try is safe. A runner
+        that is really gone fails the second try too."""
         try:
             [result] = await self.drain.guard(call([job]))
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+            logger.warning("%s runner connection broke (%s); trying once more", kind, exc)
+            [result] = await self.drain.guard(call([job]))
+        return result
+
+    async def _run(self, call: RunnerCall, job: Any, kind: str, voice_field: str) -> Any:
+        try:
+            result = await self._call_runner(call, job, kind)
         except ShuttingDownError:
             raise
         except Exception:

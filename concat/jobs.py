@@ -39,6 +39,10 @@ class JobNotFoundError(LookupError):
     """No job of that id (or it expired)."""
 
 
+class JobQueueFullError(RuntimeError):
+    """This replica has `max_queued_jobs` jobs queued or running already."""
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -107,6 +111,10 @@ class JobManager:
     # --- running ----------------------------------------------------------------------
 
     def submit(self, segments_total: int, input_seconds: float, work: JobWork) -> JobRecord:
+        """Queue the work (JobQueueFullError past `max_queued_jobs`: the pool's queue has no bound of its own)."""
+        with self._lock:
+            if len(self._cancel) >= self.settings.max_queued_jobs:
+                raise JobQueueFullError(len(self._cancel))
         now = utcnow()
         progress = JobProgress(segments_total=segments_total, input_seconds=round(input_seconds, 3))
         record = JobRecord(id=uuid.uuid4().hex, status="queued", created_at=now, updated_at=now, progress=progress)

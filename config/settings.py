@@ -152,6 +152,8 @@ class ConcatSettings(_Section):
     max_output_seconds: float = Field(gt=0)
     max_upload_seconds: float = Field(gt=0)
     max_concurrent_jobs: int = Field(ge=1, le=64)
+    max_queued_jobs: int = Field(ge=1)
+    max_concurrent_sync: int = Field(ge=1, le=64)
     job_heartbeat_seconds: float = Field(gt=0, le=600)
     job_ttl_hours: float = Field(gt=0)
 
@@ -162,6 +164,10 @@ class RateLimitSettings(_Section):
     failed_auth_per_minute: float = Field(gt=0)
     failed_auth_burst: int = Field(ge=1)
     trust_forwarded_for: bool
+
+
+class IdempotencySettings(_Section):
+    ttl_hours: float = Field(gt=0)
 
 
 class ShutdownSettings(_Section):
@@ -239,6 +245,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings
     auth: AuthSettings
     rate_limits: RateLimitSettings
+    idempotency: IdempotencySettings
 
     @classmethod
     def settings_customise_sources(

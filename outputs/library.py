@@ -18,6 +18,7 @@ from config import OutputSettings
 from outputs.index import OutputEntry, OutputIndex
 from outputs.query import OutputListQuery, page_of, sort_and_page
 from storage.base import ObjectNotFoundError, StorageError
+from storage.lease import Lease
 from storage.outputs import OutputMetadata, OutputStore, companion_key
 from storage.upkeep import TICK_SECONDS, Task, Upkeep
 
@@ -36,6 +37,8 @@ class OutputLibrary:
         self._lock = threading.RLock()
         self._upkeep: Upkeep | None = None
         self.loaded = False
+        # one replica at a time runs retention; the lease outlives two checks, so its holder keeps it
+        self._retention_lease = Lease(store.storage, "output-retention", timedelta(seconds=2 * settings.retention_check_seconds))
 
     @property
     def size(self) -> int:
@@ -106,12 +109,18 @@ class OutputLibrary:
             logger.info("retention deleted outputs", extra={"deleted": len(doomed), "bytes_kept": total})
         return [entry.filename for entry in doomed]
 
+    def retention_turn(self) -> list[str] | None:
+        """Retention, when this replica holds the lease (None when another one does)."""
+        if self.settings.max_age_days <= 0 and self.settings.max_total_bytes <= 0:
+            return []
+        return self.enforce_retention() if self._retention_lease.acquire() else None
+
     def start(self) -> None:
         settings = self.settings
         self._upkeep = Upkeep("outputs", [
             Task("sync", lambda: settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
             Task("snapshot", lambda: settings.snapshot_seconds, self.save_snapshot),
-            Task("retention", lambda: settings.retention_check_seconds, self.enforce_retention),
+            Task("retention", lambda: settings.retention_check_seconds, self.retention_turn),
         ])
         self._upkeep.start()
 

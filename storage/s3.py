@@ -1,23 +1,32 @@
 """Any S3-compatible store through boto3 (AWS S3, MinIO, R2, ...).
 
 Credentials come from boto3's usual chain (env, profile, instance role). A single PUT is
-atomic on S3, so no temp objects are needed. Versions are ETags, and conditional writes use
+atomic on S3, so no temp objects are needed. Objects over `MULTIPART_BYTES` (a long
+concatenation, a large upload) go up in parts through s3transfer: each part is its own
+request, retried on its own by botocore (`RETRY_ATTEMPTS`, standard mode), so a dropped
+connection costs one part, not the whole upload; a failed upload is aborted (the storage
+checker finds any that were not). Versions are ETags, and conditional writes use
 S3's own `If-Match` / `If-None-Match` preconditions (AWS, MinIO, R2 and moto support them),
 so the compare-and-swap happens inside the store, not in a race between replicas.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError, TempObject, check_key
 
+MULTIPART_BYTES = 16 << 20
+RETRY_ATTEMPTS = 5
+TRANSFER = TransferConfig(multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES, max_concurrency=4)
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 _PRECONDITION_CODES = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
 
@@ -32,7 +41,7 @@ class S3Storage(Storage):
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30, max_pool_connections=32),
+            config=Config(retries={"max_attempts": RETRY_ATTEMPTS, "mode": "standard"}, connect_timeout=5, read_timeout=30, max_pool_connections=32),
         )
 
     def _key(self, key: str) -> str:
@@ -48,8 +57,11 @@ class S3Storage(Storage):
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
-        except (BotoCoreError, ClientError) as exc:
+            if len(data) > MULTIPART_BYTES:
+                self.client.upload_fileobj(io.BytesIO(data), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}, Config=TRANSFER)
+            else:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
             raise self._fail("put", key, exc) from exc
 
     def put_if(self, key: str, data: bytes, version: str | None, content_type: str = "application/octet-stream") -> str:
@@ -80,7 +92,7 @@ class S3Storage(Storage):
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         try:
-            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type})
+            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}, Config=TRANSFER)
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
             raise self._fail("upload", key, exc) from exc
 

@@ -18,6 +18,7 @@ several, one T3 layer, quick index refresh and usage flushes, no background snap
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
 from storage.voices import is_record_key
-from tests.processes import free_port, start_bentoml
+from tests.processes import S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop
 from tests.testdata import TESTDATA
 from voices.metadata import USAGE_FIELDS
 
@@ -159,6 +160,22 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
     base_url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=base_url, timeout=600, headers=headers)
     return RunningService(backend, base_url, storage, tmpdir, client, headers, process, env)
+
+
+@contextmanager
+def benchmark_stack(backend: str, work: Path, env: dict[str, str]) -> Iterator[RunningService]:
+    """A stack for a benchmark script (with a moto server of its own for `s3`), stopped on exit."""
+    moto = endpoint = None
+    if backend == "s3":
+        os.environ.update(S3_CREDENTIALS)
+        moto, endpoint = start_moto(work / "moto.log")
+    service = start_service(backend, work, endpoint, env)
+    try:
+        yield service
+    finally:
+        stop(service.process)
+        if moto is not None:
+            stop(moto)
 
 
 def local_stack_env(tmp: Path) -> dict[str, str]:

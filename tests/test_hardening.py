@@ -13,6 +13,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -24,8 +25,12 @@ from fastapi.testclient import TestClient
 
 from api.errors import install_error_handlers
 from api.request_ids import RequestIds
+from concat.jobs import STALE_AFTER_HEARTBEATS, JobManager, JobQueueFullError, job_key
+from config import ConcatSettings
 from storage.checker import check_storage
+from storage.local import LocalStorage
 from tests.conftest import assert_error
+from tests.processes import wait_until
 from tests.stacks import MAX_UPLOAD_BYTES, RunningService
 from tests.testdata import TESTDATA, read_testdata
 
@@ -268,6 +273,15 @@ def test_request_id_is_echoed_in_header_and_error(service: RunningService) -> No
     assert service.client.get("/api/v1/health").headers["x-request-id"]
 
 
+def test_a_newline_in_the_path_gets_the_json_shape(service: RunningService) -> None:
+    """Found by the fuzzer: BentoML's mounts stop at a newline, so such a path got BentoML's plain-text 404."""
+    for path, openai in (("/api/v1/voice/a%0Ab", False), ("/v1/models/a%0Ab", True)):
+        response = service.client.get(path)
+        assert response.status_code == 400 and response.headers["content-type"] == "application/json", response.text
+        error = response.json()["error"]
+        assert (error["param"] if openai else error["field"]) == "path" and response.headers["x-request-id"]
+
+
 def test_concat_voice_with_an_invalid_name_is_a_422(service: RunningService, unchanged: None) -> None:
     response = service.client.post("/api/v1/concat", json={"inputs": [{"voice": "a b"}, {"silence_ms": 100}]})
     assert response.status_code == 422, response.text
@@ -305,3 +319,48 @@ def test_unmapped_exception_answers_json_with_its_request_id(caplog: pytest.LogC
     assert error["type"] == "internal_error" and error["request_id"] == "bug-report-123"
     assert "internal-key" not in response.text
     assert any("bug-report-123" in record.getMessage() for record in caplog.records)
+
+
+def test_checker_reports_and_repairs_a_voice_whose_audio_is_gone(service: RunningService) -> None:
+    name = f"lost-audio-{service.backend}"
+    created = service.client.post("/api/v1/voice", files={"file": ("alex.wav", read_testdata("voice_alex.wav"))}, data={"name": name})
+    assert created.status_code == 201, created.text
+    service.storage.delete(created.json()["voice"]["reference_key"])  # what a hand-made cleanup might do
+    report = check_storage(service.storage, min_age_seconds=0)
+    assert [(f.kind, f.key) for f in report.findings] == [("record_missing_audio", f"voice-records/{name}.json")]
+    check_storage(service.storage, repair=True, min_age_seconds=0)
+    assert check_storage(service.storage, min_age_seconds=0).clean
+    assert wait_until(lambda: service.client.get(f"/api/v1/voice/{name}").status_code == 404, 30, "the repaired voice is gone")
+
+
+def test_a_job_waiting_its_turn_keeps_beating(tmp_path: Path) -> None:
+    """From reading the code: a job queued behind max_concurrent_jobs (or one long segment)
+    was reported worker_lost once its record was 300 s old. Heartbeats keep it fresh."""
+    settings = ConcatSettings(
+        max_inputs=10, sync_max_seconds=0, max_output_seconds=100, max_upload_seconds=100, max_concurrent_jobs=1, max_queued_jobs=2,
+        max_concurrent_sync=1, job_heartbeat_seconds=0.5, job_ttl_hours=1,
+    )
+    manager = JobManager(LocalStorage(tmp_path), settings)
+    manager.start()
+    release = threading.Event()
+
+    def work(progress, cancelled) -> str:
+        assert release.wait(60)
+        return "joined.wav"
+
+    running, queued = manager.submit(1, 1.0, work), manager.submit(1, 1.0, work)
+    with pytest.raises(JobQueueFullError):  # the pool's own queue has no bound
+        manager.submit(1, 1.0, work)
+    watch_until = time.monotonic() + 2 * STALE_AFTER_HEARTBEATS * settings.job_heartbeat_seconds
+    while time.monotonic() < watch_until:
+        assert manager.get(queued.id).status == "queued" and manager.get(running.id).status in ("queued", "running")
+        time.sleep(0.25)
+    release.set()
+    assert wait_until(lambda: manager.get(queued.id).status == "succeeded", 30, "both jobs done")
+    manager.close()
+    # a record nobody refreshes is reported lost
+    silent = JobManager(LocalStorage(tmp_path), settings)
+    stale = manager.get(running.id).model_copy(update={"status": "running", "updated_at": datetime.now(timezone.utc) - timedelta(minutes=1)})
+    LocalStorage(tmp_path).put(job_key(running.id), stale.model_dump_json().encode())
+    lost = silent.get(running.id)
+    assert lost.status == "failed" and lost.error is not None and lost.error.type == "worker_lost"

@@ -1,6 +1,7 @@
 """What an operator meets, on a stack of its own because each would disturb the shared
-ones: tight rate limits, throttled failed authentication, and SIGTERM with generations in
-flight (Kubernetes' rolling update), which ends the stack, so it runs last."""
+ones: tight rate limits, throttled failed authentication, S3 going away and coming back
+(through a proxy in front of moto), a slow S3, a runner killed mid-generation, and SIGTERM
+with generations in flight (Kubernetes' rolling update), which ends the stack, so it runs last."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import psutil
 import pytest
 
 from storage.checker import check_storage
 from storage.voices import SNAPSHOT_KEY, record_key
-from tests.processes import stop
+from tests.processes import stop, wait_until
 from tests.stacks import TEST_ENV, RunningService, start_service
+from tests.tcp_proxy import TCPProxy
 from tests.testdata import read_testdata
 
 OPS_KEY, LIMITED_KEY = "ops-key", "limited-key"
@@ -24,11 +27,20 @@ RATE, BURST = 2, 10  # rate_limits: requests per second after a burst
 FAILED_AUTH_BURST = 3
 DRAIN_SECONDS = 10
 KUBERNETES_GRACE_SECONDS = 30  # what a pod gets between SIGTERM and SIGKILL by default
+FAULT_VOICE = "fault-voice"
 LONG_TEXT = ("This sentence keeps the model busy for a long while. " * 190)[:9_990]  # TTSRequest's maximum is 10,000
 
 
 @pytest.fixture(scope="module")
-def ops_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+def s3_proxy(moto_endpoint: str) -> Iterator[TCPProxy]:
+    host, port = moto_endpoint.removeprefix("http://").split(":")
+    proxy = TCPProxy(host, int(port)).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> Iterator[RunningService]:
     env = TEST_ENV | {
         "API_KEYS": f"{OPS_KEY},{LIMITED_KEY}",
         "CHATTERBOX_RATE_LIMITS__REQUESTS_PER_SECOND": str(RATE),
@@ -39,7 +51,7 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServi
         "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": "3600",  # only the shutdown flush can write the use counts
         "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "3600",  # and the snapshot
     }
-    running = start_service("local", tmp_path_factory.mktemp("ops"), None, env, api_key=OPS_KEY)  # short path: BentoML's socket paths must fit
+    running = start_service("s3", tmp_path_factory.mktemp("ops"), s3_proxy.endpoint, env, api_key=OPS_KEY)  # short path: BentoML's socket paths must fit
     yield running
     running.client.close()
     if running.process.poll() is None:
@@ -72,6 +84,74 @@ def test_failed_authentication_is_throttled_per_address(ops_stack: RunningServic
         assert client.get("/api/v1/voices", headers=guesser | {"Authorization": f"Bearer {OPS_KEY}"}).status_code == 429
         # ... while other clients are not
         assert client.get("/api/v1/voices", headers={"X-Forwarded-For": "198.51.100.2", "Authorization": f"Bearer {OPS_KEY}"}).status_code == 200
+
+
+def speak_in_background(service: RunningService, text: str, answers: dict[str, httpx.Response], label: str) -> threading.Thread:
+    def send() -> None:
+        with service.new_client() as client:
+            answers[label] = client.post("/api/v1/tts", json={"text": text, "voice": FAULT_VOICE, "seed": 2})
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    wait_until(lambda: service.health()["generations"]["in_flight"] >= 1 or label in answers, 120, "generation started")
+    return thread
+
+
+def assert_clean_5xx(response: httpx.Response, status: int, error_type: str) -> None:
+    assert response.status_code == status, response.text[:300]
+    error = response.json()["error"]
+    assert error["type"] == error_type and error["request_id"] == response.headers["x-request-id"]
+    assert not any(word in response.text for word in ("Traceback", "botocore", "Exception", "127.0.0.1"))
+
+
+def test_storage_outage_answers_503_and_recovers_without_restart(ops_stack: RunningService, s3_proxy: TCPProxy) -> None:
+    service = ops_stack
+    upload = {"files": {"file": ("alex.wav", read_testdata("voice_alex.wav"))}}
+    assert service.client.post("/api/v1/voice", data={"name": FAULT_VOICE}, **upload).status_code == 201
+    answers: dict[str, httpx.Response] = {}
+    speaking = speak_in_background(service, "The storage goes away while this is being said, so it cannot be stored.", answers, "cut")
+    s3_proxy.down()
+    try:
+        speaking.join(timeout=300)
+        assert_clean_5xx(answers["cut"], 503, "storage_unavailable")
+        assert_clean_5xx(service.client.post("/api/v1/voice", data={"name": "during-outage"}, **upload), 503, "storage_unavailable")
+        health = service.client.get("/api/v1/health")
+        assert health.status_code == 503 and health.json()["storage"]["ready"] is False
+        assert "not reachable" in health.json()["storage"]["error"] and "127.0.0.1" not in health.text
+        assert service.client.get("/api/v1/voices").status_code == 200  # listings come from the index
+    finally:
+        s3_proxy.up()
+    wait_until(lambda: service.client.get("/api/v1/health").status_code == 200, 120, "storage back")
+    assert service.client.post("/api/v1/tts", json={"text": "Back again.", "voice": FAULT_VOICE}).status_code == 200
+    assert service.client.post("/api/v1/voice", data={"name": "after-outage"}, **upload).status_code == 201
+    report = check_storage(service.storage, min_age_seconds=0)
+    assert report.clean, report.model_dump_json(indent=2)
+
+
+def test_slow_storage_is_slow_not_broken(ops_stack: RunningService, s3_proxy: TCPProxy) -> None:
+    s3_proxy.delay = 0.2
+    try:
+        audio = read_testdata("voice_bella.wav")
+        created = ops_stack.client.post("/api/v1/voice", files={"file": ("bella.wav", audio)}, data={"name": "slow-store"})
+        assert created.status_code == 201, created.text
+        assert ops_stack.client.get("/api/v1/voice/slow-store/audio").content == audio
+    finally:
+        s3_proxy.delay = 0.0
+
+
+def test_a_killed_runner_fails_its_requests_cleanly_and_comes_back(ops_stack: RunningService) -> None:
+    service = ops_stack
+    answers: dict[str, httpx.Response] = {}
+    speaking = speak_in_background(service, LONG_TEXT[:150], answers, "killed")
+    [runner] = [p for p in psutil.Process(service.process.pid).children(recursive=True) if "chatterbox-tts-runner" in " ".join(p.cmdline())]
+    runner.kill()
+    speaking.join(timeout=300)
+    # a call cut by the kill is tried once more: it either reached the respawned runner (200)
+    # or failed cleanly; never a hang, a plain-text error or a 500
+    if answers["killed"].status_code != 200:
+        assert_clean_5xx(answers["killed"], 503, "model_unavailable")
+    wait_until(lambda: service.client.get("/api/v1/health").status_code == 200, 180, "the runner respawned")
+    assert service.client.post("/api/v1/tts", json={"text": "Alive again.", "voice": FAULT_VOICE}).status_code == 200
 
 
 def test_sigterm_drains_in_flight_work_then_exits_with_state_flushed(ops_stack: RunningService) -> None:

@@ -202,6 +202,23 @@ def test_retention_deletes_oldest_first(storage: Storage) -> None:
     assert OutputLibrary(store, settings()).enforce_retention(now) == []  # no policy, no deletes
 
 
+def test_one_replica_at_a_time_runs_retention(storage: Storage) -> None:
+    """From reading the code: every replica ran retention at once, each listing and deleting
+    the same outputs. A lease in storage lets one do it; the other takes over once it lapses."""
+    store = OutputStore(storage)
+    fake_output(store, datetime.now(timezone.utc) - timedelta(days=40), 100)
+    first, second = (OutputLibrary(store, settings(max_age_days=30, retention_check_seconds=1)) for _ in range(2))
+    for library in (first, second):
+        library.sync()
+    assert second.retention_turn() is not None  # it took the lease (and deleted the old output)
+    assert first.retention_turn() is None  # skipped: the other replica holds it
+    assert second.retention_turn() == []  # the holder renews it
+    storage.put("leases/output-retention.json", b'{"holder": "a replica that died", "expires_at": "2000-01-01T00:00:00Z"}')
+    first.sync()  # it sees the other replica's delete
+    assert first.retention_turn() == []  # taken over from the lapsed holder
+    assert second.retention_turn() is None
+
+
 def test_replicas_see_each_others_outputs_and_snapshot(storage: Storage) -> None:
     now = datetime.now(timezone.utc)
     one, two = OutputLibrary(OutputStore(storage), settings()), OutputLibrary(OutputStore(storage), settings())

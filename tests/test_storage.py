@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from storage import InvalidKeyError, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError
+from storage.checker import check_storage
 from storage.local import LocalStorage
 from storage.outputs import OutputMetadata, OutputStore, companion_key, is_output_name, new_output_name
-from storage.s3 import S3Storage
+from storage.s3 import MULTIPART_BYTES, S3Storage
 
 
 def test_put_get_size_list_delete(storage: Storage) -> None:
@@ -131,3 +133,49 @@ def test_failed_companion_write_removes_the_audio(tmp_path) -> None:
         OutputStore(storage).save(b"data", metadata)
     assert list(storage.list_keys("")) == []
     assert companion_key(metadata.filename) == "outputs/tts_20260101-000000-000-abcdef012345.json"
+
+
+def test_large_objects_go_up_in_parts(storage: Storage, tmp_path) -> None:
+    """Over MULTIPART_BYTES, S3 uploads are multipart (each part retried on its own): the
+    object's ETag is then of the `<md5>-<parts>` form. Local storage writes either whole."""
+    data = np.random.default_rng(1).bytes(MULTIPART_BYTES + 1024)
+    storage.put("big/bytes.bin", data)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    storage.put_file("big/file.bin", source)
+    for key in ("big/bytes.bin", "big/file.bin"):
+        assert storage.get(key) == data
+        if storage.backend == "s3":
+            assert next(storage.list_objects(key)).version.strip('"').endswith("-2")
+    assert list(storage.temp_objects()) == []
+
+
+def leave_a_temp_object(storage: Storage) -> None:
+    """What an interrupted write leaves: a hidden temp file, or an S3 upload never finished."""
+    if isinstance(storage, S3Storage):
+        storage.client.create_multipart_upload(Bucket=storage.bucket, Key=storage.prefix + "outputs/interrupted.wav")
+    else:
+        assert isinstance(storage, LocalStorage)
+        (storage.root / "outputs").mkdir(exist_ok=True)
+        (storage.root / "outputs" / ".interrupted.wav.x1y2.tmp").write_bytes(b"half")
+
+
+def test_checker_finds_and_repairs_each_kind_of_damage(storage: Storage) -> None:
+    assert check_storage(storage, min_age_seconds=0).clean  # an empty store
+    storage.put("voices/ghost/original-0.wav", b"orphan")
+    storage.put("voice-records/broken.json", b"{not json")
+    storage.put("outputs/tts_20260101-000000-000-000000000000.wav", b"no companion")
+    storage.put("outputs/tts_20260101-000000-001-000000000000.json", b"{}")
+    storage.put("voice-index/snapshot.json.gz", b"not gzip")
+    leave_a_temp_object(storage)
+    found = check_storage(storage, min_age_seconds=0)
+    assert sorted(f.kind for f in found.findings) == [
+        "broken_snapshot", "companion_missing_audio", "orphan_voice_audio", "output_missing_companion", "temp_object", "unreadable_record",
+    ]
+    # young orphans and leftovers may belong to writes in progress: left out (moto dates
+    # every multipart upload 2010-11-10, so on it the unfinished upload always looks old)
+    always = ("unreadable_record", "broken_snapshot") + (("temp_object",) if storage.backend == "s3" else ())
+    assert check_storage(storage, min_age_seconds=3600).findings == [f for f in found.findings if f.kind in always]
+    repaired = check_storage(storage, repair=True, min_age_seconds=0)
+    assert all(f.repaired for f in repaired.findings)
+    assert check_storage(storage, min_age_seconds=0).clean and list(storage.list_keys("")) == []
