@@ -12,7 +12,7 @@ the API and of each runner every few seconds and, at the end, checks:
 
 Prints a JSON report and exits 1 when a check fails. Figures: docs/performance.md.
 
-Run: .venv/bin/python benchmarks/soak.py [--minutes 10] [--concurrency 16] [--backend local|s3]
+Run: .venv/bin/python benchmarks/soak.py [--minutes 10] [--concurrency 16] [--backend local|s3] [--env NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -164,8 +164,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--backend", choices=("local", "s3"), default="local")
     parser.add_argument("--max-growth", type=float, default=0.05, help="allowed RSS growth after warm-up, as a fraction")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for the stack (repeatable), e.g. MALLOC_ARENA_MAX=2")
     args = parser.parse_args()
-    env = TEST_ENV | {"CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "30", "CHATTERBOX_OUTPUTS__SNAPSHOT_SECONDS": "30", "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": "12"}
+    extra = dict(item.split("=", 1) for item in args.env)
+    env = extra | TEST_ENV | {"CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "30", "CHATTERBOX_OUTPUTS__SNAPSHOT_SECONDS": "30", "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": "12"}
     with tempfile.TemporaryDirectory(prefix="soak-") as folder, benchmark_stack(args.backend, Path(folder), env) as service:
         for index in range(6):
             clip = VOICE_FILES[index % len(VOICE_FILES)]
@@ -194,7 +196,7 @@ def main() -> int:
         temp_left = sorted(str(p) for p in {path for path in service.tmpdir.rglob("*") if path.is_file()} - temp_before)
         server_errors = sum(n for (_, status), n in counts.items() if status >= 500 or status == -1)
         report = {
-            "backend": args.backend, "minutes": args.minutes, "concurrency": args.concurrency,
+            "backend": args.backend, "minutes": args.minutes, "concurrency": args.concurrency, "env": extra,
             "requests": sum(counts.values()), "server_errors": server_errors,
             "statuses": {f"{name} {status}": n for (name, status), n in sorted(counts.items())},
             "rss_mib_after_warm_up": {role: round(warm[0][role] / 2**20) for role in roles},
