@@ -61,9 +61,10 @@ class RequestBodyLimit:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        content_type = Headers(scope=scope).get("content-type", "")
+        headers = Headers(scope=scope)
+        content_type = headers.get("content-type", "")
         limit = self.limits.for_request(path, content_type)
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(path, limit, content_type)(scope, receive, send)
             return

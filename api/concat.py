@@ -27,6 +27,7 @@ from fastapi import Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.admission import AdmissionSlots, too_busy
 from api.errors import APIError
 from api.outputs import OutputServing, not_found, output_body, output_response
 from api.protocol import JobResponse
@@ -44,7 +45,6 @@ from voices.library import VoiceLibrary, VoiceNotFoundError
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, float], None]
-BUSY_RETRY_AFTER_SECONDS = 5
 CONCAT_DEFAULT_RATE = 24_000  # the models' rate: what most inputs already are
 
 
@@ -68,10 +68,7 @@ class ConcatServing:
         # Synchronous concatenations hold a thread for as long as they run: on a pool of their
         # own, bounded, they never take the request pool's threads from everything else.
         self._sync_pool = ThreadPoolExecutor(settings.concat.max_concurrent_sync, thread_name_prefix="concat-sync")
-        self._sync_active = 0
-
-    def _too_busy(self, what: str) -> APIError:
-        return APIError(429, f"this server is running {what} already; retry in a few seconds", error_type="rate_limit_exceeded", headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
+        self._sync_slots = AdmissionSlots(settings.concat.max_concurrent_sync, work="concatenating for", setting="concat.max_concurrent_sync")
 
     # --- planning: every check before any work ----------------------------------------
 
@@ -184,23 +181,24 @@ class ConcatServing:
                 record = await run_in_threadpool(self.jobs.submit, len(segments), input_seconds, work)
             except JobQueueFullError:
                 shutil.rmtree(folder, ignore_errors=True)
-                raise self._too_busy(f"{self.settings.concat.max_queued_jobs} concatenation jobs (concat.max_queued_jobs)") from None
+                raise too_busy(f"holding {self.settings.concat.max_queued_jobs} concatenation jobs (concat.max_queued_jobs)") from None
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             url = str(request.url_for("get_job", job_id=record.id))
             return JSONResponse(self.job_response(request, record).model_dump(mode="json"), status_code=202, headers={"Location": url})
-        if self._sync_active >= self.settings.concat.max_concurrent_sync:
+        try:
+            self._sync_slots.acquire()
+        except APIError:
             shutil.rmtree(folder, ignore_errors=True)
-            raise self._too_busy(f"{self._sync_active} concatenations (concat.max_concurrent_sync)")
-        self._sync_active += 1
+            raise
         try:
             produce = partial(self._produce, body, segments, folder, lambda done, seconds: None, lambda: False)
             metadata = await asyncio.get_running_loop().run_in_executor(self._sync_pool, produce)
         except SegmentError as exc:
             raise APIError(400, str(exc), field=exc.field) from None
         finally:
-            self._sync_active -= 1
+            self._sync_slots.release()
         if body.response_mode == "stream":
             return await self.output_serving.download(metadata.filename, None, "attachment")
         return output_response(request, metadata)

@@ -26,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, is_openai_path
-from api.rate_limits import key_identity
+from api.rate_limits import bearer_token, key_identity
 from storage import StorageError
 from storage.idempotency import IdempotencyRecord, IdempotencyStore, StoredAnswer, record_key
 
@@ -59,8 +59,8 @@ class Idempotency:
         self.keyed = keyed
 
     def _client(self, headers: Headers) -> str:
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        return key_identity(token.strip()) if self.keyed and scheme.lower() == "bearer" else "anonymous"
+        token = bearer_token(headers)
+        return key_identity(token) if self.keyed and token is not None else "anonymous"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)

@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response, is_openai_path
-from api.rate_limits import TokenBuckets, client_address, key_identity, retry_after
+from api.rate_limits import TokenBuckets, bearer_token, client_address, key_identity, retry_after
 from api.request_ids import current_request_id, request_id_of
 
 logger = logging.getLogger(__name__)
@@ -54,12 +54,14 @@ class APIKeyAuth:
         return bool(self.keys) and is_api_path(path)
 
     def _authorized(self, headers: Headers) -> bool:
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        given = token.strip().encode()
+        token = bearer_token(headers)
+        if token is None:
+            return False
+        given = token.encode()
         matched = False
         for key in self.keys:
             matched |= hmac.compare_digest(given, key)
-        return scheme.lower() == "bearer" and matched
+        return matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._protected(scope["path"]):
@@ -93,9 +95,9 @@ class RateLimit:
         self.trust_forwarded_for = trust_forwarded_for
 
     def _client(self, scope: Scope) -> str:
-        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-        if self.keyed and scheme.lower() == "bearer" and token.strip():
-            return key_identity(token.strip())
+        token = bearer_token(Headers(scope=scope))
+        if self.keyed and token is not None:
+            return key_identity(token)
         return "address:" + client_address(scope, self.trust_forwarded_for)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

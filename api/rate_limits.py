@@ -58,8 +58,11 @@ class TokenBuckets:
             return (1 - bucket.tokens) / self.rate
 
     def wait_needed(self, client: str) -> float:
-        """The seconds until the client has a token, without taking one."""
+        """The seconds until the client has a token, without taking one (nor keeping a
+        bucket for a client that never took one: every request asks)."""
         with self._lock:
+            if client not in self._buckets:
+                return 0.0
             bucket = self._bucket(client, time.monotonic())
             return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
 
@@ -74,6 +77,12 @@ def client_address(scope: Scope, trust_forwarded_for: bool) -> str:
         return forwarded.split(",")[0].strip()
     client = scope.get("client")
     return client[0] if client else "unknown"
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of `Authorization: Bearer <token>`, or None when there is none."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def key_identity(token: str) -> str:

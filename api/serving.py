@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api import __version__
-from api.admission import GenerationSlots
+from api.admission import AdmissionSlots
 from api.errors import APIError
 from api.outputs import not_found, output_response
 from api.protocol import (
@@ -108,7 +108,7 @@ class Serving:
         self.outputs = outputs
         self.drain = drain
         self._runner_info: dict[str, RunnerInfo] = {}
-        self.slots = GenerationSlots(settings.limits.max_pending_generations)
+        self.slots = AdmissionSlots(settings.limits.max_pending_generations)
         drain.on_start(self.slots.close)
 
     # --- generation -------------------------------------------------------------------

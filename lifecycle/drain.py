@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -144,9 +144,3 @@ class Drain:
         if task not in done:
             raise ShuttingDownError("the service is shutting down")
         return task.result()
-
-    def guarded(self, call: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-        async def guarded_call(*args: Any, **kwargs: Any) -> T:
-            return await self.guard(call(*args, **kwargs))
-
-        return guarded_call

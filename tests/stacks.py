@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,6 +103,25 @@ class RunningService:
         with socket.create_connection((request.url.host, request.url.port)) as connection:
             connection.sendall(head.encode() + b"\r\n" + request.read())
             yield
+
+    def race(self, requests: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
+        """(method, path, options) all at once, each on a connection of its own, released
+        together by a barrier; every one must be answered."""
+        start = threading.Barrier(len(requests))
+        responses: list[httpx.Response | None] = [None] * len(requests)
+
+        def send(index: int, method: str, path: str, options: dict[str, Any]) -> None:
+            with self.new_client() as client:
+                start.wait()
+                responses[index] = client.request(method, path, **options)
+
+        threads = [threading.Thread(target=send, args=(index, *request)) for index, request in enumerate(requests)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert all(response is not None for response in responses), "a request got no answer"
+        return [response for response in responses if response is not None]
 
     def health(self) -> dict:
         return self.client.get("/api/v1/health").json()

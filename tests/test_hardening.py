@@ -13,10 +13,10 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import soundfile as sf
@@ -41,18 +41,21 @@ SOCKET_SLACK = 24 << 20  # what loopback buffers may take in before the server a
 BLOCK = 64 << 10
 
 
+@contextmanager
+def post_head(service: RunningService, path: str, content_type: str, framing: str) -> Iterator[socket.socket]:
+    """A connection on which the head of a POST (with the stack's key) is sent; the body is the caller's."""
+    host, port = service.base_url.removeprefix("http://").split(":")
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{framing}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in service.headers.items())
+    with socket.create_connection((host, int(port)), timeout=60) as connection:
+        connection.sendall((head + "\r\n").encode())
+        yield connection
+
+
 def send_until_answered(service: RunningService, path: str, content_type: str, blocks: Iterator[bytes]) -> tuple[int, bytes]:
     """A chunked POST sent block by block until the server answers (or the blocks end):
     the bytes it took in, and its raw answer."""
-    host, port = service.base_url.removeprefix("http://").split(":")
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n"
-        + "".join(f"{name}: {value}\r\n" for name, value in service.headers.items())
-        + "\r\n"
-    )
     sent = 0
-    with socket.create_connection((host, int(port))) as connection:
-        connection.sendall(head.encode())
+    with post_head(service, path, content_type, "Transfer-Encoding: chunked") as connection:
         connection.setblocking(False)
         pending = b""
         while True:
@@ -125,14 +128,7 @@ def test_chunked_upload_is_refused_while_it_arrives(service: RunningService, unc
 
 def test_declared_oversize_body_is_refused_before_reading(service: RunningService) -> None:
     """A Content-Length over the limit is answered before a byte of the body is sent."""
-    host, port = service.base_url.removeprefix("http://").split(":")
-    head = (
-        f"POST /api/v1/tts HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {JSON_LIMIT + 1}\r\n"
-        + "".join(f"{name}: {value}\r\n" for name, value in service.headers.items())
-        + "\r\n"
-    )
-    with socket.create_connection((host, int(port)), timeout=60) as connection:
-        connection.sendall(head.encode())
+    with post_head(service, "/api/v1/tts", "application/json", f"Content-Length: {JSON_LIMIT + 1}") as connection:
         answer = read_until_closed(connection)
     status, body = status_and_body(answer)
     assert status == 413 and "payload_too_large" in body, answer[:500]
@@ -163,25 +159,6 @@ def test_bulk_members_are_read_one_at_a_time_and_fail_alone(service: RunningServ
     assert results["one-at-a-time.wav"]["status"] in ("created", "replaced")
 
 
-def race(service: RunningService, requests: list[tuple[str, str, dict]]) -> list[httpx.Response]:
-    """All requests at once, each on its own connection, released together."""
-    start = threading.Barrier(len(requests))
-    responses: list[httpx.Response | None] = [None] * len(requests)
-
-    def send(index: int, method: str, path: str, options: dict) -> None:
-        with service.new_client() as client:
-            start.wait()
-            responses[index] = client.request(method, path, **options)
-
-    threads = [threading.Thread(target=send, args=(index, *request)) for index, request in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert all(response is not None for response in responses), "a request got no answer"
-    return [response for response in responses if response is not None]
-
-
 def assert_storage_consistent(service: RunningService) -> None:
     report = check_storage(service.storage, min_age_seconds=0)
     assert report.clean, report.model_dump_json(indent=2)
@@ -192,7 +169,7 @@ def test_concurrent_creates_of_one_voice_lose_nothing(service: RunningService) -
     winner's audio (then a plain-text 500 on download)."""
     name = f"race-create-{service.backend}"
     audio = read_testdata("voice_alex.wav")
-    responses = race(service, [("POST", "/api/v1/voice", {"files": {"file": ("alex.wav", audio)}, "data": {"name": name}})] * 6)
+    responses = service.race([("POST", "/api/v1/voice", {"files": {"file": ("alex.wav", audio)}, "data": {"name": name}})] * 6)
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [201, 409, 409, 409, 409, 409], [r.text for r in responses]
     for response in responses:
@@ -212,7 +189,7 @@ def test_racing_overwrites_renames_and_deletes_keep_every_record_whole(service: 
     requests += [("PUT", f"/api/v1/voice/{name}/metadata", {"json": {"name": f"{name}-moved-{i}"}}) for i in range(2)]
     requests += [("PUT", f"/api/v1/voice/{name}/metadata", {"json": {"description": f"edit {i}"}}) for i in range(2)]
     requests += [("DELETE", f"/api/v1/voice/{name}", {"params": {"confirm": "true"}})]
-    responses = race(service, requests)
+    responses = service.race(requests)
     for response in responses:
         assert response.status_code in (200, 201, 404, 409), response.text
         assert response.json()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-
-import httpx
 
 from storage.checker import check_storage
 from tests.conftest import assert_error
@@ -69,20 +66,8 @@ def test_streamed_answers_are_not_kept_whole_audio_is(service: RunningService, v
 
 def test_concurrent_retries_run_the_request_once(service: RunningService) -> None:
     key, name = fresh_key(), f"idem-race-{service.backend}"
-    audio = read_testdata("voice_bella.wav")
-    start = threading.Barrier(4)
-    answers: list[httpx.Response] = []
-
-    def send() -> None:
-        with service.new_client() as client:
-            start.wait()
-            answers.append(client.post("/api/v1/voice", files={"file": ("b.wav", audio)}, data={"name": name}, headers={"Idempotency-Key": key}))
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    upload = {"files": {"file": ("b.wav", read_testdata("voice_bella.wav"))}, "data": {"name": name}, "headers": {"Idempotency-Key": key}}
+    answers = service.race([("POST", "/api/v1/voice", upload)] * 4)
     statuses = sorted(answer.status_code for answer in answers)
     assert len(answers) == 4 and statuses.count(201) >= 1 and set(statuses) <= {201, 409}, [a.text for a in answers]
     ran = [a for a in answers if a.status_code == 201 and "idempotent-replayed" not in a.headers]

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psutil
@@ -86,13 +87,20 @@ def test_failed_authentication_is_throttled_per_address(ops_stack: RunningServic
         assert client.get("/api/v1/voices", headers={"X-Forwarded-For": "198.51.100.2", "Authorization": f"Bearer {OPS_KEY}"}).status_code == 200
 
 
-def speak_in_background(service: RunningService, text: str, answers: dict[str, httpx.Response], label: str) -> threading.Thread:
+def in_background(service: RunningService, answers: dict[str, httpx.Response], label: str, method: str, path: str, **options: Any) -> threading.Thread:
+    """The request on a thread of its own (started); its answer lands in `answers[label]`."""
+
     def send() -> None:
         with service.new_client() as client:
-            answers[label] = client.post("/api/v1/tts", json={"text": text, "voice": FAULT_VOICE, "seed": 2})
+            answers[label] = client.request(method, path, **options)
 
     thread = threading.Thread(target=send)
     thread.start()
+    return thread
+
+
+def speak_in_background(service: RunningService, text: str, answers: dict[str, httpx.Response], label: str) -> threading.Thread:
+    thread = in_background(service, answers, label, "POST", "/api/v1/tts", json={"text": text, "voice": FAULT_VOICE, "seed": 2})
     wait_until(lambda: service.health()["generations"]["in_flight"] >= 1 or label in answers, 120, "generation started")
     return thread
 
@@ -163,24 +171,14 @@ def test_sigterm_drains_in_flight_work_then_exits_with_state_flushed(ops_stack: 
     warm = service.client.post("/api/v1/tts", json={"text": "Warm up.", "voice": "drained", "seed": 1})
     assert warm.status_code == 200, warm.text
     answers: dict[str, httpx.Response] = {}
-
-    def send(label: str, method: str, path: str, **options: object) -> None:
-        with service.new_client() as client:
-            answers[label] = client.request(method, path, **options)
-
     # the long one keeps the TTS runner busy past the drain; the short one (VC: the other
     # runner) finishes within it; on a fast machine it may finish before SIGTERM: then it passes trivially
-    long_one = threading.Thread(target=send, args=("long", "POST", "/api/v1/tts"), kwargs={"json": {"text": LONG_TEXT, "voice": "drained", "seed": 1}})
-    short_one = threading.Thread(
-        target=send, args=("short", "POST", "/api/v1/vc"),
-        kwargs={"files": {"input_audio": ("src.wav", read_testdata("source_speech_16k.wav"))}, "data": {"target_voice": "drained"}},
+    long_one = in_background(service, answers, "long", "POST", "/api/v1/tts", json={"text": LONG_TEXT, "voice": "drained", "seed": 1})
+    short_one = in_background(
+        service, answers, "short", "POST", "/api/v1/vc",
+        files={"input_audio": ("src.wav", read_testdata("source_speech_16k.wav"))}, data={"target_voice": "drained"},
     )
-    long_one.start()
-    short_one.start()
-    deadline = time.monotonic() + 120
-    while service.health()["generations"]["in_flight"] < (1 if "short" in answers else 2):
-        assert time.monotonic() < deadline, "the requests never started"
-        time.sleep(0.05)
+    wait_until(lambda: service.health()["generations"]["in_flight"] >= (1 if "short" in answers else 2), 120, "both requests in flight")
 
     signalled = time.monotonic()
     service.process.send_signal(signal.SIGTERM)  # the arbiter only, as Kubernetes does

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from voices.query import VoiceFilter
 from voices.usage import UsageRecorder, add_uses
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WRITE_ATTEMPTS = 8
 
@@ -164,28 +167,28 @@ class VoiceLibrary:
             return False
         return True
 
-    def reference(self, name: str) -> tuple[VoiceMetadata, np.ndarray]:
-        """The voice and its 24 kHz reference samples; re-reads the record once when another
-        replica replaced the audio since the index last saw it."""
+    def _with_current_record(self, name: str, read: Callable[[VoiceMetadata], T]) -> tuple[VoiceMetadata, T]:
+        """`read` of the voice's record as the index has it; when its audio is gone (another
+        writer replaced it since the index last saw it), of the record re-read from storage."""
         metadata = self.get(name)
         try:
-            return metadata, self.store.reference_samples(metadata)
+            return metadata, read(metadata)
         except ObjectNotFoundError:
             metadata = self._read(name).metadata
-            return metadata, self.store.reference_samples(metadata)
+            return metadata, read(metadata)
+
+    def reference(self, name: str) -> tuple[VoiceMetadata, np.ndarray]:
+        """The voice and its 24 kHz reference samples."""
+        return self._with_current_record(name, self.store.reference_samples)
 
     def audio(self, name: str, variant: str) -> tuple[VoiceMetadata, str, bytes]:
-        """The record, the key and the bytes of its `original` or `reference` audio; the
-        record is re-read once when another writer replaced the audio meanwhile."""
+        """The record, the key and the bytes of its `original` or `reference` audio."""
 
-        def fetch(metadata: VoiceMetadata) -> tuple[VoiceMetadata, str, bytes]:
-            key = metadata.original_key if variant == "original" else metadata.reference_key
-            return metadata, key, self.store.storage.get(key)
+        def key_of(metadata: VoiceMetadata) -> str:
+            return metadata.original_key if variant == "original" else metadata.reference_key
 
-        try:
-            return fetch(self.get(name))
-        except ObjectNotFoundError:
-            return fetch(self._read(name).metadata)
+        metadata, data = self._with_current_record(name, lambda metadata: self.store.storage.get(key_of(metadata)))
+        return metadata, key_of(metadata), data
 
     def select(self, voice_filter: VoiceFilter) -> list[VoiceMetadata]:
         with self._lock:
