@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Upload
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api import __version__
@@ -26,6 +27,8 @@ from api.body_limits import BodyLimits, RequestBodyLimit
 from api.concat import ConcatServing
 from api.errors import APIError, error_response, install_error_handlers, is_openai_path, validated
 from api.idempotency import Idempotency
+from api.metrics_labels import RouteTemplates
+from api.metrics_labels import install as install_route_labels
 from api.middleware import APIKeyAuth, NewlinePaths, RateLimit
 from api.openai_protocol import ModelList, ModelObject, OpenAIErrorResponse, SpeechRequest, VoiceListing
 from api.openai_serving import OpenAIServing
@@ -52,6 +55,8 @@ from api.protocol import (
 )
 from api.rate_limits import TokenBuckets
 from api.request_ids import RequestIds
+from api.request_timeout import install as install_request_timeout
+from api.runner_voices import VoicesInUse
 from api.serving import RunnerStages, Serving
 from api.voice_resolution import PredefinedVoices, VoiceResolver
 from api.voices import VoiceServing
@@ -187,7 +192,9 @@ app.openapi = openapi_with_concat_models  # type: ignore[method-assign]
 
 
 async def concat_request_of(request: Request) -> tuple[ConcatRequest, list[UploadFile]]:
-    """A JSON body, or a multipart form: `request` (the same JSON) plus `files`."""
+    """A JSON body, or a multipart form: `request` (the same JSON) plus `files`. A body of up
+    to `limits.max_json_bytes` with thousands of inputs is parsed and validated in the
+    thread pool, not on the event loop every other request shares."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         form = await request.form(max_files=settings.limits.max_bulk_files, max_fields=20)
@@ -197,10 +204,10 @@ async def concat_request_of(request: Request) -> tuple[ConcatRequest, list[Uploa
             return validated(ConcatRequest, {"inputs": [{"upload": i} for i in range(len(files))]}, "body"), files
         if not isinstance(raw, str):
             raise APIError(422, "request: send the options as a JSON text field, not a file", field="request")
-        data = parse_json(raw, "request")
-        return validated(ConcatRequest, data, "body"), files
+        return await run_in_threadpool(lambda: validated(ConcatRequest, parse_json(raw, "request"), "body")), files
     if content_type.startswith("application/json"):
-        return validated(ConcatRequest, parse_json((await request.body()).decode(errors="replace"), "body"), "body"), []
+        body = await request.body()
+        return await run_in_threadpool(lambda: validated(ConcatRequest, parse_json(body.decode(errors="replace"), "body"), "body")), []
     raise APIError(415, "send the request as application/json, or as multipart/form-data with `request` and `files`", error_type="unsupported_media_type")
 
 
@@ -235,12 +242,13 @@ class ChatterboxService:
         storage = create_storage(settings.storage)
         idempotency = app.state.idempotency = IdempotencyStore(storage, timedelta(hours=settings.idempotency.ttl_hours))
         self.library = VoiceLibrary(VoiceStore(storage, settings.voices.read_workers), settings.voices)
-        self.voices = VoiceServing(settings, self.library, self.forget_conditioning)
+        voices_in_use = VoicesInUse(self.forget_conditioning)
+        self.voices = VoiceServing(settings, self.library, voices_in_use.forget)
         self.output_library = OutputLibrary(OutputStore(storage, settings.voices.read_workers), settings.outputs)
-        self.outputs = OutputServing(self.output_library)
+        self.outputs = OutputServing(self.output_library, settings.outputs)
         self.drain = Drain(settings.shutdown.drain_seconds)
         self.drain.install()
-        self.serving = Serving(settings, storage, self.voices, self.output_library, self.drain)
+        self.serving = Serving(settings, storage, self.voices, self.output_library, self.drain, voices_in_use)
         self.jobs = JobManager(storage, settings.concat)
         self.concat_serving = ConcatServing(settings, self.output_library, self.outputs, self.library, self.jobs)
         resolver = VoiceResolver(settings.openai, self.voices, PredefinedVoices(settings.openai.predefined_voices_dir, settings.limits))
@@ -520,3 +528,8 @@ async def unknown_route(request: Request) -> JSONResponse:
     if allowed:
         return error_response(405, "invalid_request_error", f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}", openai=openai)
     return error_response(404, "not_found", f"no route {request.method} {request.url.path}; see /docs", openai=openai)
+
+
+# two fixes to BentoML's HTTP middleware, in place before it builds the apps (see each module)
+install_route_labels(RouteTemplates(lambda: app.openapi()["paths"]), ChatterboxService.name)
+install_request_timeout()

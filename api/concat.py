@@ -31,6 +31,7 @@ from api.admission import AdmissionSlots, too_busy
 from api.errors import APIError
 from api.outputs import OutputServing, not_found, output_body, output_response
 from api.protocol import JobResponse
+from api.temp_files import TempFileResponse
 from api.uploads import read_upload
 from audio.codec import AudioDecodeError, decode
 from audio.encoding import output_spec
@@ -39,6 +40,7 @@ from concat.pipeline import ConcatCancelledError, Segment, SegmentError, run_con
 from concat.protocol import ConcatRequest, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
 from config import Settings
 from outputs.library import OutputLibrary, OutputNotFoundError
+from storage.base import ObjectNotFoundError
 from storage.outputs import OutputMetadata, new_output_name
 from voices.library import VoiceLibrary, VoiceNotFoundError
 
@@ -54,6 +56,8 @@ def _loader(read: Callable[[], bytes], raw_pcm_rate: int | None = None) -> Calla
             return decode(read(), rate, raw_pcm_rate=raw_pcm_rate).samples
         except AudioDecodeError as exc:
             raise ValueError(f"not readable audio: {exc}") from exc
+        except ObjectNotFoundError:  # a stored input deleted after the request was checked
+            raise ValueError("it was deleted while the concatenation ran") from None
 
     return load
 
@@ -137,9 +141,13 @@ class ConcatServing:
 
     # --- running ----------------------------------------------------------------------
 
-    def _produce(self, body: ConcatRequest, segments: list[Segment], folder: Path, progress: ProgressCallback, cancelled: Callable[[], bool]) -> OutputMetadata:
+    def _produce(
+        self, body: ConcatRequest, segments: list[Segment], folder: Path, progress: ProgressCallback, cancelled: Callable[[], bool], *, keep_result: bool = False
+    ) -> OutputMetadata:
         """Join, store as an output of type `concat`, and remove the temp folder, whatever
-        happens."""
+        happens; with `keep_result`, a result stored is left in the folder to be sent
+        (`result_path`), and its response removes the folder."""
+        stored = False
         try:
             spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, CONCAT_DEFAULT_RATE)
             seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
@@ -161,10 +169,12 @@ class ConcatServing:
                 generation_seconds=round(time.perf_counter() - started, 3), model_source="none", voice=None, parameters=parameters,
             )
             self.outputs.save(path, metadata)
+            stored = True
             logger.info("concat stored", extra={"output": filename, "segments": len(segments), "seconds": report.seconds})
             return metadata
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if not (stored and keep_result):
+                shutil.rmtree(folder, ignore_errors=True)
 
     async def concat(self, request: Request, body: ConcatRequest, files: list[UploadFile]) -> Response:
         folder = Path(tempfile.mkdtemp(prefix="concat-"))
@@ -192,15 +202,17 @@ class ConcatServing:
         except APIError:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        streamed = body.response_mode == "stream"
         try:
-            produce = partial(self._produce, body, segments, folder, lambda done, seconds: None, lambda: False)
+            produce = partial(self._produce, body, segments, folder, lambda done, seconds: None, lambda: False, keep_result=streamed)
             metadata = await asyncio.get_running_loop().run_in_executor(self._sync_pool, produce)
         except SegmentError as exc:
             raise APIError(400, str(exc), field=exc.field) from None
         finally:
             self._sync_slots.release()
-        if body.response_mode == "stream":
-            return await self.output_serving.download(metadata.filename, None, "attachment")
+        if streamed:  # the file just written, not the stored copy read back
+            headers = {"Content-Disposition": f'attachment; filename="{metadata.filename}"', "X-Output-Filename": metadata.filename}
+            return TempFileResponse(folder / f"result.{metadata.filename.rsplit('.', 1)[-1]}", folder, media_type=metadata.content_type, headers=headers)
         return output_response(request, metadata)
 
     def _produce_name(self, body: ConcatRequest, segments: list[Segment], folder: Path, progress: ProgressCallback, cancelled: Callable[[], bool]) -> str:

@@ -49,6 +49,10 @@ class APIError(Exception):
         self.extra = extra or {}
         self.headers = headers
 
+    def response(self, *, openai: bool = False) -> JSONResponse:
+        """This error as its JSON answer (ours, or OpenAI's shape)."""
+        return error_response(self.status_code, self.error_type, self.message, self.field, self.extra, openai=openai, headers=self.headers)
+
 
 def is_openai_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
@@ -97,7 +101,7 @@ def _field_of(loc: tuple) -> str | None:
 
 
 async def _api_error(request: Request, exc: APIError) -> JSONResponse:
-    return error_response(exc.status_code, exc.error_type, exc.message, exc.field, exc.extra, openai=is_openai_path(request.url.path), headers=exc.headers)
+    return exc.response(openai=is_openai_path(request.url.path))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

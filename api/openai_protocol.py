@@ -7,9 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.protocol import DEFAULT_EXAGGERATION
 from audio.formats import OutputFormat
-from audio.speed import MAX_SPEED, MIN_SPEED
+from models.parameters import DEFAULT_EXAGGERATION, CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
 
 MAX_INPUT_CHARS = 4096  # OpenAI's limit
 OPENAI_CONTENT_TYPES = {OutputFormat.opus: "audio/opus"}  # the others are the same as /api/v1's
@@ -31,12 +30,12 @@ class SpeechRequest(BaseModel):
     voice: str | VoiceID = Field(description="A library voice, an alias such as `alloy`, a predefined voice file; see GET /v1/audio/voices.")
     instructions: str | None = Field(None, max_length=MAX_INPUT_CHARS, description="Accepted and recorded in the output's metadata; Chatterbox has no prompt for delivery: use `exaggeration`.")
     response_format: OutputFormat = Field(OutputFormat.mp3, description="mp3, opus, aac, flac, wav, or pcm (raw 24 kHz 16-bit little-endian mono).")
-    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED, description="0.25..4.0, pitch kept; omitted: the voice's default, else 1.0.")
+    speed: SpeedFactor | None = Field(None, description="0.25..4.0, pitch kept; omitted: the voice's default, else 1.0.")
     stream_format: Literal["audio", "sse"] = Field("audio", description="`audio`: the audio bytes, sent as they are generated; `sse`: server-sent events with base64 audio.")
-    exaggeration: float | None = Field(None, ge=0.25, le=2.0, description=f"Chatterbox extension: emotion intensity; omitted: the voice's default, else {DEFAULT_EXAGGERATION}.")
-    cfg_weight: float | None = Field(None, ge=0.0, le=1.0, description="Chatterbox extension: classifier-free guidance weight.")
-    temperature: float | None = Field(None, ge=0.05, le=5.0, description="Chatterbox extension: sampling temperature.")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Chatterbox extension: same seed, same audio.")
+    exaggeration: Exaggeration | None = Field(None, description=f"Chatterbox extension: emotion intensity; omitted: the voice's default, else {DEFAULT_EXAGGERATION}.")
+    cfg_weight: CFGWeight | None = Field(None, description="Chatterbox extension: classifier-free guidance weight.")
+    temperature: Temperature | None = Field(None, description="Chatterbox extension: sampling temperature.")
+    seed: Seed | None = Field(None, description="Chatterbox extension: same seed, same audio.")
 
     @field_validator("input")
     @classmethod

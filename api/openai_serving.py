@@ -3,6 +3,8 @@ generation path as `/api/v1/tts` (always streamed while generated, as OpenAI doe
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -39,7 +41,6 @@ class OpenAIServing:
     async def speech(self, request: Request, body: SpeechRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
         self.model(body.model)
         runner = await self.serving.model_info("tts", info)
-        voice = await self.resolver.resolve(body.voice_name, runner.has_default_voice)
         tts = TTSRequest(
             text=body.input,
             exaggeration=body.exaggeration,
@@ -54,7 +55,7 @@ class OpenAIServing:
         )
         openai_parameters = {"model": body.model, "voice": body.voice_name, "instructions": body.instructions, "stream_format": body.stream_format}
         return await self.serving.speak(
-            request, tts, voice, stages, info,
+            request, tts, partial(self.resolver.resolve, body.voice_name, runner.has_default_voice), stages, info,
             sse=body.stream_format == "sse",
             media_type=OPENAI_CONTENT_TYPES.get(body.response_format, body.response_format.content_type),
             store=self.settings.store_outputs,

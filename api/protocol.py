@@ -7,8 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from audio.formats import SAMPLE_RATES, OutputFormat, check_sample_rate
-from audio.speed import MAX_SPEED, MIN_SPEED, SpeedLibrary
+from audio.speed import SpeedLibrary
 from concat.protocol import JobRecord
+from models.parameters import CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
 from outputs.query import MAX_NAMES
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
 from storage.outputs import OutputMetadata
@@ -17,9 +18,6 @@ from voices.query import MAX_PAGE_SIZE
 
 ResponseMode = Literal["url", "stream"]
 MAX_TEXT_CHARS = 10_000
-DEFAULT_EXAGGERATION = 0.5
-DEFAULT_CFG_WEIGHT = 0.5
-DEFAULT_TEMPERATURE = 0.8
 
 
 class SampleRateField(BaseModel):
@@ -40,12 +38,12 @@ class TTSRequest(BaseModel):
 
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to speak; long text is split at sentence ends.")
     voice: str | None = Field(None, description="A voice name from the library; omitted: the model's built-in voice.")
-    exaggeration: float | None = Field(None, ge=0.25, le=2.0, description="Emotion intensity; omitted: the voice's default, else 0.5 (neutral).")
-    cfg_weight: float | None = Field(None, ge=0.0, le=1.0, description="Classifier-free guidance weight (pace/adherence); omitted: the voice's default, else 0.5.")
-    temperature: float | None = Field(None, ge=0.05, le=5.0, description="Sampling temperature; omitted: the voice's default, else 0.8.")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Same seed, same audio; omitted: a random seed, recorded in the metadata.")
-    speed_factor: float | None = Field(
-        None, ge=MIN_SPEED, le=MAX_SPEED, description="Speak faster (>1) or slower (<1) at the same pitch; omitted: the voice's default, else the configured one (1.0)."
+    exaggeration: Exaggeration | None = Field(None, description="Emotion intensity; omitted: the voice's default, else 0.5 (neutral).")
+    cfg_weight: CFGWeight | None = Field(None, description="Classifier-free guidance weight (pace/adherence); omitted: the voice's default, else 0.5.")
+    temperature: Temperature | None = Field(None, description="Sampling temperature; omitted: the voice's default, else 0.8.")
+    seed: Seed | None = Field(None, description="Same seed, same audio; omitted: a random seed, recorded in the metadata.")
+    speed_factor: SpeedFactor | None = Field(
+        None, description="Speak faster (>1) or slower (<1) at the same pitch; omitted: the voice's default, else the configured one (1.0)."
     )
     speed_factor_library: SpeedLibrary | None = Field(None, description="Time-stretcher: `auto` tries audiostretchy, librosa, torchaudio in turn; omitted: the configured one.")
     output_format: OutputFormat = OutputFormat.wav
@@ -197,6 +195,8 @@ class ModelHealth(BaseModel):
     conditioning_cache_hits: int | None = None
     conditioning_cache_misses: int | None = None
     conditioning_cache_hit_rate: float | None = Field(None, description="hits / (hits + misses) since the runner started; None before the first lookup.")
+    references_from_storage: int | None = Field(None, description="Voice references the runner read from storage itself (conditioning-cache misses).")
+    references_sent: int | None = Field(None, description="Voice references the API had to send to the runner (voices not in storage, or unreadable there).")
     jobs_done: int | None = Field(None, description="Jobs the runner finished since it started.")
     memory_rss_bytes: int | None = Field(None, description="Resident memory of the runner process.")
     gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")

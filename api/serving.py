@@ -27,9 +27,6 @@ from api.admission import AdmissionSlots
 from api.errors import APIError
 from api.outputs import not_found, output_response
 from api.protocol import (
-    DEFAULT_CFG_WEIGHT,
-    DEFAULT_EXAGGERATION,
-    DEFAULT_TEMPERATURE,
     GenerationsHealth,
     HealthResponse,
     ModelHealth,
@@ -39,6 +36,7 @@ from api.protocol import (
     TTSRequest,
     VoiceIndexHealth,
 )
+from api.runner_voices import RunnerVoice, VoiceChangedError, VoicesInUse
 from api.speech_stream import SpeechStream, SpeechStreamingResponse
 from api.uploads import check_duration, read_audio_upload
 from api.voice_resolution import BUILTIN_VOICE, ResolvedVoice
@@ -52,6 +50,7 @@ from config import Settings
 from lifecycle.drain import Drain, ShuttingDownError
 from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob, VCJob, VCRenderJob, VoiceReference
 from models.metrics import timed_stage
+from models.parameters import DEFAULT_CFG_WEIGHT, DEFAULT_EXAGGERATION, DEFAULT_TEMPERATURE
 from models.text_chunks import split_for_streaming, split_into_chunks
 from outputs.library import OutputLibrary, OutputNotFoundError
 from storage import ObjectNotFoundError, Storage, StorageError
@@ -101,8 +100,9 @@ def first_given(*values: float | None) -> float:
 
 
 class Serving:
-    def __init__(self, settings: Settings, storage: Storage, voices: VoiceServing, outputs: OutputLibrary, drain: Drain) -> None:
+    def __init__(self, settings: Settings, storage: Storage, voices: VoiceServing, outputs: OutputLibrary, drain: Drain, in_use: VoicesInUse) -> None:
         self.settings = settings
+        self.in_use = in_use
         self.storage = storage
         self.voices = voices
         self.outputs = outputs
@@ -125,35 +125,55 @@ class Serving:
             [result] = await self.drain.guard(call([job]))
         return result
 
-    async def _run(self, call: RunnerCall, job: Any, kind: str, voice_field: str) -> Any:
+    async def _call_or_503(self, call: RunnerCall, job: Any, kind: str) -> Any:
         try:
-            result = await self._call_runner(call, job, kind)
+            return await self._call_runner(call, job, kind)
         except ShuttingDownError:
             raise
         except Exception:
             logger.exception("%s runner call failed", kind)
             raise APIError(503, f"the {kind} model runner is unavailable; try again later", error_type="model_unavailable") from None
+
+    async def _run(self, call: RunnerCall, job_for: Callable[[VoiceReference | None], Any], voice: RunnerVoice | None, kind: str, voice_field: str) -> Any:
+        """The job `job_for` makes for the voice, sent by reference; sent again with the
+        voice's audio when the runner has not got it cached and cannot read it itself."""
+        result = await self._call_or_503(call, job_for(voice.reference if voice else None), kind)
+        if result.needs_reference and voice is not None:
+            try:
+                reference = await voice.with_audio()
+            except VoiceChangedError as exc:
+                raise APIError(409, str(exc), field=voice_field, error_type="conflict") from None
+            result = await self._call_or_503(call, job_for(reference), kind)
+        if voice is not None and not result.error:
+            voice.spoken = True
         if result.error:
             if result.error_is_client_fault:
                 raise APIError(400, result.error, field=voice_field)
             raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
         return result
 
-    async def _synthesize(self, stages: RunnerStages, job: TTSJob) -> JobResult:
+    async def _synthesize(self, stages: RunnerStages, job_for: Callable[[VoiceReference | None], TTSJob], voice: RunnerVoice | None) -> JobResult:
         """One chunk: its speech tokens from the batched decoder, then its own render."""
         started = time.perf_counter()
-        decoded: DecodeResult = await self._run(stages.decode, job, "tts", "voice")
-        rendered: JobResult = await self._run(stages.render, RenderJob(job=job, speech_tokens=decoded.speech_tokens), "tts", "voice")
+        decoded: DecodeResult = await self._run(stages.decode, job_for, voice, "tts", "voice")
+        rendered: JobResult = await self._run(
+            stages.render, lambda reference: RenderJob(job=job_for(reference), speech_tokens=decoded.speech_tokens), voice, "tts", "voice"
+        )
         return rendered.model_copy(
             update={"text_tokens": decoded.text_tokens, "conditioning_cache_hit": decoded.conditioning_cache_hit, "generation_seconds": time.perf_counter() - started}
         )
 
     async def _save_output(
-        self, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, filename: str,
-        *, generation_seconds: float, voice: str | None, parameters: dict[str, Any], model_source: str,
+        self, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, filename: str, **details: Any,
     ) -> tuple[OutputMetadata, bytes]:
         with timed_stage("api", "encode"):
             data = await run_in_threadpool(encode, samples, source_rate, spec)
+        return await self._save_encoded(kind, data, len(samples) / source_rate, spec, filename, **details), data
+
+    async def _save_encoded(
+        self, kind: OutputType, data: bytes, seconds: float, spec: EncodeSpec, filename: str,
+        *, generation_seconds: float, voice: str | None, parameters: dict[str, Any], model_source: str,
+    ) -> OutputMetadata:
         metadata = OutputMetadata(
             filename=filename,
             type=kind,
@@ -161,7 +181,7 @@ class Serving:
             format=spec.format.value,
             content_type=spec.format.content_type,
             sample_rate=spec.sample_rate,
-            duration_seconds=round(len(samples) / source_rate, 3),
+            duration_seconds=round(seconds, 3),
             size_bytes=len(data),
             generation_seconds=round(generation_seconds, 3),
             model_source=model_source,
@@ -170,7 +190,7 @@ class Serving:
         )
         await run_in_threadpool(self.outputs.save, data, metadata)
         logger.info("output stored", extra={"output": filename, "seconds": metadata.duration_seconds, "generation_seconds": metadata.generation_seconds})
-        return metadata, data
+        return metadata
 
     async def _store(
         self, request: Request, kind: OutputType, samples: np.ndarray, source_rate: int, spec: EncodeSpec, response_mode: ResponseMode,
@@ -202,11 +222,11 @@ class Serving:
         """`/api/v1/tts`'s voice: a library voice by name, or the built-in one."""
         if name is None:
             return BUILTIN_VOICE
-        metadata, reference = await self.voices.reference(name, "voice")
+        metadata, reference = await self.voices.runner_voice(name, "voice")
         return ResolvedVoice(metadata.name, "library", metadata, reference)
 
     async def tts(self, request: Request, body: TTSRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
-        return await self.speak(request, body, await self.library_voice(body.voice), stages, info)
+        return await self.speak(request, body, partial(self.library_voice, body.voice), stages, info)
 
     async def _change_speed(self, samples: np.ndarray, sample_rate: int, speed: float, library: SpeedLibrary) -> tuple[np.ndarray, str | None]:
         """Time stretching runs here, in the API's thread pool, never in the model runner:
@@ -219,23 +239,28 @@ class Serving:
             raise APIError(500, f"could not change the speed: {exc}", error_type="processing_error") from None
 
     async def speak(
-        self, request: Request, body: TTSRequest, voice: ResolvedVoice, stages: RunnerStages, info: RunnerInfoCall,
+        self, request: Request, body: TTSRequest, resolve_voice: Callable[[], Awaitable[ResolvedVoice]], stages: RunnerStages, info: RunnerInfoCall,
         *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None,
     ) -> Response:
-        """Generate `body.text` in `voice`: whole (then stored, answered with its URL or its
-        bytes), or with `stream_chunks` sent group by group as it is generated. Holds one
-        generation slot until the last byte is sent."""
+        """Generate `body.text` in the voice `resolve_voice` finds: whole (then stored,
+        answered with its URL or its bytes), or with `stream_chunks` sent group by group as
+        it is generated. Holds one generation slot, taken before any other work, until the
+        last byte is sent."""
         self.slots.acquire()
+        release_voice = self.in_use.hold(None)  # nothing held until the voice is known
         handed_over = False
         try:
+            voice = await resolve_voice()
+            release_voice = self.in_use.hold(voice.reference)
             plan = self._plan(body, voice, await self.model_source("tts", info), extra_parameters or {})
             if body.stream_chunks:
-                response = await self._speak_streamed(request, plan, stages, sse=sse, media_type=media_type, store=store)
-                handed_over = True  # the response frees the slot when the stream ends
+                response = await self._speak_streamed(request, plan, stages, sse=sse, media_type=media_type, store=store, release_voice=release_voice)
+                handed_over = True  # the response frees the slot and the voice when the stream ends
                 return response
             return await self._speak_whole(request, plan, stages)
         finally:
             if not handed_over:
+                release_voice()
                 self.slots.release()
 
     def _plan(self, body: TTSRequest, voice: ResolvedVoice, model_source: str, extra_parameters: dict[str, Any]) -> SpeechPlan:
@@ -261,9 +286,10 @@ class Serving:
         if voice.metadata is not None:
             self.voices.library.record_use(voice.metadata.name)
 
-    def _chunk_job(self, plan: SpeechPlan, text: str, index: int) -> TTSJob:
+    def _synthesize_chunk(self, stages: RunnerStages, plan: SpeechPlan, text: str, index: int) -> Awaitable[JobResult]:
         """Chunk `index` of a request, seeded from the request's seed: same seed, same audio."""
-        return TTSJob(text=text, voice=plan.voice.reference, **(plan.resolved | {"seed": (plan.resolved["seed"] + index) % 2**32}))
+        parameters = plan.resolved | {"seed": (plan.resolved["seed"] + index) % 2**32}
+        return self._synthesize(stages, lambda voice: TTSJob(text=text, voice=voice, **parameters), plan.voice.reference)
 
     async def _generate_chunked(self, plan: SpeechPlan, stages: RunnerStages) -> JobResult:
         """The text's chunks as runner jobs of their own, joined here with the crossfade.
@@ -277,7 +303,7 @@ class Serving:
 
         async def generate(index: int, text: str) -> JobResult:
             async with window:
-                return await self._synthesize(stages, self._chunk_job(plan, text, index))
+                return await self._synthesize_chunk(stages, plan, text, index)
 
         tasks = [asyncio.create_task(generate(index, text)) for index, text in enumerate(texts)]
         try:
@@ -287,7 +313,7 @@ class Serving:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         audio = [result.audio for result in results if result.audio is not None]
-        joined = crossfade_join([payload.to_array() for payload in audio], audio[0].sample_rate, configured.crossfade_ms)
+        joined = await run_in_threadpool(lambda: crossfade_join([payload.to_array() for payload in audio], audio[0].sample_rate, configured.crossfade_ms))
         return JobResult(
             audio=AudioPayload.from_array(joined, audio[0].sample_rate),
             chunks=len(results),
@@ -318,13 +344,13 @@ class Serving:
         return response
 
     async def _speak_streamed(
-        self, request: Request, plan: SpeechPlan, stages: RunnerStages, *, sse: bool, media_type: str | None, store: bool
+        self, request: Request, plan: SpeechPlan, stages: RunnerStages, *, sse: bool, media_type: str | None, store: bool, release_voice: Callable[[], None]
     ) -> SpeechStreamingResponse:
         configured = self.settings.tts
         chunks = split_for_streaming(plan.body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
 
         def generate(index: int) -> Awaitable[JobResult]:
-            return self._synthesize(stages, self._chunk_job(plan, chunks[index], index))
+            return self._synthesize_chunk(stages, plan, chunks[index], index)
 
         started = time.perf_counter()
         first = await generate(0)
@@ -345,15 +371,15 @@ class Serving:
 
         filename = new_output_name("tts", spec.format.extension, plan.summary) if store else None
 
-        async def save(samples: np.ndarray) -> None:
+        async def save(data: bytes, seconds: float) -> None:
             assert filename is not None
             details = {
                 "speed_factor_library_used": ",".join(sorted(stretched_by)) or None, "speed_seconds": round(speed_seconds, 4), "sample_rate": spec.sample_rate,
                 "chunks": len(chunks), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
             }
             try:
-                await self._save_output(
-                    "tts", samples, source_rate, spec, filename, generation_seconds=time.perf_counter() - started,
+                await self._save_encoded(
+                    "tts", data, seconds, spec, filename, generation_seconds=time.perf_counter() - started,
                     voice=plan.voice_name, parameters=plan.parameters | details, model_source=plan.model_source,
                 )
             except Exception:  # the listener has the audio; only the stored copy is lost
@@ -365,7 +391,11 @@ class Serving:
         )
         headers = plan.headers | ({"X-Output-Filename": filename} if filename else {}) | ({"Cache-Control": "no-cache"} if sse else {})
         content_type = "text/event-stream" if sse else media_type or spec.format.content_type
-        return SpeechStreamingResponse(stream, sse=sse, on_close=self.slots.release, media_type=content_type, headers=headers)
+        def close() -> None:
+            release_voice()
+            self.slots.release()
+
+        return SpeechStreamingResponse(stream, sse=sse, on_close=close, media_type=content_type, headers=headers)
 
     async def _vc_source(self, input_audio: UploadFile | None, input_filename: str | None) -> AudioPayload:
         limits = self.settings.limits
@@ -403,16 +433,22 @@ class Serving:
         if target_voice is not None and target_audio is not None:
             raise APIError(422, "send at most one of target_voice (a voice name) or target_audio (an upload)", field="target_voice")
         source = await self._vc_source(input_audio, input_filename)
-        target: VoiceReference | None = None
+        target: RunnerVoice | None = None
         target_metadata = None
         if target_voice is not None:
-            target_metadata, target = await self.voices.reference(target_voice, "target_voice")
+            target_metadata, target = await self.voices.runner_voice(target_voice, "target_voice")
         elif target_audio is not None:
-            target = await self.voices.uploaded_reference(target_audio, "target_audio")
+            target = await self.voices.uploaded_voice(target_audio, "target_audio")
         model_source = await self.model_source("vc", info)
         started = time.perf_counter()
-        tokens: DecodeResult = await self._run(stages.decode, VCJob(source=source), "vc", "target_voice")
-        result: JobResult = await self._run(stages.render, VCRenderJob(target_voice=target, speech_tokens=tokens.speech_tokens), "vc", "target_voice")
+        release_voice = self.in_use.hold(target)
+        try:
+            tokens: DecodeResult = await self._run(stages.decode, lambda _: VCJob(source=source), None, "vc", "target_voice")
+            result: JobResult = await self._run(
+                stages.render, lambda reference: VCRenderJob(target_voice=reference, speech_tokens=tokens.speech_tokens), target, "vc", "target_voice"
+            )
+        finally:
+            release_voice()
         result.generation_seconds = time.perf_counter() - started
         if target_metadata is not None:
             self.voices.library.record_use(target_metadata.name)
@@ -454,6 +490,7 @@ class Serving:
             conditioning_cache_entries=runner.conditioning_cache_entries, conditioning_cache_hits=runner.conditioning_cache_hits,
             conditioning_cache_misses=runner.conditioning_cache_misses,
             conditioning_cache_hit_rate=round(runner.conditioning_cache_hits / lookups, 4) if lookups else None,
+            references_from_storage=runner.references_from_storage, references_sent=runner.references_sent,
             jobs_done=runner.jobs_done, memory_rss_bytes=runner.memory_rss_bytes,
             gpu_memory_allocated_bytes=runner.gpu_memory_allocated_bytes, gpu_memory_peak_bytes=runner.gpu_memory_peak_bytes,
         )

@@ -17,6 +17,7 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -48,22 +49,10 @@ async def wait_for_disconnect(request: Request) -> None:
         pass
 
 
-class _Collector:
-    """The joiner's sink: each block goes to the encoder and is kept for storing."""
-
-    def __init__(self, encoder: StreamEncoder) -> None:
-        self.encoder = encoder
-        self.blocks: list[np.ndarray] = []
-
-    def write(self, samples: np.ndarray) -> None:
-        self.encoder.write(samples)
-        self.blocks.append(samples)
-
-
 class SpeechStream:
     """One streamed speech response. `first` is the first group's audio, generated before
     the response starts (so its failures still get a proper status); `on_complete` gets the
-    whole joined audio once every group was sent."""
+    whole encoded file and its seconds once every group was sent (see `stored`)."""
 
     def __init__(
         self,
@@ -75,7 +64,7 @@ class SpeechStream:
         spec: EncodeSpec,
         crossfade_ms: int,
         request: Request,
-        on_complete: Callable[[np.ndarray], Awaitable[None]] | None = None,
+        on_complete: Callable[[bytes, float], Awaitable[None]] | None = None,
     ) -> None:
         assert first.audio is not None
         self.chunk_count = chunk_count
@@ -91,6 +80,8 @@ class SpeechStream:
         self.speech_tokens = 0
         self.completed = False
         self._tasks: list[asyncio.Task[Any]] = []
+        self._encoded: list[bytes] = []  # what the client got, kept for on_complete
+        self._storing: asyncio.Task[None] | None = None
         # the second group starts now, not when the response does
         self._next = self._start(1) if chunk_count > 1 else None
 
@@ -105,8 +96,7 @@ class SpeechStream:
 
     async def _produce(self, encoder: StreamEncoder, queue: asyncio.Queue[Any]) -> None:
         try:
-            collector = _Collector(encoder)
-            joiner = StreamingJoiner(collector, self.overlap)
+            joiner = StreamingJoiner(encoder, self.overlap)
             result = self.first
             for index in range(self.chunk_count):
                 if index > 0:
@@ -120,10 +110,10 @@ class SpeechStream:
                 await run_in_threadpool(joiner.add, samples)
             await run_in_threadpool(joiner.finish)
             await run_in_threadpool(encoder.finish)
-            if self.on_complete is not None:
-                await self.on_complete(np.concatenate(collector.blocks) if collector.blocks else np.zeros(0, dtype=np.float32))
             self.completed = True
-            queue.put_nowait(_END)
+            queue.put_nowait(_END)  # the client's response ends here; storing does not delay it
+            if self.on_complete is not None:
+                self._storing = asyncio.create_task(self._store(encoder))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -132,6 +122,24 @@ class SpeechStream:
             elif not isinstance(exc, APIError):
                 logger.exception("speech stream failed")
             queue.put_nowait(exc)
+
+    async def _store(self, encoder: StreamEncoder) -> None:
+        assert self.on_complete is not None
+        data = await run_in_threadpool(lambda: encoder.as_file(b"".join(self._encoded)))
+        self._encoded.clear()
+        await self.on_complete(data, encoder.samples_written / self.spec.sample_rate)
+
+    async def stored(self) -> None:
+        """Waits for the stored copy to be written (the response is over by then, but the
+        request lasts until it is, so a graceful shutdown waits for it too)."""
+        if self._storing is not None:
+            await self._storing
+
+    def _received(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], data: bytes) -> None:
+        """The encoder's output (from its thread): to the client, and kept when it is to be stored."""
+        if self.on_complete is not None:
+            self._encoded.append(data)
+        loop.call_soon_threadsafe(queue.put_nowait, data)
 
     async def _stop_on_disconnect(self, producer: asyncio.Task[None], queue: asyncio.Queue[Any]) -> None:
         await wait_for_disconnect(self.request)
@@ -143,7 +151,7 @@ class SpeechStream:
         """The encoded audio, piece by piece as the encoder produces it."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        encoder = await run_in_threadpool(StreamEncoder, self.spec, self.source_rate, lambda data: loop.call_soon_threadsafe(queue.put_nowait, data))
+        encoder = await run_in_threadpool(StreamEncoder, self.spec, self.source_rate, partial(self._received, loop, queue))
         producer = asyncio.create_task(self._produce(encoder, queue))
         self._tasks += [producer, asyncio.create_task(self._stop_on_disconnect(producer, queue))]
         try:
@@ -203,4 +211,7 @@ class SpeechStreamingResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             await self.stream.close()
-            self.on_close()
+            try:
+                await self.stream.stored()
+            finally:
+                self.on_close()

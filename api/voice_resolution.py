@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -21,8 +24,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
 from api.openai_protocol import VoiceEntry, VoiceListing
+from api.runner_voices import RunnerVoice
 from api.uploads import decode_upload
 from api.voices import VoiceServing, conditioning_reference
+from audio.formats import INPUT_EXTENSIONS
 from config import LimitSettings, OpenAISettings
 from models.jobs import VoiceReference
 from storage.voices import REFERENCE_SAMPLE_RATE
@@ -32,7 +37,6 @@ from voices.query import VoiceFilter
 
 logger = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac")
 VoiceSource = Literal["library", "alias", "predefined", "extension", "fallback"]
 
 
@@ -44,7 +48,7 @@ class ResolvedVoice:
     label: str
     source: VoiceSource | Literal["builtin"]
     metadata: VoiceMetadata | None = None
-    reference: VoiceReference | None = None
+    reference: RunnerVoice | None = None
 
     def via(self, source: VoiceSource) -> ResolvedVoice:
         return ResolvedVoice(self.label, source, self.metadata, self.reference)
@@ -60,33 +64,65 @@ def _predefined_reference(path: str, modified_ns: int, size: int, min_seconds: f
     return conditioning_reference(upload.audio.samples, hashlib.sha256(upload.audio.samples.tobytes()).hexdigest())
 
 
+@dataclass(frozen=True)
+class _Listing:
+    files: dict[str, Path]  # relative POSIX path -> file
+    folders: dict[str, int]  # every folder walked -> its mtime: a file added or removed changes its folder's
+
+
 class PredefinedVoices:
     """A read-only folder of audio files used as voices by file name: a volume mounted into
-    the container, shared by every replica without uploading anything."""
+    the container, shared by every replica without uploading anything. Its listing is kept
+    and walked again only when a folder in it changed (one stat per folder, not a walk of
+    every file, for each OpenAI request); lookups run in the thread pool."""
 
     def __init__(self, folder: Path | None, limits: LimitSettings) -> None:
         self.folder = folder
         self.limits = limits
+        self._listing: _Listing | None = None
+        self._lock = threading.Lock()
+
+    def _walk(self) -> _Listing:
+        files: dict[str, Path] = {}
+        folders: dict[str, int] = {}
+        assert self.folder is not None
+        for path, subfolders, names in os.walk(self.folder):
+            folders[path] = os.stat(path).st_mtime_ns
+            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+            for name in names:
+                file = Path(path) / name
+                if file.suffix.lower().lstrip(".") in INPUT_EXTENSIONS and not name.startswith(".") and file.is_file():
+                    files[file.relative_to(self.folder).as_posix()] = file
+        return _Listing(dict(sorted(files.items())), folders)
+
+    @staticmethod
+    def _changed(listing: _Listing) -> bool:
+        try:
+            return any(os.stat(path).st_mtime_ns != mtime for path, mtime in listing.folders.items())
+        except OSError:
+            return True
 
     def files(self) -> dict[str, Path]:
-        """Relative POSIX path (`narrators/bob.mp3`) -> file, for every audio file."""
+        """Relative POSIX path (`narrators/bob.mp3`) -> file, for every audio file (blocking)."""
         if self.folder is None or not self.folder.is_dir():
             return {}
-        return {
-            path.relative_to(self.folder).as_posix(): path
-            for path in sorted(self.folder.rglob("*"))
-            if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
-        }
+        with self._lock:
+            if self._listing is None or self._changed(self._listing):
+                self._listing = self._walk()
+            return self._listing.files
 
-    def find(self, name: str) -> tuple[str, Path] | None:
+    def _first(self, matches: Callable[[str], bool]) -> tuple[str, Path] | None:
+        return next(((relative, path) for relative, path in self.files().items() if matches(relative.lower())), None)
+
+    async def find(self, name: str) -> tuple[str, Path] | None:
         """The file named exactly `name` (ignoring case)."""
         wanted = name.lower()
-        return next(((relative, path) for relative, path in self.files().items() if relative.lower() == wanted), None)
+        return await run_in_threadpool(self._first, lambda relative: relative == wanted)
 
-    def find_stem(self, name: str) -> tuple[str, Path] | None:
+    async def find_stem(self, name: str) -> tuple[str, Path] | None:
         """The file named `name` plus any audio extension (`alex` finds `alex.wav`)."""
         wanted = name.lower()
-        return next(((relative, path) for relative, path in self.files().items() if relative.lower().rsplit(".", 1)[0] == wanted), None)
+        return await run_in_threadpool(self._first, lambda relative: relative.rsplit(".", 1)[0] == wanted)
 
     async def resolve(self, found: tuple[str, Path]) -> ResolvedVoice:
         relative, path = found
@@ -98,7 +134,7 @@ class PredefinedVoices:
         except APIError as exc:
             logger.error("predefined voice file unusable", extra={"file": relative, "error": exc.message})
             raise APIError(500, f"the predefined voice file {relative!r} cannot be used: {exc.message}", field="voice", error_type="voice_unavailable") from None
-        return ResolvedVoice(f"predefined/{relative}", "predefined", None, reference)
+        return ResolvedVoice(f"predefined/{relative}", "predefined", None, RunnerVoice.in_memory(reference))
 
 
 class VoiceResolver:
@@ -124,7 +160,7 @@ class VoiceResolver:
         if step == "alias":
             return await self._alias(requested)
         if step == "predefined":
-            found = self.predefined.find(requested)
+            found = await self.predefined.find(requested)
             return await self.predefined.resolve(found) if found else None
         if step == "extension":
             return await self._extension(requested)
@@ -133,7 +169,7 @@ class VoiceResolver:
     async def _library(self, name: str) -> ResolvedVoice | None:
         if not is_voice_name(name) or not await run_in_threadpool(self.voices.library.exists, name):
             return None
-        metadata, reference = await self.voices.reference(name, "voice")
+        metadata, reference = await self.voices.runner_voice(name, "voice")
         return ResolvedVoice(metadata.name, "library", metadata, reference)
 
     async def _alias(self, name: str) -> ResolvedVoice | None:
@@ -147,11 +183,11 @@ class VoiceResolver:
 
     async def _extension(self, name: str) -> ResolvedVoice | None:
         stem, dot, extension = name.rpartition(".")
-        if dot and f".{extension.lower()}" in AUDIO_EXTENSIONS:
+        if dot and extension.lower() in INPUT_EXTENSIONS:
             found = await self._library(stem)
             if found is not None:
                 return found.via("extension")
-        predefined = self.predefined.find_stem(name)
+        predefined = await self.predefined.find_stem(name)
         return (await self.predefined.resolve(predefined)).via("extension") if predefined else None
 
     async def _fallback(self, has_builtin_voice: bool) -> ResolvedVoice | None:
@@ -164,15 +200,15 @@ class VoiceResolver:
 
     async def listing(self, has_builtin_voice: bool) -> VoiceListing:
         """Every name that resolves by itself: library voices, aliases, predefined files."""
-        library: list[VoiceMetadata] = await run_in_threadpool(self.voices.library.select, VoiceFilter())
+        library: list[VoiceMetadata] = await run_in_threadpool(lambda: sorted(self.voices.library.select(VoiceFilter()), key=lambda v: v.name.lower()))
         names = {voice.name.lower() for voice in library}
-        entries = [VoiceEntry(id=voice.name, name=voice.display_name or voice.name, source="library") for voice in sorted(library, key=lambda v: v.name.lower())]
+        entries = [VoiceEntry(id=voice.name, name=voice.display_name or voice.name, source="library") for voice in library]
         entries += [
             VoiceEntry(id=alias, name=alias, source="alias", resolves_to=target)
             for alias, target in sorted(self.settings.voice_aliases.items())
             if target.lower() in names
         ]
-        entries += [VoiceEntry(id=str(PurePosixPath(relative).with_suffix("")), name=relative, source="predefined") for relative in self.predefined.files()]
+        entries += [VoiceEntry(id=str(PurePosixPath(relative).with_suffix("")), name=relative, source="predefined") for relative in await run_in_threadpool(self.predefined.files)]
         return VoiceListing(data=entries, fallback=self._fallback_label(names, has_builtin_voice))
 
     def _fallback_label(self, library_names: set[str], has_builtin_voice: bool) -> str | None:

@@ -37,25 +37,25 @@ from api.protocol import (
     VoiceListResponse,
     VoiceResponse,
 )
+from api.runner_voices import ForgetConditioning, RunnerVoice
 from api.uploads import UploadedAudio, decode_upload, read_upload
 from audio.analysis import AudioFacts, analyse
 from audio.encoding import EncodeSpec, encode
-from audio.formats import CONTENT_TYPE_BY_EXTENSION, OutputFormat
+from audio.formats import CONTENT_TYPE_BY_EXTENSION, INPUT_EXTENSIONS, OutputFormat
 from config import Settings
 from models.jobs import AudioPayload, VoiceReference
+from models.voice_references import conditioning_samples
 from storage.base import PreconditionFailedError
 from storage.voices import REFERENCE_SAMPLE_RATE, VoiceExistsError, audio_keys
 from voices.archive import ArchiveError, RestorableVoice, export_archive, open_archive, open_zip, read_member, restorable
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError, utcnow
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
 from voices.names import NAME_RULE, is_voice_name
-from voices.quality import CONDITIONING_SECONDS, assess
+from voices.quality import assess
 from voices.query import FolderNode, VoiceFilter, VoiceListQuery, VoiceStats, folder_tree, sort_and_page, usage_stats
 
 logger = logging.getLogger(__name__)
 
-ForgetConditioning = Callable[[list[str]], Awaitable[None]]
-AUDIO_EXTENSIONS = {"wav", "mp3", "flac", "ogg", "opus", "m4a", "aac", "webm", "mp4"}
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
@@ -91,10 +91,9 @@ def prepare(upload: UploadedAudio) -> PreparedAudio:
     return PreparedAudio(upload, reference_wav, hashlib.sha256(reference_wav).hexdigest(), extension, analyse(upload.audio))
 
 
-def conditioning_reference(samples: np.ndarray, content_hash: str) -> VoiceReference:
-    """What a runner conditions on: at most the first 30 s of 24 kHz mono audio."""
-    trimmed = samples[: int(CONDITIONING_SECONDS * REFERENCE_SAMPLE_RATE)]
-    return VoiceReference(content_hash=content_hash, audio=AudioPayload.from_array(trimmed, REFERENCE_SAMPLE_RATE))
+def conditioning_reference(samples: np.ndarray, content_hash: str, reference_key: str | None = None) -> VoiceReference:
+    """A voice with the audio a runner conditions on, for a runner that asked for it."""
+    return VoiceReference(content_hash=content_hash, reference_key=reference_key, audio=AudioPayload.from_array(conditioning_samples(samples), REFERENCE_SAMPLE_RATE))
 
 
 def name_from_filename(filename: str) -> str | None:
@@ -158,16 +157,22 @@ class VoiceServing:
 
     # --- for generation ---------------------------------------------------------------
 
-    async def reference(self, name: str, field: str) -> tuple[VoiceMetadata, VoiceReference]:
-        """A library voice as a model runner needs it."""
+    async def runner_voice(self, name: str, field: str) -> tuple[VoiceMetadata, RunnerVoice]:
+        """A library voice as jobs carry it: by its hash and reference key, from the index;
+        its audio read (from the current record) only if a runner asks for it."""
         self.check_name(name, field)
-        metadata, samples = await self._call(self.library.reference, name, field=field)
-        return metadata, conditioning_reference(samples, metadata.content_hash)
+        metadata = await self._call(self.library.get, name, field=field)
+        slim = VoiceReference(content_hash=metadata.content_hash, reference_key=metadata.reference_key)
+        return metadata, RunnerVoice(slim, partial(self._reference, name, field))
 
-    async def uploaded_reference(self, file: UploadFile, field: str) -> VoiceReference:
+    async def _reference(self, name: str, field: str) -> VoiceReference:
+        metadata, samples = await self._call(self.library.reference, name, field=field)
+        return conditioning_reference(samples, metadata.content_hash, metadata.reference_key)
+
+    async def uploaded_voice(self, file: UploadFile, field: str) -> RunnerVoice:
         """An uploaded recording used as a voice once, without adding it to the library."""
         upload = await self._decode_reference(await read_upload(file, field, self.settings.limits.max_upload_bytes), file.filename, field)
-        return conditioning_reference(upload.audio.samples, hashlib.sha256(upload.audio.samples.tobytes()).hexdigest())
+        return RunnerVoice.in_memory(conditioning_reference(upload.audio.samples, hashlib.sha256(upload.audio.samples.tobytes()).hexdigest()))
 
     # --- upload -----------------------------------------------------------------------
 
@@ -243,8 +248,8 @@ class VoiceServing:
         try:
             if name is None:
                 raise APIError(422, f"no voice name can be made from {filename!r}: {NAME_RULE}", field="files")
-            if PurePosixPath(filename).suffix.lstrip(".").lower() not in AUDIO_EXTENSIONS:
-                raise APIError(400, f"not an audio file; send {', '.join(sorted(AUDIO_EXTENSIONS))}", field="files")
+            if PurePosixPath(filename).suffix.lstrip(".").lower() not in INPUT_EXTENSIONS:
+                raise APIError(400, f"not an audio file; send {', '.join(sorted(INPUT_EXTENSIONS))}", field="files")
             patch = VoiceMetadataPatch.model_validate({"folder": folder, "tags": tags})
             audio = await self._read_voice_audio(await read(), PurePosixPath(filename).name, "files")
             metadata, created = await self._store(name, audio, patch, overwrite, "files")
@@ -268,19 +273,24 @@ class VoiceServing:
         media_type = CONTENT_TYPE_BY_EXTENSION.get(extension) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"', "ETag": metadata.etag})
 
-    async def list(self, query: VoiceListQuery) -> VoiceListResponse:
-        self._check_loaded()
-        matching = await run_in_threadpool(self.library.select, query)
+    # Filtering, sorting and tree-building walk the whole library: thread pool, not event loop.
+
+    def _page(self, query: VoiceListQuery) -> VoiceListResponse:
+        matching = self.library.select(query)
         items = sort_and_page(matching, query)
         return VoiceListResponse(items=items, total=len(matching), page=query.page, page_size=query.page_size, pages=math.ceil(len(matching) / query.page_size))
 
+    async def list(self, query: VoiceListQuery) -> VoiceListResponse:
+        self._check_loaded()
+        return await run_in_threadpool(self._page, query)
+
     async def folders(self) -> FolderNode:
         self._check_loaded()
-        return folder_tree(await run_in_threadpool(self.library.select, VoiceFilter()))
+        return await run_in_threadpool(lambda: folder_tree(self.library.select(VoiceFilter())))
 
     async def stats(self, limit: int) -> VoiceStats:
         self._check_loaded()
-        return usage_stats(await run_in_threadpool(self.library.select, VoiceFilter()), limit)
+        return await run_in_threadpool(lambda: usage_stats(self.library.select(VoiceFilter()), limit))
 
     # --- edits and deletes -------------------------------------------------------------
 

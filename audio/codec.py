@@ -60,7 +60,7 @@ class DecodedAudio:
 STREAMED_WAV_SIZE = 0xFFFFFFFF
 
 
-def _complete_riff(data: bytes) -> bytes:
+def complete_riff(data: bytes) -> bytes:
     """libsndfile quietly reads what is there of a cut WAV; a cut file is corrupt to us. A
     streamed WAV (OpenAI's, ours) declares the largest size, "unknown": its sizes are set to
     what arrived, so it is read to its end."""
@@ -121,7 +121,7 @@ def _decode_with_ffmpeg(data: bytes, max_seconds: float | None) -> tuple[np.ndar
     if done.returncode != 0 or not done.stdout:
         raise AudioDecodeError("not a readable audio file (tried wav, flac, mp3, ogg/opus, aiff, and ffmpeg for m4a/aac/webm)")
     try:
-        samples, rate, _ = _decode_with_soundfile(_complete_riff(done.stdout), None)
+        samples, rate, _ = _decode_with_soundfile(complete_riff(done.stdout), None)
     except _NotForSoundfile:
         raise AudioDecodeError("ffmpeg could not turn the file into audio samples") from None
     if max_seconds is not None and len(samples) > max_seconds * rate:
@@ -144,7 +144,7 @@ def decode(data: bytes, target_sample_rate: int | None = None, *, raw_pcm_rate: 
     if raw_pcm_rate is not None:
         samples, sample_rate, fmt = _decode_raw_pcm(data, raw_pcm_rate)
     else:
-        data = _complete_riff(data)
+        data = complete_riff(data)
         try:
             samples, sample_rate, fmt = _decode_with_soundfile(data, max_seconds)
         except _NotForSoundfile:

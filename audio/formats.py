@@ -1,9 +1,13 @@
-"""The output formats the API speaks, with their file extensions, content types and the
-ffmpeg muxer/codec that writes the lossy ones."""
+"""The audio formats the API speaks: the file extensions it takes as input (what
+`audio.codec` decodes), and the output formats with their file extensions, content types
+and the ffmpeg muxer/codec that writes the lossy ones."""
 
 from __future__ import annotations
 
 from enum import Enum
+
+# uploaded voices, bulk uploads, predefined voice files: what audio.codec's allow-lists decode
+INPUT_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "opus", "m4a", "aac", "webm", "mp4"})
 
 
 class OutputFormat(str, Enum):

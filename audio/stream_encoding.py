@@ -17,11 +17,22 @@ from collections.abc import Callable
 import numpy as np
 import soxr
 
-from audio.codec import STREAMED_WAV_SIZE, to_int16
+from audio.codec import STREAMED_WAV_SIZE, complete_riff, to_int16
 from audio.encoding import STREAM_ENCODERS, EncodeSpec, FFmpegEncoder
 from audio.formats import OutputFormat
 
 READ_BYTES = 4096
+FLAC_TOTAL_SAMPLES = slice(18, 26)  # STREAMINFO's sample rate ... total samples (its low 36 bits), big-endian
+
+
+def with_flac_length(data: bytes, samples: int) -> bytes:
+    """A FLAC stream written to a pipe says "length unknown" (ffmpeg cannot seek back to
+    fill it in); the copy that is kept says how long it is."""
+    if data[:4] != b"fLaC" or len(data) < FLAC_TOTAL_SAMPLES.stop:
+        return data
+    fields = int.from_bytes(data[FLAC_TOTAL_SAMPLES], "big")
+    fields = (fields & ~((1 << 36) - 1)) | (samples & ((1 << 36) - 1))
+    return data[: FLAC_TOTAL_SAMPLES.start] + fields.to_bytes(8, "big") + data[FLAC_TOTAL_SAMPLES.stop :]
 
 
 def wav_stream_header(sample_rate: int) -> bytes:
@@ -42,6 +53,7 @@ class StreamEncoder:
         self._resampler = soxr.ResampleStream(source_rate, spec.sample_rate, 1, dtype="float32") if source_rate != spec.sample_rate else None
         self._ffmpeg: FFmpegEncoder | None = None
         self._reader: threading.Thread | None = None
+        self.samples_written = 0  # at spec.sample_rate
         if spec.format in STREAM_ENCODERS:
             self._ffmpeg = FFmpegEncoder(spec, "pipe:1", streaming=True)
             self._reader = threading.Thread(target=self._forward_output, name="stream-encoder", daemon=True)
@@ -57,6 +69,7 @@ class StreamEncoder:
     def _write(self, samples: np.ndarray) -> None:
         if samples.size == 0:
             return
+        self.samples_written += samples.size
         data = to_int16(samples).astype("<i2").tobytes()
         if self._ffmpeg is None:
             self.on_bytes(data)
@@ -77,6 +90,15 @@ class StreamEncoder:
             self._reader.join()
         finally:
             self._ffmpeg.close_pipes()
+
+    def as_file(self, streamed: bytes) -> bytes:
+        """Everything `on_bytes` got, once finished, as a file to keep: the same bytes, with
+        the lengths that a stream could not know written into WAV and FLAC headers."""
+        if self.spec.format is OutputFormat.wav:
+            return complete_riff(streamed)
+        if self.spec.format is OutputFormat.flac:
+            return with_flac_length(streamed, self.samples_written)
+        return streamed
 
     def abort(self) -> None:
         if self._ffmpeg is not None:

@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--outputs", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    settings = OutputSettings(index_refresh_seconds=30, snapshot_seconds=60, retention_check_seconds=300, max_age_days=0, max_total_bytes=0)
+    settings = OutputSettings(index_refresh_seconds=30, snapshot_seconds=60, retention_check_seconds=300, max_age_days=0, max_total_bytes=0, download_mode="proxy", redirect_seconds=300)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         started = time.perf_counter()

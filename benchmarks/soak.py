@@ -7,7 +7,8 @@ HEADs and deletes, and concatenations of recent outputs. It samples the resident
 the API and of each runner every few seconds and, at the end, checks:
 
 - no 5xx answer (429s from admission control are counted apart: they are the designed answer to overload);
-- each process's RSS at the end within `--max-growth` (5 %) of its RSS once warmed up (after the first fifth);
+- each process's RSS at the end within `--max-growth` (5 %) of its RSS once warmed up (one
+  request of each generating kind before the clients start, then the first fifth of the run);
 - the storage checker finds nothing, and the service's TMPDIR holds no file it did not hold before.
 
 Prints a JSON report and exits 1 when a check fails. Figures: docs/performance.md.
@@ -158,6 +159,21 @@ def processes(service: RunningService) -> dict[str, psutil.Process]:
     return found
 
 
+def error_lines(log: Path, limit: int = 100) -> list[str]:
+    """The service log's ERROR lines and the exception that ended each traceback, for a run
+    that got a 5xx."""
+    lines = log.read_text(errors="replace").splitlines()
+    return [line[:500] for line in lines if "[ERROR]" in line or (line[:1].isalpha() and ("Error" in line.split(":")[0] or "Exception" in line.split(":")[0]))][-limit:]
+
+
+def warm_up(service: RunningService) -> None:
+    """One request of each generating kind first, so every runner path has run (the VC
+    runner's first conversion alone adds about 90 MiB) before memory is compared."""
+    service.client.post("/api/v1/tts", json={"text": SENTENCES[0], "voice": "soak-0"}).raise_for_status()
+    service.client.post("/api/v1/tts", json={"text": " ".join(SENTENCES[:2]), "voice": "soak-1", "response_mode": "stream", "stream_chunks": True}).raise_for_status()
+    service.client.post("/api/v1/vc", files={"input_audio": ("src.wav", read_testdata("source_speech_16k.wav"))}, data={"target_voice": "soak-2"}).raise_for_status()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -172,6 +188,7 @@ def main() -> int:
         for index in range(6):
             clip = VOICE_FILES[index % len(VOICE_FILES)]
             service.client.post("/api/v1/voice", files={"file": (clip, read_testdata(clip))}, data={"name": f"soak-{index}"}).raise_for_status()
+        warm_up(service)
         temp_before = {path for path in service.tmpdir.rglob("*") if path.is_file()}
         roles = processes(service)
         started = time.monotonic()
@@ -203,7 +220,9 @@ def main() -> int:
             "rss_mib_at_end": {role: round(warm[-1][role] / 2**20) for role in roles},
             "rss_mib_median_after_warm_up": {role: round(statistics.median(s[role] for s in warm) / 2**20) for role in roles},
             "rss_growth_after_warm_up": growth,
+            "rss_mib_by_minute": {role: [round(statistics.median(rss[role] for at, rss in samples if minute * 60 <= at < (minute + 1) * 60) / 2**20) for minute in range(int(args.minutes))] for role in roles},
             "storage_findings": [f.model_dump() for f in report_check.findings], "temp_files_left": temp_left,
+            "error_log": error_lines(Path(folder) / "serve.log") if server_errors else [],
         }
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         ok = server_errors == 0 and all(g <= args.max_growth for g in growth.values()) and report_check.clean and not temp_left

@@ -24,6 +24,7 @@ from concat.pipeline import ConcatCancelledError, SegmentError
 from concat.protocol import JobError, JobProgress, JobRecord
 from config import ConcatSettings
 from storage.base import ObjectNotFoundError, PreconditionFailedError, Storage
+from storage.retries import cas_attempts
 from storage.upkeep import Task, Upkeep
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ logger = logging.getLogger(__name__)
 JOBS_PREFIX = "jobs/"
 PROGRESS_EVERY_SECONDS = 0.5
 STALE_AFTER_HEARTBEATS = 10  # a queued or running job whose record missed this many heartbeats lost its replica
-WRITE_ATTEMPTS = 16
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
@@ -91,7 +91,7 @@ class JobManager:
         return JobRecord.model_validate_json(data), version
 
     def _update(self, job_id: str, change: Callable[[JobRecord], JobRecord]) -> JobRecord:
-        for _ in range(WRITE_ATTEMPTS):
+        for _ in cas_attempts(f"job {job_id}"):
             current, version = self._read(job_id)
             updated = change(current).model_copy(update={"updated_at": utcnow()})
             try:
@@ -99,7 +99,7 @@ class JobManager:
             except PreconditionFailedError:
                 continue
             return updated
-        raise PreconditionFailedError(f"job {job_id} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
+        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
 
     def get(self, job_id: str) -> JobRecord:
         record, _ = self._read(job_id)

@@ -144,6 +144,8 @@ class OutputSettings(_Section):
     retention_check_seconds: float = Field(gt=0)
     max_age_days: float = Field(ge=0)
     max_total_bytes: int = Field(ge=0)
+    download_mode: Literal["proxy", "redirect"]
+    redirect_seconds: int = Field(ge=1, le=7 * 24 * 3600)
 
 
 class ConcatSettings(_Section):

@@ -3,8 +3,9 @@
 Upstream `ChatterboxTTS.generate` writes the voice into `self.conds`, so two concurrent
 requests would speak in whichever voice was set last. Here conditionals are values: built
 from a reference clip, passed explicitly to generation, and memoised in a bounded LRU keyed
-by the clip's content hash (plus exaggeration for TTS), because computing them costs about
-as much as a short generation.
+by the clip's content hash, because computing them costs about as much as a short
+generation. Exaggeration is not part of the key: it only scales one small tensor, applied
+per job (`with_exaggeration`), so a client sweeping it neither recomputes nor evicts anything.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 import librosa
@@ -26,11 +28,14 @@ ValueT = TypeVar("ValueT")
 
 
 class LRUCache(Generic[ValueT]):
-    """A thread-safe LRU bounded by entry count, with hit/miss counters for /health."""
+    """A thread-safe LRU bounded by entry count, with hit/miss counters for /health. A key
+    is computed once at a time: a second caller missing the same key waits for the first
+    one's value (and counts a hit) instead of computing it again."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[Hashable, ValueT] = OrderedDict()
+        self._computing: dict[Hashable, Future[ValueT]] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -48,19 +53,37 @@ class LRUCache(Generic[ValueT]):
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], ValueT], *, counted: bool = True) -> tuple[ValueT, bool]:
         """The cached value for `key` (computing and storing it on a miss) and whether it was
-        a hit; `counted=False` keeps a repeated lookup of the same job out of the hit rate."""
+        a hit; `counted=False` keeps a repeated lookup of the same job out of the hit rate.
+        When the computation fails, its callers (the one computing and those waiting) get its error."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += counted
                 return self._entries[key], True
-            self.misses += counted
-        value = compute()
+            pending = self._computing.get(key)
+            if pending is None:
+                pending = self._computing[key] = Future()
+                owner = True
+                self.misses += counted
+            else:
+                owner = False
+                self.hits += counted
+        if not owner:
+            return pending.result(), True
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                del self._computing[key]
+            pending.set_exception(exc)
+            raise
         with self._lock:
+            del self._computing[key]
             self._entries[key] = value
             self._entries.move_to_end(key)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
+        pending.set_result(value)
         return value, False
 
 
@@ -69,9 +92,10 @@ def s3gen_reference(s3gen: S3Gen, reference_24k: np.ndarray, device: str) -> dic
     return s3gen.embed_ref(reference_24k[: ChatterboxTTS.DEC_COND_LEN], S3GEN_SR, device=device)
 
 
-def tts_conditionals(model: ChatterboxTTS, reference_24k: np.ndarray, exaggeration: float) -> Conditionals:
+def tts_conditionals(model: ChatterboxTTS, reference_24k: np.ndarray) -> Conditionals:
     """The same conditionals `ChatterboxTTS.prepare_conditionals` builds, from samples
-    instead of a file path, returned instead of stored on the model."""
+    instead of a file path, returned instead of stored on the model; exaggeration is left
+    at zero, for `with_exaggeration` to set per job."""
     reference_16k = librosa.resample(reference_24k, orig_sr=S3GEN_SR, target_sr=S3_SR)
     gen = s3gen_reference(model.s3gen, reference_24k, model.device)
     prompt_tokens = None
@@ -82,13 +106,13 @@ def tts_conditionals(model: ChatterboxTTS, reference_24k: np.ndarray, exaggerati
     t3_cond = T3Cond(
         speaker_emb=speaker.mean(axis=0, keepdim=True).to(model.device),
         cond_prompt_speech_tokens=prompt_tokens,
-        emotion_adv=exaggeration * torch.ones(1, 1, 1),
+        emotion_adv=torch.zeros(1, 1, 1),
     ).to(device=model.device)
     return Conditionals(t3_cond, gen)
 
 
 def with_exaggeration(conds: Conditionals, exaggeration: float, device: str) -> Conditionals:
-    """A copy of `conds` with another exaggeration (the built-in voice is stored at 0.5)."""
+    """A copy of `conds` at another exaggeration: the only conditional that depends on it."""
     t3_cond = T3Cond(
         speaker_emb=conds.t3.speaker_emb,
         cond_prompt_speech_tokens=conds.t3.cond_prompt_speech_tokens,

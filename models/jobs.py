@@ -1,8 +1,12 @@
 """What crosses the boundary between the API service and the model runners.
 
 A job is self-contained: it carries its own voice reference, parameters and seed, so a
-batch can mix voices freely and no runner keeps per-request state. Audio travels as raw
-float32 samples (base64 in JSON), which keeps full precision between processes.
+batch can mix voices freely and no runner keeps per-request state. A voice travels by
+reference (its content hash, and for a stored voice its reference's storage key): a runner
+that has the voice's conditionals cached needs nothing more, one that does not reads the
+reference from storage, and only when it cannot (a predefined or uploaded voice, storage
+unreachable) does the job come back with `needs_reference`, to be sent again with the
+audio. Audio travels as raw float32 samples (base64 in JSON), full precision between processes.
 """
 
 from __future__ import annotations
@@ -33,10 +37,16 @@ class AudioPayload(BaseModel):
 
 
 class VoiceReference(BaseModel):
-    """A voice to clone: 24 kHz reference audio and the hash that keys its conditioning cache."""
+    """A voice to clone: the hash that keys its conditioning cache, where its 24 kHz reference
+    is stored (library voices), and the reference itself only when a runner asked for it."""
 
     content_hash: str = Field(min_length=8)
-    audio: AudioPayload
+    reference_key: str | None = None
+    audio: AudioPayload | None = None
+
+    def by_reference(self) -> VoiceReference:
+        """This voice without its audio: what a job carries first."""
+        return self.model_copy(update={"audio": None})
 
 
 class TTSJob(BaseModel):
@@ -73,10 +83,12 @@ class VCRenderJob(BaseModel):
 
 
 class JobOutcome(BaseModel):
-    """What every runner result has: a failed job reports `error` without failing its batch-mates."""
+    """What every runner result has: a failed job reports `error` without failing its
+    batch-mates; `needs_reference`: send the job again with its voice's audio."""
 
     error: str | None = None
     error_is_client_fault: bool = False
+    needs_reference: bool = False
 
 
 class DecodeResult(JobOutcome):
@@ -103,6 +115,10 @@ class ClientFaultError(ValueError):
     """The job's own input cannot be used (a 400 for its request, not a model failure)."""
 
 
+class ReferenceNeededError(LookupError):
+    """The runner has no conditionals for the job's voice and cannot read its reference."""
+
+
 OutcomeT = TypeVar("OutcomeT", bound=JobOutcome)
 
 
@@ -111,6 +127,8 @@ def failed_job(exc: Exception, kind: str, result_type: type[OutcomeT] = JobResul
     are logged with their traceback, a client's unusable input is not."""
     if isinstance(exc, ClientFaultError):
         return result_type(error=str(exc), error_is_client_fault=True)
+    if isinstance(exc, ReferenceNeededError):
+        return result_type(error=str(exc), needs_reference=True)
     logger.error("%s job failed", kind, exc_info=exc)
     return result_type(error=f"{kind} model error: {type(exc).__name__}: {exc}")
 
@@ -126,6 +144,8 @@ class RunnerInfo(BaseModel):
     conditioning_cache_entries: int
     conditioning_cache_hits: int
     conditioning_cache_misses: int
+    references_from_storage: int = Field(0, description="Voice references this runner read from storage on a conditioning-cache miss.")
+    references_sent: int = Field(0, description="Voice references the API had to send with a job (the runner could not read them itself).")
     jobs_done: int = Field(0, description="Jobs this runner process finished since it started (failed ones included).")
     memory_rss_bytes: int = Field(0, description="Resident memory of the runner process.")
     gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")

@@ -31,6 +31,7 @@ from models.loader import Loaded
 from models.metrics import count_cache_lookup, metrics, timed_stage
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, decode_batch
+from models.voice_references import ReferenceReader
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ class NoDefaultVoiceError(ClientFaultError):
 
 
 class TTSEngine:
-    def __init__(self, loaded: Loaded[ChatterboxTTS], settings: TTSSettings, stop: threading.Event | None = None) -> None:
+    def __init__(self, loaded: Loaded[ChatterboxTTS], settings: TTSSettings, references: ReferenceReader, stop: threading.Event | None = None) -> None:
         self.model = loaded.model
+        self.references = references
         self.stop = stop or threading.Event()  # set when a shutdown's drain ends: decoding stops
         self.settings = settings
         self.random_weights = loaded.random_weights  # utterances end after a plausible length
@@ -59,22 +61,19 @@ class TTSEngine:
         return self.model.conds is not None
 
     def _conditionals(self, job: TTSJob, *, counted: bool) -> tuple[Conditionals, bool]:
-        """The job's conditionals, from the cache when it has them. `counted`: a lookup for
-        T3 (one per job) counts in the hit rate; S3Gen's second lookup of the same voice does not."""
+        """The job's conditionals at its exaggeration, from the cache when it has the voice.
+        `counted`: a lookup for T3 (one per job) counts in the hit rate; S3Gen's second
+        lookup of the same voice does not."""
         if job.voice is None:
             if self.model.conds is None:
                 raise NoDefaultVoiceError("this model has no built-in voice: pass `voice` (upload one with POST /api/v1/voice)")
             return with_exaggeration(self.model.conds, job.exaggeration, self.model.device), True
-        reference = job.voice.audio.to_array()
+        voice = job.voice
         with timed_stage("tts", "conditioning"):
-            conds, hit = self.cache.get_or_compute(
-                (job.voice.content_hash, round(job.exaggeration, 4)),
-                lambda: tts_conditionals(self.model, reference, job.exaggeration),
-                counted=counted,
-            )
+            conds, hit = self.cache.get_or_compute(voice.content_hash, lambda: tts_conditionals(self.model, self.references.samples(voice)), counted=counted)
         if counted:
             count_cache_lookup("tts", hit)
-        return conds, hit
+        return with_exaggeration(conds, job.exaggeration, self.model.device), hit
 
     def _text_tokens(self, text: str) -> torch.Tensor:
         tokens = self.model.tokenizer.text_to_tokens(punc_norm(text)).to(self.model.device)
@@ -116,7 +115,7 @@ class TTSEngine:
         results: list[DecodeResult | None] = [None] * len(jobs)
         ready: list[int] = []
         requests: list[DecodeRequest] = []
-        with self._t3_lock, torch.inference_mode():
+        with torch.inference_mode():  # conditioning (maybe a storage read) outside T3's lock
             for index, job in enumerate(jobs):
                 try:
                     conds, hit = self._conditionals(job, counted=True)
@@ -127,6 +126,7 @@ class TTSEngine:
                 results[index] = DecodeResult(text_tokens=len(tokens), conditioning_cache_hit=hit)
                 ready.append(index)
                 requests.append(self._request(job, tokens, conds))
+        with self._t3_lock, torch.inference_mode():
             for index, speech in zip(ready, self._decode(requests), strict=True):
                 if isinstance(speech, Exception):
                     results[index] = failed_job(speech, "tts", DecodeResult)
@@ -140,8 +140,9 @@ class TTSEngine:
         """One job's waveform from its speech tokens, watermarked; S3Gen's flow-matching
         noise is seeded with the job's seed."""
         try:
-            with self._s3gen_lock, torch.inference_mode():
+            with torch.inference_mode():
                 conds, _ = self._conditionals(render.job, counted=False)
+            with self._s3gen_lock, torch.inference_mode():
                 speech = drop_invalid_tokens(torch.tensor(render.speech_tokens, dtype=torch.long))
                 speech = speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
                 if speech.numel() == 0:

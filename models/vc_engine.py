@@ -26,14 +26,16 @@ from models.conditioning import LRUCache, s3gen_reference
 from models.jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob, VoiceReference, failed_job
 from models.metrics import count_cache_lookup, timed_stage
 from models.tts_engine import NoDefaultVoiceError
+from models.voice_references import ReferenceReader
 
 logger = logging.getLogger(__name__)
 RENDER_SEED = 0
 
 
 class VCEngine:
-    def __init__(self, model: ChatterboxVC, settings: TTSSettings) -> None:
+    def __init__(self, model: ChatterboxVC, settings: TTSSettings, references: ReferenceReader) -> None:
         self.model = model
+        self.references = references
         self.sample_rate: int = model.sr
         self.jobs_done = 0  # reported on /health
         self.cache: LRUCache[dict] = LRUCache(settings.conditioning_cache_size)
@@ -49,9 +51,8 @@ class VCEngine:
             if self.model.ref_dict is None:
                 raise NoDefaultVoiceError("this model has no built-in voice: pass `target_voice` or `target_audio`")
             return self.model.ref_dict, True
-        reference = voice.audio.to_array()
         with timed_stage("vc", "conditioning"):
-            ref_dict, hit = self.cache.get_or_compute(voice.content_hash, lambda: s3gen_reference(self.model.s3gen, reference, self.model.device))
+            ref_dict, hit = self.cache.get_or_compute(voice.content_hash, lambda: s3gen_reference(self.model.s3gen, self.references.samples(voice), self.model.device))
         count_cache_lookup("vc", hit)
         return ref_dict, hit
 
@@ -89,8 +90,9 @@ class VCEngine:
         seeded per render (under the lock): the same source and target give the same audio,
         alone or in any batch."""
         try:
-            with self._s3gen_lock, torch.inference_mode():
+            with torch.inference_mode():  # conditioning (maybe a storage read) outside S3Gen's lock
                 ref_dict, cache_hit = self._target(job.target_voice)
+            with self._s3gen_lock, torch.inference_mode():
                 torch.manual_seed(RENDER_SEED)
                 with timed_stage("vc", "s3gen"):
                     tokens = torch.tensor(job.speech_tokens, dtype=torch.long, device=self.model.device)[None]

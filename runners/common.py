@@ -1,5 +1,6 @@
 """What both runners share: settings read at import (BentoML fixes batch sizes when the
-class is defined), quiet progress bars, cache eviction and what a runner reports."""
+class is defined), quiet progress bars, the storage voice references are read from, cache
+eviction and what a runner reports."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from models.jobs import JobResult, RunnerInfo
 from models.loader import Loaded
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
+from models.voice_references import ReferenceReader
+from storage.factory import create_storage
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # T3's per-token tqdm bar would flood the logs
 
@@ -79,10 +82,15 @@ class RenderQueue:
             return [await loop.run_in_executor(self._thread, self._render, render, job) for job in jobs]
 
 
+def reference_reader() -> ReferenceReader:
+    """Runners read voice references from the service's own storage (`models.voice_references`)."""
+    return ReferenceReader(create_storage(settings.storage))
+
+
 def forget_voices(engine: TTSEngine | VCEngine, content_hashes: list[str]) -> int:
-    """Drop cached conditionals of deleted or replaced voices (TTS keys are (hash, exaggeration))."""
+    """Drop cached conditionals of deleted or replaced voices (keyed by content hash)."""
     doomed = set(content_hashes)
-    dropped = engine.cache.evict(lambda key: (key[0] if isinstance(key, tuple) else key) in doomed)
+    dropped = engine.cache.evict(lambda key: key in doomed)
     logger.info("voice conditionals forgotten", extra={"voices": len(doomed), "entries": dropped})
     return dropped
 
@@ -101,6 +109,8 @@ def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
         conditioning_cache_entries=len(engine.cache),
         conditioning_cache_hits=engine.cache.hits,
         conditioning_cache_misses=engine.cache.misses,
+        references_from_storage=engine.references.from_storage,
+        references_sent=engine.references.sent,
         jobs_done=engine.jobs_done,
         memory_rss_bytes=psutil.Process().memory_info().rss,
         gpu_memory_allocated_bytes=torch.cuda.memory_allocated(device) if on_gpu else None,

@@ -7,7 +7,7 @@ import bentoml
 from models.jobs import DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob
 from models.loader import load_tts
 from models.tts_engine import TTSEngine
-from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, arm_drain, forget_voices, runner_info, settings
+from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, arm_drain, forget_voices, reference_reader, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-tts-runner", **RUNNER_SERVICE_CONFIG)
@@ -15,7 +15,7 @@ class TTSRunner:
     def __init__(self) -> None:
         self.loaded = load_tts(settings.model)
         self.drain = arm_drain()
-        self.engine = TTSEngine(self.loaded, settings.tts, self.drain.expired)
+        self.engine = TTSEngine(self.loaded, settings.tts, reference_reader(), self.drain.expired)
         self.renders = RenderQueue(self.drain)
 
     @bentoml.api(**BATCH_CONFIG)

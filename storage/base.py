@@ -118,6 +118,16 @@ class Storage(ABC):
             return False
         return True
 
+    def local_path(self, key: str) -> Path | None:
+        """The file that holds `key` when the store is a local folder (downloads hand it to
+        the web server's file sending); None for a remote store."""
+        return None
+
+    def download_url(self, key: str, *, seconds: int, filename: str, content_type: str, disposition: str) -> str | None:
+        """A URL that lets anyone holding it read `key` for `seconds`, answered with these
+        headers (an S3 presigned GET); None when the store has no such URLs."""
+        return None
+
     @abstractmethod
     def temp_objects(self) -> Iterator[TempObject]:
         """Leftovers of interrupted writes (for the storage checker)."""

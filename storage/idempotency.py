@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from storage.base import ObjectNotFoundError, PreconditionFailedError, Storage, StorageError
+from storage.retries import cas_attempts
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class IdempotencyStore:
         now = datetime.now(timezone.utc)
         mine = IdempotencyRecord(state="pending", fingerprint=fingerprint, created_at=now)
         encoded = mine.model_dump_json().encode()
-        for _ in range(CLAIM_ATTEMPTS):
+        for _ in cas_attempts("the idempotency record", CLAIM_ATTEMPTS):
             try:
                 return mine, self.storage.put_if(key, encoded, None, "application/json")
             except PreconditionFailedError:
@@ -84,7 +85,7 @@ class IdempotencyStore:
                 return mine, self.storage.put_if(key, encoded, version, "application/json")
             except PreconditionFailedError:
                 continue
-        raise PreconditionFailedError("the idempotency record kept changing")
+        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
 
     def complete(self, key: str, version: str, record: IdempotencyRecord, answer: StoredAnswer) -> None:
         done = record.model_copy(update={"state": "done", "answer": answer})

@@ -39,6 +39,9 @@ class LocalStorage(Storage):
             raise StorageError(f"key {key!r} resolves outside the store")
         return path
 
+    def local_path(self, key: str) -> Path:
+        return self._path(key)
+
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
         try:

@@ -74,6 +74,15 @@ class S3Storage(Storage):
             raise (PreconditionFailedError(f"{key} was deleted since it was read") if isinstance(failure, ObjectNotFoundError) else failure) from exc
         return reply["ETag"]
 
+    def download_url(self, key: str, *, seconds: int, filename: str, content_type: str, disposition: str) -> str:
+        """Signed locally (no request to S3): the URL names the client's endpoint, so it works
+        for clients only when they can reach `S3_ENDPOINT_URL` (or AWS) themselves."""
+        params = {
+            "Bucket": self.bucket, "Key": self._key(key), "ResponseContentType": content_type,
+            "ResponseContentDisposition": f'{disposition}; filename="{filename}"',
+        }
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+
     def get(self, key: str) -> bytes:
         return self.get_versioned(key)[0]
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from audio.codec import decode
 from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage
 from storage.bulk import read_many, read_snapshot, write_snapshot
+from storage.retries import cas_attempts
 from voices.metadata import VoiceMetadata
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 VOICES_PREFIX = "voices/"
 RECORDS_PREFIX = "voice-records/"
 REFERENCE_SAMPLE_RATE = 24_000
-CAS_ATTEMPTS = 16
 SNAPSHOT_KEY = "voice-index/snapshot.json.gz"
 
 
@@ -68,6 +68,12 @@ def is_record_key(key: str) -> bool:
 def name_of_record_key(key: str) -> str:
     """The casefolded voice name a record key belongs to."""
     return key[len(RECORDS_PREFIX) : -len(".json")]
+
+
+def is_reference_key(key: str) -> bool:
+    """A key `audio_keys` makes for a voice's 24 kHz reference (what runners may read)."""
+    folder, _, file = key[len(VOICES_PREFIX) :].rpartition("/")
+    return key.startswith(VOICES_PREFIX) and bool(folder) and "/" not in folder and ".." not in key and file.startswith("reference-") and file.endswith(".wav")
 
 
 def audio_keys(name: str, content_hash: str, original_extension: str) -> tuple[str, str]:
@@ -127,14 +133,14 @@ class VoiceStore:
         """Read-modify-write of the record, retried when someone wrote in between, so no
         update is lost. `change` runs on the freshest record each time and may raise to
         abort (a stale If-Match, for example)."""
-        for _ in range(CAS_ATTEMPTS):
+        for _ in cas_attempts(f"voice {name!r}"):
             current = self.read(name)
             updated = change(current.metadata)
             try:
                 return StoredVoice(updated, self.storage.put_if(record_key(name), _encode(updated), current.version, "application/json"))
             except PreconditionFailedError:
                 continue
-        raise PreconditionFailedError(f"voice {name!r} kept changing; gave up after {CAS_ATTEMPTS} attempts")
+        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
 
     def rename(self, current: StoredVoice, renamed: VoiceMetadata) -> StoredVoice:
         """Move a voice to a new name (a new storage folder): copy its audio, claim the new
@@ -170,7 +176,7 @@ class VoiceStore:
     def delete(self, current: StoredVoice) -> None:
         """Remove the record (conditionally, so a concurrent overwrite's audio is found and
         removed too), then the audio it pointed to."""
-        for _ in range(CAS_ATTEMPTS):
+        for _ in cas_attempts(f"voice {current.metadata.name!r}"):
             try:
                 self.storage.delete_if(record_key(current.metadata.name), current.version)
                 break
@@ -181,8 +187,6 @@ class VoiceStore:
                     current = self.read(current.metadata.name)
                 except ObjectNotFoundError:
                     break
-        else:
-            raise PreconditionFailedError(f"voice {current.metadata.name!r} kept changing; gave up after {CAS_ATTEMPTS} attempts")
         for key in _audio_of(current.metadata):
             self.storage.delete(key)
 

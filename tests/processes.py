@@ -69,11 +69,12 @@ def start_moto(log: Path) -> tuple[subprocess.Popen, str]:
     return process, endpoint
 
 
-def start_bentoml(env: dict[str, str], log: Path, port: int, timeout: float = 300) -> subprocess.Popen:
-    """`bentoml serve` of this repository, returned once /api/v1/health answers 200."""
+def start_bentoml(env: dict[str, str], log: Path, port: int, timeout: float = 300, root: Path = ROOT) -> subprocess.Popen:
+    """`bentoml serve` of this repository (or of another checkout of it, `root`), returned
+    once /api/v1/health answers 200."""
     process = subprocess.Popen(
         [str(BIN / "bentoml"), "serve", "service:ChatterboxService", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env={**os.environ, **S3_CREDENTIALS, **RANDOM_MODEL_ENV, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=root, env={**os.environ, **S3_CREDENTIALS, **RANDOM_MODEL_ENV, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200, timeout, "bentoml serve", process)

@@ -36,7 +36,7 @@ from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
 from storage.voices import is_record_key
-from tests.processes import S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop
+from tests.processes import ROOT, S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop, wait_until
 from tests.testdata import TESTDATA
 from voices.metadata import USAGE_FIELDS
 
@@ -126,6 +126,12 @@ class RunningService:
     def health(self) -> dict:
         return self.client.get("/api/v1/health").json()
 
+    def stored_output(self, filename: str) -> dict:
+        """An output's stored metadata, once it is listed: a streamed output is stored just
+        after its response ended, so a client may ask before it is there."""
+        wait_until(lambda: self.client.get("/api/v1/outputs", params={"names": filename}).json()["items"], 60, f"output {filename} stored")
+        return json.loads(self.storage.get(f"outputs/{filename.rsplit('.', 1)[0]}.json"))
+
     def stored_keys(self) -> set[str]:
         return set(self.storage.list_keys(""))
 
@@ -159,7 +165,7 @@ def write_clip(source: str, destination: Path, seconds: float = PREDEFINED_CLIP_
     sf.write(destination, samples[: int(seconds * rate)], rate)
 
 
-def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[str, str], api_key: str | None = None) -> RunningService:
+def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[str, str], api_key: str | None = None, root: Path = ROOT) -> RunningService:
     """`bentoml serve` on `backend` storage with `env` on top of the random-model defaults;
     returns once /api/v1/health answers 200."""
     port = free_port()
@@ -175,7 +181,7 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
     else:
         env["STORAGE_DIR"] = str(tmp / "data")
         storage = LocalStorage(tmp / "data")
-    process = start_bentoml(env, tmp / "serve.log", port)
+    process = start_bentoml(env, tmp / "serve.log", port, root=root)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base_url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=base_url, timeout=600, headers=headers)
@@ -183,13 +189,14 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
 
 
 @contextmanager
-def benchmark_stack(backend: str, work: Path, env: dict[str, str]) -> Iterator[RunningService]:
-    """A stack for a benchmark script (with a moto server of its own for `s3`), stopped on exit."""
+def benchmark_stack(backend: str, work: Path, env: dict[str, str], root: Path = ROOT) -> Iterator[RunningService]:
+    """A stack for a benchmark script (with a moto server of its own for `s3`), stopped on
+    exit; `root`: another checkout to serve (a benchmark's baseline)."""
     moto = endpoint = None
     if backend == "s3":
         os.environ.update(S3_CREDENTIALS)
         moto, endpoint = start_moto(work / "moto.log")
-    service = start_service(backend, work, endpoint, env)
+    service = start_service(backend, work, endpoint, env, root=root)
     try:
         yield service
     finally:

@@ -11,12 +11,13 @@ import torch.nn.functional as F
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 
 from audio.codec import decode
-from models.conditioning import tts_conditionals
+from models.conditioning import tts_conditionals, with_exaggeration
 from models.jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, decode_batch
 from models.tts_engine import TTSEngine
+from models.voice_references import ReferenceReader
 from tests.audio_checks import voiced
 from tests.conftest import engine_settings
 from tests.testdata import read_testdata
@@ -33,7 +34,7 @@ def model(random_tts: Loaded[ChatterboxTTS]) -> ChatterboxTTS:
 def voices(model: ChatterboxTTS) -> dict[str, Conditionals]:
     alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
-    return {"alex": tts_conditionals(model, alex, 0.5), "bella": tts_conditionals(model, bella, 0.9)}
+    return {"alex": with_exaggeration(tts_conditionals(model, alex), 0.5, model.device), "bella": with_exaggeration(tts_conditionals(model, bella), 0.9, model.device)}
 
 
 def text_tokens(model: ChatterboxTTS, text: str) -> torch.Tensor:
@@ -94,7 +95,7 @@ def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(random_tts: 
     utterance ends after its own plausible length, so rows leave the batch at different
     times; a job the model cannot serve (no voice, and random weights have no built-in one)
     fails by itself."""
-    engine = TTSEngine(random_tts, engine_settings())
+    engine = TTSEngine(random_tts, engine_settings(), ReferenceReader(None))
     stop = random_tts.model.t3.hp.stop_speech_token
     alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
@@ -129,6 +130,6 @@ def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(random_tts: 
 
 
 def test_a_render_that_fails_reports_its_own_error(random_tts: Loaded[ChatterboxTTS]) -> None:
-    engine = TTSEngine(random_tts, engine_settings())
+    engine = TTSEngine(random_tts, engine_settings(), ReferenceReader(None))
     result = engine.render(RenderJob(job=TTSJob(text="No voice.", voice=None, seed=1), speech_tokens=[1, 2, 3]))
     assert result.error and result.error_is_client_fault and result.audio is None

@@ -15,6 +15,7 @@ from audio.codec import decode
 from models.jobs import AudioPayload, VCJob, VCRenderJob, VoiceReference
 from models.loader import load_vc
 from models.vc_engine import VCEngine
+from models.voice_references import ReferenceReader
 from tests.conftest import engine_settings, random_model_settings
 from tests.testdata import read_testdata
 
@@ -35,7 +36,7 @@ def source(seconds: float, offset: float = 0.0) -> AudioPayload:
 
 
 def test_a_mixed_batch_gives_each_job_its_own_audio_and_isolates_a_failure(model: ChatterboxVC) -> None:
-    engine = VCEngine(model, engine_settings())
+    engine = VCEngine(model, engine_settings(), ReferenceReader(None))
     jobs = [
         (VCJob(source=source(1.0)), voice("alex", "voice_alex.wav")),
         (VCJob(source=source(1.6, offset=0.3)), voice("bella", "voice_bella.wav")),  # longer: the others are padded
@@ -63,7 +64,7 @@ def test_a_mixed_batch_gives_each_job_its_own_audio_and_isolates_a_failure(model
 
 def test_batched_tokenizing_gives_the_tokens_of_each_source_alone(model: ChatterboxVC) -> None:
     sources = [source(seconds, offset).to_array() for seconds, offset in ((1.2, 0.0), (0.6, 0.5), (2.0, 0.1))]
-    engine = VCEngine(model, engine_settings())
+    engine = VCEngine(model, engine_settings(), ReferenceReader(None))
     with torch.inference_mode():
         batched = engine._tokenize(sources)
         alone = [model.s3gen.tokenizer([torch.from_numpy(one)])[0][0] for one in sources]

@@ -202,6 +202,24 @@ def test_failed_job_cleans_up_and_stores_nothing(service: RunningService) -> Non
     assert service.temp_files() - temp_before == set()
 
 
+def test_an_input_deleted_while_joining_is_a_clear_4xx(service: RunningService) -> None:
+    """An output whose audio is deleted after the request was checked (another client's
+    DELETE racing this one) fails this request with a 400 naming the input, not a 500."""
+    created = datetime.now(timezone.utc)
+    filename = new_output_name("tts", "wav", {"deleted": 1}, now=created)
+    metadata = OutputMetadata(
+        filename=filename, type="tts", created_at=created, format="wav", content_type="audio/wav", sample_rate=24000,
+        duration_seconds=0.5, size_bytes=20, generation_seconds=0.0, model_source="random", voice=None, parameters={},
+    )
+    service.storage.put(companion_key(filename), metadata.model_dump_json().encode(), "application/json")  # its audio is already gone
+    try:
+        response = service.client.post("/api/v1/concat", json={"inputs": [{"silence_ms": 200}, {"output": filename}]})
+        assert_error(response, 400, "inputs[1]")
+        assert "deleted while the concatenation ran" in response.json()["error"]["message"]
+    finally:
+        service.storage.delete(companion_key(filename))
+
+
 def test_cancelled_job_cleans_up_and_stores_nothing(service: RunningService) -> None:
     keys_before, temp_before = service.stored_keys(), service.temp_files()
     body = {"inputs": [{"upload": 0}] * 400, "noise_reduction": True, "normalize": "loudness", "sample_rate": 8000}

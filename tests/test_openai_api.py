@@ -11,6 +11,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -18,6 +19,7 @@ import openai
 import pytest
 
 from audio.codec import decode
+from audio.stream_encoding import with_flac_length
 from models.text_chunks import split_for_streaming
 from tests.processes import ROOT, wait_until
 from tests.stacks import API_KEYS as KEYS
@@ -148,10 +150,29 @@ def test_every_response_format_with_the_sdk(service: OpenAIService, response_for
         assert len(data) % 2 == 0
     if response_format == "wav":
         assert data[4:8] == b"\xff\xff\xff\xff"  # streamed: length unknown, as OpenAI sends it
-    stored = json.loads(service.running.storage.get(f"outputs/{filename.rsplit('.', 1)[0]}.json"))
+    stored = service.running.stored_output(filename)
     assert stored["parameters"]["openai"] == {"model": "tts-1", "voice": voice["id"] if isinstance(voice, dict) else voice, "instructions": None, "stream_format": "audio"}
     assert stored["parameters"]["voice_source"] == source and stored["parameters"]["seed"] == 7
     assert abs(stored["duration_seconds"] - audio.duration_seconds) < 0.1  # aac/mp3 pad a frame
+
+
+def test_a_predefined_voice_reaches_the_runner_once(service: OpenAIService, tmp_path) -> None:
+    """A voice the runner cannot read from storage goes by hash first; the runner asks for
+    it once, and afterwards has it cached: the audio crosses the wire one time."""
+    folder = Path(service.running.env["CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR"])
+    clip = folder / "once-only.wav"
+    write_clip("voice_bella.wav", clip, seconds=1.7)  # a length no other test uses: a voice the runner never saw
+    try:
+        before = service.running.health()["tts"]
+        for seed in (1, 2):
+            speech = service.sdk().audio.speech.create(model="tts-1", voice="once-only", input="Hello there.", response_format="wav", extra_body={"seed": seed})
+            assert decode(speech.content).duration_seconds > 0.2
+        after = service.running.health()["tts"]
+    finally:
+        clip.unlink()
+    assert after["references_sent"] - before["references_sent"] == 1
+    assert after["conditioning_cache_misses"] - before["conditioning_cache_misses"] == 2  # the miss that asked, and the one that got the audio
+    assert after["references_from_storage"] == before["references_from_storage"]
 
 
 def test_same_seed_same_speech_and_plain_create(service: OpenAIService) -> None:
@@ -185,7 +206,7 @@ def test_streamed_speech_is_the_whole_text(service: OpenAIService) -> None:
         data = b"".join(response.iter_raw())
     assert service.jobs_done() - done_before == len(groups)
     audio = decode(data)
-    stored = json.loads(service.running.storage.get(f"outputs/{response.headers['x-output-filename'].rsplit('.', 1)[0]}.json"))
+    stored = service.running.stored_output(response.headers["x-output-filename"])
     assert stored["parameters"]["chunks"] == len(groups) and stored["parameters"]["streamed"] is True
     assert stored["duration_seconds"] == pytest.approx(audio.duration_seconds, abs=0.001)
 
@@ -234,8 +255,9 @@ def test_api_v1_tts_streams_chunks_and_stores_the_whole(service: OpenAIService) 
     assert response.headers["x-voice-resolved"] == LIBRARY_VOICE and response.headers["x-voice-source"] == "library"
     streamed = decode(b"".join(pieces))
     assert streamed.sample_rate == 16_000
-    listed = client.get("/api/v1/outputs", params={"names": response.headers["x-output-filename"]}).json()
-    [metadata] = listed["items"]
+    metadata = service.running.stored_output(response.headers["x-output-filename"])
+    # the stored copy is the streamed bytes (encoded once), its FLAC header told the length
+    assert service.running.storage.get(f"outputs/{response.headers['x-output-filename']}") == with_flac_length(b"".join(pieces), round(streamed.duration_seconds * 16_000))
     assert metadata["parameters"]["chunks"] == len(split_for_streaming(text, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)) == 2
     assert metadata["sample_rate"] == 16_000 and metadata["duration_seconds"] == pytest.approx(streamed.duration_seconds, abs=0.01)
 

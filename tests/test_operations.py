@@ -1,6 +1,6 @@
 """What an operator meets, on a stack of its own because each would disturb the shared
 ones: tight rate limits, throttled failed authentication, S3 going away and coming back
-(through a proxy in front of moto), a slow S3, a runner killed mid-generation, and SIGTERM
+(through a proxy in front of moto), a slow S3, downloads redirected to S3, a runner killed mid-generation, and SIGTERM
 with generations in flight (Kubernetes' rolling update), which ends the stack, so it runs last."""
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> I
         "CHATTERBOX_SHUTDOWN__DRAIN_SECONDS": str(DRAIN_SECONDS),
         "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": "3600",  # only the shutdown flush can write the use counts
         "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "3600",  # and the snapshot
+        "CHATTERBOX_OUTPUTS__DOWNLOAD_MODE": "redirect",
     }
     running = start_service("s3", tmp_path_factory.mktemp("ops"), s3_proxy.endpoint, env, api_key=OPS_KEY)  # short path: BentoML's socket paths must fit
     yield running
@@ -145,6 +146,30 @@ def test_slow_storage_is_slow_not_broken(ops_stack: RunningService, s3_proxy: TC
         assert ops_stack.client.get("/api/v1/voice/slow-store/audio").content == audio
     finally:
         s3_proxy.delay = 0.0
+
+
+def test_s3_downloads_redirect_to_a_presigned_url(ops_stack: RunningService, s3_proxy: TCPProxy) -> None:
+    """`outputs.download_mode: redirect`: a GET is sent to S3 with a short-lived URL that
+    needs no API key and answers ranges; HEAD and ranges outside the file stay with the API."""
+    created = ops_stack.client.post("/api/v1/voice", files={"file": ("bella.wav", read_testdata("voice_bella.wav"))}, data={"name": "redirect-voice"})
+    assert created.status_code == 201, created.text
+    spoken = ops_stack.client.post("/api/v1/tts", json={"text": "Short one.", "voice": "redirect-voice", "seed": 4})
+    assert spoken.status_code == 200, spoken.text
+    filename = spoken.json()["filename"]
+    stored = ops_stack.storage.get(f"outputs/{filename}")
+    path = f"/api/v1/outputs/{filename}"
+    redirect = ops_stack.client.get(path)
+    assert redirect.status_code == 307 and redirect.headers["location"].startswith(s3_proxy.endpoint)
+    with httpx.Client(timeout=60) as anyone:  # no API key: the signed URL is the permission
+        fetched = anyone.get(redirect.headers["location"])
+        assert fetched.status_code == 200 and fetched.content == stored
+        assert fetched.headers["content-type"] == "audio/wav" and f'filename="{filename}"' in fetched.headers["content-disposition"]
+    part = ops_stack.client.get(path, headers={"Range": "bytes=10-19"}, follow_redirects=True)
+    assert part.status_code == 206 and part.content == stored[10:20]
+    head = ops_stack.client.head(path)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(stored) and not head.content
+    beyond = ops_stack.client.get(path, headers={"Range": f"bytes={len(stored) + 10}-"})
+    assert beyond.status_code == 416 and beyond.json()["error"]["field"] == "Range"
 
 
 def test_a_killed_runner_fails_its_requests_cleanly_and_comes_back(ops_stack: RunningService) -> None:

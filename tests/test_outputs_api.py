@@ -3,12 +3,17 @@ through `bentoml serve` on both storage backends."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from api.outputs import FileDownload, not_found
 from audio.codec import decode
 from config import OutputSettings
 from outputs.library import OutputLibrary
@@ -184,7 +189,7 @@ def fake_output(store: OutputStore, created: datetime, size: int, text: str = "x
 
 
 def settings(**overrides: float) -> OutputSettings:
-    values = {"index_refresh_seconds": 0, "snapshot_seconds": 0, "retention_check_seconds": 60, "max_age_days": 0, "max_total_bytes": 0}
+    values = {"index_refresh_seconds": 0, "snapshot_seconds": 0, "retention_check_seconds": 60, "max_age_days": 0, "max_total_bytes": 0, "download_mode": "proxy", "redirect_seconds": 300}
     return OutputSettings(**(values | overrides))
 
 
@@ -260,3 +265,41 @@ def test_sorted_pages_stay_correct_as_outputs_come_and_go(tmp_path) -> None:
     assert names(page_size=1) == [newer.filename]  # the cached ordering was dropped on the write
     library.delete(newer.filename)
     assert names(page_size=1) == [newest_first[0]]
+
+
+def test_request_metrics_name_routes_not_files(service: RunningService, voices: dict[str, str]) -> None:
+    """Every output downloaded or voice read would otherwise add series of its own to
+    /metrics forever (api/metrics_labels.py); a path no route serves is `unmatched`."""
+    token = secrets.token_hex(6)
+    for path in (f"/api/v1/outputs/tts_{token}.wav", f"/api/v1/voice/{voices['alex']}", f"/no/such/path/{token}"):
+        service.client.get(path)
+    endpoints = {
+        sample.labels["endpoint"]
+        for family in text_string_to_metric_families(service.client.get("/metrics").text)
+        for sample in family.samples
+        if "endpoint" in sample.labels and sample.labels.get("runner_name", "chatterbox") == "chatterbox"
+    }
+    assert {"/api/v1/outputs/{filename}", "/api/v1/voice/{name}", "unmatched"} <= endpoints
+    assert not any(token in endpoint or voices["alex"] in endpoint for endpoint in endpoints), sorted(endpoints)
+
+
+def test_a_file_deleted_before_its_download_starts_is_a_404(tmp_path) -> None:
+    """The local download opens the file before answering: an output deleted between the
+    size check and the send (another client's DELETE) is a clean 404, never a cut answer."""
+    path = tmp_path / "tts_x.wav"
+    path.write_bytes(b"RIFF" + b"\0" * 100)
+
+    async def download(deleted_first: bool) -> httpx.Response:
+        async def app(scope, receive, send) -> None:
+            response = FileDownload(path, use_range=False, not_found=not_found("tts_x.wav").response(), media_type="audio/wav")
+            if deleted_first:
+                path.unlink()
+            await response(scope, receive, send)
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+            return await client.get("/api/v1/outputs/tts_x.wav")
+
+    whole = asyncio.run(download(deleted_first=False))
+    assert whole.status_code == 200 and whole.content == b"RIFF" + b"\0" * 100 and whole.headers["content-length"] == "104"
+    gone = asyncio.run(download(deleted_first=True))
+    assert gone.status_code == 404 and gone.json()["error"]["field"] == "filename"

@@ -18,6 +18,7 @@ from models.loader import Loaded, load_tts, load_vc
 from models.random_weights import MIN_UTTERANCE_TOKENS, build_random_s3gen, utterance_tokens
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
+from models.voice_references import ReferenceReader
 from tests.audio_checks import voiced
 from tests.conftest import engine_settings, random_model_settings
 from tests.testdata import read_testdata
@@ -43,7 +44,7 @@ def test_utterance_lengths_follow_the_text_with_a_natural_spread() -> None:
 
 
 def test_random_weights_end_each_row_of_a_batch_after_its_own_length(random_tts: Loaded[ChatterboxTTS]) -> None:
-    engine = TTSEngine(random_tts, engine_settings())
+    engine = TTSEngine(random_tts, engine_settings(), ReferenceReader(None))
     stop_token = random_tts.model.t3.hp.stop_speech_token
     jobs = [TTSJob(text=text, voice=voice(), seed=seed) for seed, text in enumerate(TEXTS)]
     results = engine.decode_batch(jobs)
@@ -58,7 +59,7 @@ def test_real_weights_are_never_cut_short(random_tts: Loaded[ChatterboxTTS], sou
     """The same network loaded as real weights decides its own length: these random weights
     never stop, so it runs to the token ceiling."""
     assert not replace(random_tts, source=source).random_weights and random_tts.random_weights
-    engine = TTSEngine(replace(random_tts, source=source), engine_settings(max_new_tokens=60))
+    engine = TTSEngine(replace(random_tts, source=source), engine_settings(max_new_tokens=60), ReferenceReader(None))
     [result] = engine.decode_batch([TTSJob(text="Hi.", voice=voice(), seed=1)])
     assert len(result.speech_tokens) == 60 > utterance_tokens("Hi.", 1)
     assert random_tts.model.t3.hp.stop_speech_token not in result.speech_tokens
@@ -83,14 +84,14 @@ def test_full_size_models_speak_and_convert_end_to_end() -> None:
     settings = random_model_settings(t3_layers=2, s3gen="full")
     tts = load_tts(settings)
     assert sum(p.numel() for p in tts.model.s3gen.parameters()) > 250e6
-    engine = TTSEngine(tts, engine_settings())
+    engine = TTSEngine(tts, engine_settings(), ReferenceReader(None))
     job = TTSJob(text="Hello there.", voice=voice(), seed=2)
     [decoded] = engine.decode_batch([job])
     spoken = engine.render(RenderJob(job=job, speech_tokens=decoded.speech_tokens))
     assert len(decoded.speech_tokens) == utterance_tokens(job.text, job.seed) + 1
     assert spoken.audio is not None and spoken.audio.to_array().size / engine.sample_rate == pytest.approx(voiced(decoded.speech_tokens) / 25, abs=0.05)
 
-    converter = VCEngine(load_vc(settings).model, engine_settings())
+    converter = VCEngine(load_vc(settings).model, engine_settings(), ReferenceReader(None))
     source = decode(read_testdata("source_speech_16k.wav"), 16_000).samples[:24_000]
     [tokens] = converter.tokenize_batch([VCJob(source=AudioPayload.from_array(source, 16_000))])
     assert len(tokens.speech_tokens) == 38  # 25 a second of source

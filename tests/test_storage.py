@@ -12,6 +12,7 @@ from storage import InvalidKeyError, ObjectNotFoundError, PreconditionFailedErro
 from storage.checker import check_storage
 from storage.local import LocalStorage
 from storage.outputs import OutputMetadata, OutputStore, companion_key, is_output_name, new_output_name
+from storage.retries import cas_attempts
 from storage.s3 import MULTIPART_BYTES, S3Storage
 
 
@@ -179,3 +180,15 @@ def test_checker_finds_and_repairs_each_kind_of_damage(storage: Storage) -> None
     repaired = check_storage(storage, repair=True, min_age_seconds=0)
     assert all(f.repaired for f in repaired.findings)
     assert check_storage(storage, min_age_seconds=0).clean and list(storage.list_keys("")) == []
+
+
+def test_cas_attempts_give_up_with_a_clear_error() -> None:
+    tried: list[int] = []
+    with pytest.raises(PreconditionFailedError, match="record 'x' kept changing; gave up after 4 attempts"):
+        for attempt in cas_attempts("record 'x'", 4):
+            tried.append(attempt)
+    assert tried == [0, 1, 2, 3]
+    for attempt in cas_attempts("record 'y'"):
+        if attempt == 2:
+            break  # a write that went through ends the loop without an error
+    assert attempt == 2

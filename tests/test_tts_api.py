@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
 
 import numpy as np
 import pytest
+import soundfile as sf
 
+from audio.codec import decode
 from config.settings import load_settings
 from models.text_chunks import split_into_chunks
 from storage.outputs import OUTPUT_NAME, companion_key
 from tests.audio_checks import plausible_seconds, samples_of, wav_info
 from tests.stacks import MAX_CHUNK_CHARS, RunningService
+from tests.testdata import read_testdata
 
 TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Then it runs far away into the woods."
 
@@ -99,3 +103,50 @@ def test_seeded_generation_is_reproducible_and_voice_is_per_request(service: Run
         assert np.array_equal(samples_of(concurrent[voice]), alone[voice]), f"{voice} changed when run beside another voice"
     a, b = alone["alex"], alone["bella"]
     assert len(a) != len(b) or not np.allclose(a, b, atol=1e-3), "two voices produced the same audio"
+
+
+def test_library_voices_travel_by_reference(service: RunningService) -> None:
+    """The runners read a library voice's reference from storage themselves (the API sends
+    only its hash and key), condition on it once whatever the exaggeration, and the API
+    never has to send the audio."""
+    name = f"by-reference-{service.backend}"
+    samples, rate = sf.read(io.BytesIO(read_testdata("voice_bella.wav")), dtype="float32")
+    clip = io.BytesIO()
+    sf.write(clip, samples[: int((2.3 if service.backend == "local" else 2.4) * rate)], rate, format="WAV")  # audio no other test uses
+    uploaded = service.client.post("/api/v1/voice", files={"file": ("clip.wav", clip.getvalue())}, data={"name": name})
+    assert uploaded.status_code == 201, uploaded.text
+    try:
+        before = service.health()
+        for exaggeration in (0.3, 0.9, 1.4):
+            response = service.client.post("/api/v1/tts", json={"text": "Short one.", "voice": name, "exaggeration": exaggeration, "seed": 3})
+            assert response.status_code == 200, response.text
+        converted = service.client.post("/api/v1/vc", files={"input_audio": ("src.wav", read_testdata("source_speech_16k.wav"))}, data={"target_voice": name})
+        assert converted.status_code == 200, converted.text
+        after = service.health()
+    finally:
+        service.client.delete(f"/api/v1/voice/{name}", params={"confirm": "true"})
+    for model in ("tts", "vc"):
+        assert after[model]["references_from_storage"] - before[model]["references_from_storage"] == 1, model
+        assert after[model]["references_sent"] == before[model]["references_sent"], model
+        assert after[model]["conditioning_cache_misses"] - before[model]["conditioning_cache_misses"] == 1, model
+
+
+def test_a_voice_deleted_mid_stream_is_spoken_to_the_end(service: RunningService) -> None:
+    """Deleting (or replacing) a voice evicts its conditionals from the runners, but only once
+    the requests speaking in it have ended: a stream that began in it finishes in it."""
+    name = f"mid-stream-{service.backend}"
+    samples, rate = sf.read(io.BytesIO(read_testdata("voice_alex.wav")), dtype="float32")
+    clip = io.BytesIO()
+    sf.write(clip, samples[: int((2.1 if service.backend == "local" else 2.2) * rate)], rate, format="WAV")
+    assert service.client.post("/api/v1/voice", files={"file": ("clip.wav", clip.getvalue())}, data={"name": name}).status_code == 201
+    text = "One. " + " ".join(f"Sentence number {n} keeps this stream going a while." for n in range(2, 7))
+    body = {"text": text, "voice": name, "response_mode": "stream", "stream_chunks": True, "seed": 8}
+    with service.client.stream("POST", "/api/v1/tts", json=body) as response:
+        assert response.status_code == 200
+        pieces = response.iter_bytes()
+        received = [next(pieces)]
+        deleted = service.client.delete(f"/api/v1/voice/{name}", params={"confirm": "true"})
+        assert deleted.status_code == 200, deleted.text
+        received += list(pieces)
+    chunks = service.stored_output(response.headers["x-output-filename"])["parameters"]["chunks"]
+    assert chunks >= 4 and decode(b"".join(received)).duration_seconds > 1.0

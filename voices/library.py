@@ -19,6 +19,7 @@ import numpy as np
 
 from config import VoiceSettings
 from storage.base import ObjectNotFoundError, PreconditionFailedError, StorageError
+from storage.retries import cas_attempts
 from storage.upkeep import TICK_SECONDS, Task, Upkeep
 from storage.voices import StoredVoice, VoiceExistsError, VoiceStore, record_key
 from voices.index import SyncReport, VoiceIndex, list_versions
@@ -205,7 +206,7 @@ class VoiceLibrary:
     ) -> tuple[VoiceMetadata, VoiceMetadata | None]:
         """Create the voice, or replace it when `overwrite`; `build` makes the new record from
         the current one (None when creating). Returns the new record and the replaced one."""
-        for _ in range(WRITE_ATTEMPTS):
+        for _ in cas_attempts(f"voice {name!r}", WRITE_ATTEMPTS):
             try:
                 existing: StoredVoice | None = self.store.read(name)
             except ObjectNotFoundError:
@@ -221,7 +222,7 @@ class VoiceLibrary:
             with self._lock:
                 self._index.put(stored)
                 return self._usage.apply(stored.metadata), existing.metadata if existing else None
-        raise PreconditionFailedError(f"voice {name!r} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
+        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
 
     def update(self, name: str, patch: VoiceMetadataPatch, if_match: str | None) -> VoiceMetadata:
         """Apply a partial update atomically; `if_match` (an ETag) makes it conditional."""
@@ -251,13 +252,13 @@ class VoiceLibrary:
 
     def _rename(self, name: str, change: Callable[[VoiceMetadata], VoiceMetadata]) -> StoredVoice:
         """Retried from a fresh read when the voice changed while it was being moved."""
-        for _ in range(WRITE_ATTEMPTS):
+        for _ in cas_attempts(f"voice {name!r}", WRITE_ATTEMPTS):
             current = self._read(name)
             try:
                 return self.store.rename(current, change(current.metadata))
             except PreconditionFailedError:
                 continue
-        raise PreconditionFailedError(f"voice {name!r} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
+        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
 
     def delete(self, name: str) -> VoiceMetadata:
         current = self._read(name)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from audio.analysis import AudioFacts
-from audio.speed import MAX_SPEED, MIN_SPEED
+from models.parameters import CFGWeight, Exaggeration, SpeedFactor, Temperature
 from voices.names import DESCRIPTION_MAX, DISPLAY_NAME_MAX, FolderPath, FreeText, Tags, VoiceName
 from voices.quality import VoiceQuality
 
@@ -27,10 +27,10 @@ class VoiceDefaults(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    exaggeration: float | None = Field(None, ge=0.25, le=2.0)
-    cfg_weight: float | None = Field(None, ge=0.0, le=1.0)
-    temperature: float | None = Field(None, ge=0.05, le=5.0)
-    speed_factor: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
+    exaggeration: Exaggeration | None = None
+    cfg_weight: CFGWeight | None = None
+    temperature: Temperature | None = None
+    speed_factor: SpeedFactor | None = None
 
 
 class VoiceMetadata(BaseModel):
