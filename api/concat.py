@@ -62,6 +62,11 @@ def _loader(read: Callable[[], bytes], raw_pcm_rate: int | None = None) -> Calla
     return load
 
 
+def result_path(folder: Path, extension: str) -> Path:
+    """Where a concatenation writes its result inside its temp folder."""
+    return folder / f"result.{extension}"
+
+
 class ConcatServing:
     def __init__(self, settings: Settings, outputs: OutputLibrary, output_serving: OutputServing, voices: VoiceLibrary, jobs: JobManager) -> None:
         self.settings = settings
@@ -151,7 +156,7 @@ class ConcatServing:
         try:
             spec = output_spec(body.output_format, body.sample_rate, self.settings.audio, CONCAT_DEFAULT_RATE)
             seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
-            path = folder / f"result.{spec.format.extension}"
+            path = result_path(folder, spec.format.extension)
             started = time.perf_counter()
             report = run_concat(segments, body, spec, path, seed, progress, cancelled)
             if cancelled():
@@ -212,7 +217,7 @@ class ConcatServing:
             self._sync_slots.release()
         if streamed:  # the file just written, not the stored copy read back
             headers = {"Content-Disposition": f'attachment; filename="{metadata.filename}"', "X-Output-Filename": metadata.filename}
-            return TempFileResponse(folder / f"result.{metadata.filename.rsplit('.', 1)[-1]}", folder, media_type=metadata.content_type, headers=headers)
+            return TempFileResponse(result_path(folder, metadata.filename.rsplit(".", 1)[-1]), folder, media_type=metadata.content_type, headers=headers)
         return output_response(request, metadata)
 
     def _produce_name(self, body: ConcatRequest, segments: list[Segment], folder: Path, progress: ProgressCallback, cancelled: Callable[[], bool]) -> str:

@@ -10,13 +10,10 @@ loaded, by reference again (a record read afresh may name newer audio than the i
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from models.jobs import VoiceReference
-
-logger = logging.getLogger(__name__)
 
 ForgetConditioning = Callable[[list[str]], Awaitable[None]]
 
