@@ -1,7 +1,7 @@
 """The Chatterbox API service: HTTP routes composed with the TTS and VC model runners.
 
 Routes are thin: they declare the HTTP shape (FastAPI does the parsing and validation) and
-hand over to `api.serving.Serving`. The runners are separate BentoML services reached
+hand over to the serving classes in `api/` (`*_serving.py`). The runners are separate BentoML services reached
 through `bentoml.depends`, so `bentoml serve` starts all three and adaptive batching merges
 concurrent requests.
 """
@@ -23,16 +23,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api import __version__
+from api.admission import AdmissionSlots
 from api.body_limits import BodyLimits, RequestBodyLimit
-from api.concat import ConcatServing
+from api.concat_serving import ConcatServing
 from api.errors import APIError, error_response, install_error_handlers, is_openai_path, validated
+from api.health_serving import HealthServing
 from api.idempotency import Idempotency
 from api.metrics_labels import RouteTemplates
 from api.metrics_labels import install as install_route_labels
 from api.middleware import APIKeyAuth, NewlinePaths, RateLimit
 from api.openai_protocol import ModelList, ModelObject, OpenAIErrorResponse, SpeechRequest, VoiceListing
 from api.openai_serving import OpenAIServing
-from api.outputs import OutputServing
+from api.output_saving import OutputSaver
+from api.output_serving import OutputServing
 from api.protocol import (
     BulkVoiceResponse,
     DeletedOutput,
@@ -56,10 +59,12 @@ from api.protocol import (
 from api.rate_limits import TokenBuckets
 from api.request_ids import RequestIds
 from api.request_timeout import install as install_request_timeout
+from api.runner_calls import RunnerCalls, RunnerStages
 from api.runner_voices import VoicesInUse
-from api.serving import RunnerStages, Serving
+from api.speech_serving import SpeechServing
+from api.vc_serving import VCForm, VCServing
 from api.voice_resolution import PredefinedVoices, VoiceResolver
-from api.voices import VoiceServing
+from api.voice_serving import VoiceServing
 from audio.formats import SAMPLE_RATES, OutputFormat
 from concat.jobs import JobManager
 from concat.protocol import ConcatRequest
@@ -69,16 +74,16 @@ from lifecycle.drain import Drain
 from outputs.library import OutputLibrary
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
 from outputs.query import OutputListQuery, OutputSortKey
+from outputs.store import OutputStore, OutputType
 from runners.tts_runner import TTSRunner
 from runners.vc_runner import VCRunner
 from storage import create_storage
 from storage.idempotency import IdempotencyStore
-from storage.outputs import OutputStore, OutputType
 from storage.upkeep import Task, Upkeep
-from storage.voices import VoiceStore
 from voices.library import VoiceLibrary
 from voices.metadata import VoiceDefaults, VoiceMetadataPatch
 from voices.query import MAX_PAGE_SIZE, FolderNode, SortKey, VoiceFilter, VoiceListQuery, VoiceStats
+from voices.store import VoiceStore
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -248,21 +253,23 @@ class ChatterboxService:
         self.outputs = OutputServing(self.output_library, settings.outputs)
         self.drain = Drain(settings.shutdown.drain_seconds)
         self.drain.install()
-        self.serving = Serving(settings, storage, self.voices, self.output_library, self.drain, voices_in_use)
+        runners = RunnerCalls(self.drain)
+        saver = OutputSaver(self.output_library)
+        slots = AdmissionSlots(settings.limits.max_pending_generations)
+        self.drain.on_start(slots.close)
+        self.speech_serving = SpeechServing(settings, self.voices, runners, saver, slots, voices_in_use)
+        self.vc_serving = VCServing(settings, self.voices, runners, saver, slots, voices_in_use)
+        self.health_serving = HealthServing(storage, self.library, self.output_library, self.drain, slots)
         self.jobs = JobManager(storage, settings.concat)
         self.concat_serving = ConcatServing(settings, self.output_library, self.outputs, self.library, self.jobs)
         resolver = VoiceResolver(settings.openai, self.voices, PredefinedVoices(settings.openai.predefined_voices_dir, settings.limits))
-        self.openai = OpenAIServing(settings.openai, self.serving, resolver)
-        try:
-            report = self.library.sync()
-            logger.info("voice index loaded", extra={"voices": report.voices, "seconds": report.seconds})
-        except Exception:  # storage down at start-up: serve anyway, upkeep retries, /health says why
-            logger.exception("voice index could not be loaded; retrying in the background")
-        try:
-            count = self.output_library.sync()
-            logger.info("outputs index loaded", extra={"outputs": count})
-        except Exception:
-            logger.exception("outputs index could not be loaded; retrying in the background")
+        self.openai = OpenAIServing(settings.openai, self.speech_serving, runners, resolver)
+        for library in (self.library, self.output_library):
+            try:
+                report = library.sync()
+                logger.info(f"{library.label} loaded", extra={"entries": report.entries, "seconds": report.seconds})
+            except Exception:  # storage down at start-up: serve anyway, upkeep retries, /health says why
+                logger.exception(f"{library.label} could not be loaded; retrying in the background")
         self.library.start()
         self.output_library.start()
         self.jobs.start()
@@ -299,13 +306,13 @@ class ChatterboxService:
     async def health(self) -> JSONResponse:
         """Version, the model source actually loaded (so `random` is never hidden), device,
         storage backend, and readiness (503 until every part is ready)."""
-        body, status = await self.serving.health(self.tts_runner.to_async.info, self.vc_runner.to_async.info)
+        body, status = await self.health_serving.health(self.tts_runner.to_async.info, self.vc_runner.to_async.info)
         return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
     @app.post("/api/v1/tts", response_model=OutputResponse, responses={**ERRORS, 200: AUDIO_RESPONSE})
     async def tts(self, request: Request, body: TTSRequest) -> Response:
         """Speak `text` in a library voice (or the built-in one)."""
-        return await self.serving.tts(request, body, self.tts_stages, self.tts_runner.to_async.info)
+        return await self.speech_serving.tts(request, body, self.tts_stages, self.tts_runner.to_async.info)
 
     @app.post("/api/v1/vc", response_model=OutputResponse, responses={**ERRORS, 200: AUDIO_RESPONSE})
     async def vc(
@@ -321,11 +328,8 @@ class ChatterboxService:
     ) -> Response:
         """Say the source speech again in the target voice."""
         rate = validated(SampleRateField, {"sample_rate": sample_rate}, "body").sample_rate
-        return await self.serving.vc(
-            request, self.vc_stages, self.vc_runner.to_async.info,
-            input_audio=input_audio, input_filename=input_filename, target_voice=target_voice,
-            target_audio=target_audio, output_format=output_format, sample_rate=rate, response_mode=response_mode,
-        )
+        form = VCForm(input_audio, input_filename, target_voice, target_audio, output_format, rate, response_mode)
+        return await self.vc_serving.vc(request, form, self.vc_stages, self.vc_runner.to_async.info)
 
     # --- voice library ------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from api.errors import APIError
 from api.openai_protocol import OPENAI_CONTENT_TYPES, ModelList, ModelObject, SpeechRequest, VoiceListing
 from api.protocol import TTSRequest
-from api.serving import RunnerInfoCall, RunnerStages, Serving
+from api.runner_calls import RunnerCalls, RunnerInfoCall, RunnerStages
+from api.speech_serving import SpeechServing
 from api.voice_resolution import VoiceResolver
 from audio.formats import OutputFormat
 from config import OpenAISettings
@@ -21,9 +22,10 @@ PCM_SAMPLE_RATE = 24_000  # OpenAI's pcm is 24 kHz whatever else is configured
 
 
 class OpenAIServing:
-    def __init__(self, settings: OpenAISettings, serving: Serving, resolver: VoiceResolver) -> None:
+    def __init__(self, settings: OpenAISettings, speech_serving: SpeechServing, runners: RunnerCalls, resolver: VoiceResolver) -> None:
         self.settings = settings
-        self.serving = serving
+        self.speech_serving = speech_serving
+        self.runners = runners
         self.resolver = resolver
 
     def models(self) -> ModelList:
@@ -35,12 +37,12 @@ class OpenAIServing:
         return ModelObject(id=model_id, created=MODELS_CREATED)
 
     async def voices(self, info: RunnerInfoCall) -> VoiceListing:
-        runner = await self.serving.model_info("tts", info)
+        runner = await self.runners.info("tts", info)
         return await self.resolver.listing(runner.has_default_voice)
 
     async def speech(self, request: Request, body: SpeechRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
         self.model(body.model)
-        runner = await self.serving.model_info("tts", info)
+        runner = await self.runners.info("tts", info)
         tts = TTSRequest(
             text=body.input,
             exaggeration=body.exaggeration,
@@ -54,7 +56,7 @@ class OpenAIServing:
             stream_chunks=True,
         )
         openai_parameters = {"model": body.model, "voice": body.voice_name, "instructions": body.instructions, "stream_format": body.stream_format}
-        return await self.serving.speak(
+        return await self.speech_serving.speak(
             request, tts, partial(self.resolver.resolve, body.voice_name, runner.has_default_voice), stages, info,
             sse=body.stream_format == "sse",
             media_type=OPENAI_CONTENT_TYPES.get(body.response_format, body.response_format.content_type),

@@ -12,7 +12,7 @@ from concat.protocol import JobRecord
 from models.parameters import CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
 from outputs.query import MAX_NAMES
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
-from storage.outputs import OutputMetadata
+from outputs.store import OutputMetadata
 from voices.metadata import VoiceMetadata
 from voices.query import MAX_PAGE_SIZE
 

@@ -8,20 +8,11 @@ ends. One upload at a time is then read (at most `max_upload_bytes`) and decoded
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
-from audio.codec import AudioDecodeError, AudioTooLongError, DecodedAudio, decode
-
-
-@dataclass(frozen=True)
-class UploadedAudio:
-    data: bytes
-    filename: str | None
-    audio: DecodedAudio
+from audio.codec import AudioDecodeError, AudioTooLongError, DecodedAudio, UploadedAudio, decode
 
 
 async def read_upload(file: UploadFile, field: str, max_bytes: int) -> bytes:

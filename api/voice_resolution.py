@@ -10,11 +10,7 @@ chosen is reported with the audio, so a silent fallback is never a mystery.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -26,14 +22,16 @@ from api.errors import APIError
 from api.openai_protocol import VoiceEntry, VoiceListing
 from api.runner_voices import RunnerVoice
 from api.uploads import decode_upload
-from api.voices import VoiceServing, conditioning_reference
+from api.voice_serving import VoiceServing
 from audio.formats import INPUT_EXTENSIONS
 from config import LimitSettings, OpenAISettings
 from models.jobs import VoiceReference
-from storage.voices import REFERENCE_SAMPLE_RATE
+from models.voice_references import unstored_reference
 from voices.metadata import VoiceMetadata
 from voices.names import is_voice_name
+from voices.predefined import PredefinedVoiceFolder
 from voices.query import VoiceFilter
+from voices.store import REFERENCE_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -61,68 +59,29 @@ BUILTIN_VOICE = ResolvedVoice("builtin", "builtin")
 def _predefined_reference(path: str, modified_ns: int, size: int, min_seconds: float, max_seconds: float) -> VoiceReference:
     """Decoded once per file version (path, mtime and size key the cache)."""
     upload = decode_upload(Path(path).read_bytes(), path, "voice", sample_rate=REFERENCE_SAMPLE_RATE, min_seconds=min_seconds, max_seconds=max_seconds)
-    return conditioning_reference(upload.audio.samples, hashlib.sha256(upload.audio.samples.tobytes()).hexdigest())
-
-
-@dataclass(frozen=True)
-class _Listing:
-    files: dict[str, Path]  # relative POSIX path -> file
-    folders: dict[str, int]  # every folder walked -> its mtime: a file added or removed changes its folder's
+    return unstored_reference(upload.audio.samples)
 
 
 class PredefinedVoices:
-    """A read-only folder of audio files used as voices by file name: a volume mounted into
-    the container, shared by every replica without uploading anything. Its listing is kept
-    and walked again only when a folder in it changed (one stat per folder, not a walk of
-    every file, for each OpenAI request); lookups run in the thread pool."""
+    """The predefined-voices folder (`voices.predefined`) as OpenAI voices: lookups in the
+    thread pool, each file decoded once per version."""
 
     def __init__(self, folder: Path | None, limits: LimitSettings) -> None:
-        self.folder = folder
+        self.folder = PredefinedVoiceFolder(folder)
         self.limits = limits
-        self._listing: _Listing | None = None
-        self._lock = threading.Lock()
-
-    def _walk(self) -> _Listing:
-        files: dict[str, Path] = {}
-        folders: dict[str, int] = {}
-        assert self.folder is not None
-        for path, subfolders, names in os.walk(self.folder):
-            folders[path] = os.stat(path).st_mtime_ns
-            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-            for name in names:
-                file = Path(path) / name
-                if file.suffix.lower().lstrip(".") in INPUT_EXTENSIONS and not name.startswith(".") and file.is_file():
-                    files[file.relative_to(self.folder).as_posix()] = file
-        return _Listing(dict(sorted(files.items())), folders)
-
-    @staticmethod
-    def _changed(listing: _Listing) -> bool:
-        try:
-            return any(os.stat(path).st_mtime_ns != mtime for path, mtime in listing.folders.items())
-        except OSError:
-            return True
 
     def files(self) -> dict[str, Path]:
-        """Relative POSIX path (`narrators/bob.mp3`) -> file, for every audio file (blocking)."""
-        if self.folder is None or not self.folder.is_dir():
-            return {}
-        with self._lock:
-            if self._listing is None or self._changed(self._listing):
-                self._listing = self._walk()
-            return self._listing.files
-
-    def _first(self, matches: Callable[[str], bool]) -> tuple[str, Path] | None:
-        return next(((relative, path) for relative, path in self.files().items() if matches(relative.lower())), None)
+        return self.folder.files()
 
     async def find(self, name: str) -> tuple[str, Path] | None:
         """The file named exactly `name` (ignoring case)."""
         wanted = name.lower()
-        return await run_in_threadpool(self._first, lambda relative: relative == wanted)
+        return await run_in_threadpool(self.folder.first, lambda relative: relative == wanted)
 
     async def find_stem(self, name: str) -> tuple[str, Path] | None:
         """The file named `name` plus any audio extension (`alex` finds `alex.wav`)."""
         wanted = name.lower()
-        return await run_in_threadpool(self._first, lambda relative: relative.rsplit(".", 1)[0] == wanted)
+        return await run_in_threadpool(self.folder.first, lambda relative: relative.rsplit(".", 1)[0] == wanted)
 
     async def resolve(self, found: tuple[str, Path]) -> ResolvedVoice:
         relative, path = found

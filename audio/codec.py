@@ -57,6 +57,15 @@ class DecodedAudio:
         return len(self.samples) / self.sample_rate
 
 
+@dataclass(frozen=True)
+class UploadedAudio:
+    """An uploaded file (or zip member) as sent, and what it decoded to."""
+
+    data: bytes
+    filename: str | None
+    audio: DecodedAudio
+
+
 STREAMED_WAV_SIZE = 0xFFFFFFFF
 
 

@@ -29,8 +29,8 @@ import numpy as np  # noqa: E402
 from audio.codec import decode  # noqa: E402
 from audio.encoding import EncodeSpec, encode  # noqa: E402
 from audio.formats import OutputFormat  # noqa: E402
+from outputs.store import OutputMetadata, OutputStore, new_output_name  # noqa: E402
 from storage.local import LocalStorage  # noqa: E402
-from storage.outputs import OutputMetadata, OutputStore, new_output_name  # noqa: E402
 from tests.testdata import TESTDATA  # noqa: E402
 
 RATE = 24_000
@@ -56,7 +56,7 @@ def child(root: Path, names: list[str], out: Path) -> dict:
     """Runs in its own process, so its peak RSS is the pipeline's alone."""
     from functools import partial
 
-    from api.concat import _loader
+    from api.concat_serving import _loader
     from concat.pipeline import Segment, run_concat
     from concat.protocol import ConcatRequest
 

@@ -38,16 +38,16 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.uploads import decode_upload  # noqa: E402
-from api.voices import prepare  # noqa: E402
 from config import VoiceSettings  # noqa: E402
 from storage import Storage  # noqa: E402
 from storage.local import LocalStorage  # noqa: E402
 from storage.s3 import S3Storage  # noqa: E402
-from storage.voices import VoiceStore, audio_keys, record_key  # noqa: E402
 from tests.processes import S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop  # noqa: E402
 from tests.testdata import TESTDATA  # noqa: E402
 from voices.library import VoiceLibrary  # noqa: E402
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch  # noqa: E402
+from voices.prepared_audio import prepare  # noqa: E402
+from voices.store import VoiceStore, audio_keys, record_key  # noqa: E402
 
 WORDS = ["warm", "deep", "bright", "calm", "raspy", "soft", "clear", "gravelly", "young", "old", "fast", "slow"]
 LANGUAGES = ["en", "de", "fr", "es", "it", "ja"]
@@ -111,9 +111,9 @@ def cold_load(storage: Storage, workers: int) -> dict[str, float]:
     library.save_snapshot()
     started = time.perf_counter()
     with_snapshot = new_library(storage, workers).sync()
-    assert with_snapshot.from_snapshot == report.voices and with_snapshot.fetched == 0
+    assert with_snapshot.from_snapshot == report.entries and with_snapshot.fetched == 0
     return {
-        "voices": report.voices, "cold_load_s": seconds, "cold_load_with_snapshot_s": time.perf_counter() - started,
+        "voices": report.entries, "cold_load_s": seconds, "cold_load_with_snapshot_s": time.perf_counter() - started,
         "index_mib": memory / 2**20, "resync_unchanged_s": resync,
     }
 

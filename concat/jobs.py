@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from concat.pipeline import ConcatCancelledError, SegmentError
 from concat.protocol import JobError, JobProgress, JobRecord
 from config import ConcatSettings
-from storage.base import ObjectNotFoundError, PreconditionFailedError, Storage
-from storage.retries import cas_attempts
+from storage.base import ObjectNotFoundError, Storage
+from storage.retries import retry_conflicts
 from storage.upkeep import Task, Upkeep
 
 logger = logging.getLogger(__name__)
@@ -91,15 +91,13 @@ class JobManager:
         return JobRecord.model_validate_json(data), version
 
     def _update(self, job_id: str, change: Callable[[JobRecord], JobRecord]) -> JobRecord:
-        for _ in cas_attempts(f"job {job_id}"):
+        def attempt() -> JobRecord:
             current, version = self._read(job_id)
             updated = change(current).model_copy(update={"updated_at": utcnow()})
-            try:
-                self.storage.put_if(job_key(job_id), updated.model_dump_json(indent=2).encode(), version, "application/json")
-            except PreconditionFailedError:
-                continue
+            self.storage.put_if(job_key(job_id), updated.model_dump_json(indent=2).encode(), version, "application/json")
             return updated
-        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
+
+        return retry_conflicts(f"job {job_id}", attempt)
 
     def get(self, job_id: str) -> JobRecord:
         record, _ = self._read(job_id)

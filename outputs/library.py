@@ -9,17 +9,16 @@ storage, so a file another replica made a moment ago is still found.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from config import OutputSettings
-from outputs.index import OutputEntry, OutputIndex
+from outputs.index import IMMUTABLE, OutputEntry, OutputIndex
 from outputs.query import OutputListQuery, page_of, sort_and_page
-from storage.base import ObjectNotFoundError, StorageError
+from outputs.store import OutputMetadata, OutputStore, companion_key
+from storage.base import ObjectNotFoundError
 from storage.lease import Lease
-from storage.outputs import OutputMetadata, OutputStore, companion_key
+from storage.synced_index import SyncedLibrary
 from storage.upkeep import TICK_SECONDS, Task, Upkeep
 
 logger = logging.getLogger(__name__)
@@ -29,58 +28,31 @@ class OutputNotFoundError(LookupError):
     """No output of that name."""
 
 
-class OutputLibrary:
+class OutputLibrary(SyncedLibrary[OutputMetadata, OutputEntry]):
+    label = "outputs index"
+
     def __init__(self, store: OutputStore, settings: OutputSettings) -> None:
+        super().__init__(OutputIndex())
+        self._index: OutputIndex
         self.store = store
         self.settings = settings
-        self._index = OutputIndex()
-        self._lock = threading.RLock()
         self._upkeep: Upkeep | None = None
-        self.loaded = False
         # one replica at a time runs retention; the lease outlives two checks, so its holder keeps it
         self._retention_lease = Lease(store.storage, "output-retention", timedelta(seconds=2 * settings.retention_check_seconds))
 
-    @property
-    def size(self) -> int:
-        with self._lock:
-            return len(self._index)
-
     # --- keeping the index fresh ------------------------------------------------------
 
-    def sync(self) -> int:
-        """One listing, then a GET per companion the index lacks (on a cold start, those the
-        snapshot holds are taken from it). Returns the number of outputs indexed."""
-        started = time.monotonic()
-        listed = self.store.list_companions()
-        with self._lock:
-            wanted = set(self._index.missing(listed))
-        snapshot = self.store.read_snapshot() if wanted and not self.loaded else []
-        from_snapshot = [metadata for metadata in snapshot if companion_key(metadata.filename) in wanted]
-        fetched = self.store.read_many(wanted - {companion_key(metadata.filename) for metadata in from_snapshot})
-        with self._lock:
-            removed = self._index.apply_sync(started, listed, from_snapshot + fetched)
-            self.loaded = True
-            count = len(self._index)
-        if fetched or removed or from_snapshot:
-            logger.info(
-                "outputs index synced",
-                extra={"outputs": count, "fetched": len(fetched), "from_snapshot": len(from_snapshot), "removed": removed, "seconds": round(time.monotonic() - started, 3)},
-            )
-        return count
+    def _list_versions(self) -> dict[str, str]:
+        return dict.fromkeys(self.store.list_companions(), IMMUTABLE)
 
-    def save_snapshot(self) -> bool:
-        with self._lock:
-            if not self.loaded or not self._index.changed:
-                return False
-            records = [entry.record for entry in self._index.entries()]
-            self._index.changed = False
-        try:
-            self.store.write_snapshot(records)
-        except StorageError:
-            with self._lock:
-                self._index.changed = True
-            raise
-        return True
+    def _read_snapshot(self) -> dict[str, OutputMetadata]:
+        return {companion_key(metadata.filename): metadata for metadata in self.store.read_snapshot()}
+
+    def _fetch(self, keys: list[str]) -> list[OutputMetadata]:
+        return self.store.read_many(keys)
+
+    def _write_snapshot(self, entries: list[OutputEntry]) -> None:
+        self.store.write_snapshot([entry.record for entry in entries])
 
     def enforce_retention(self, now: datetime | None = None) -> list[str]:
         """Delete outputs older than `max_age_days`, then the oldest while the total exceeds

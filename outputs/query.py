@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from storage.outputs import OutputType
+from outputs.store import OutputType
 
 if TYPE_CHECKING:
     from outputs.index import OutputEntry

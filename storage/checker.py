@@ -24,12 +24,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from outputs.store import OUTPUTS_PREFIX
+from outputs.store import SNAPSHOT_KEY as OUTPUTS_SNAPSHOT_KEY
 from storage.base import ObjectInfo, ObjectNotFoundError, Storage
-from storage.outputs import OUTPUTS_PREFIX
-from storage.outputs import SNAPSHOT_KEY as OUTPUTS_SNAPSHOT_KEY
-from storage.voices import SNAPSHOT_KEY as VOICES_SNAPSHOT_KEY
-from storage.voices import VOICES_PREFIX, is_record_key
 from voices.metadata import VoiceMetadata
+from voices.store import SNAPSHOT_KEY as VOICES_SNAPSHOT_KEY
+from voices.store import VOICES_PREFIX, is_record_key
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from storage.base import ObjectNotFoundError, PreconditionFailedError, Storage, StorageError
-from storage.retries import cas_attempts
+from storage.retries import retry_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ class IdempotencyStore:
         now = datetime.now(timezone.utc)
         mine = IdempotencyRecord(state="pending", fingerprint=fingerprint, created_at=now)
         encoded = mine.model_dump_json().encode()
-        for _ in cas_attempts("the idempotency record", CLAIM_ATTEMPTS):
+
+        def attempt() -> tuple[IdempotencyRecord, str | None]:
             try:
                 return mine, self.storage.put_if(key, encoded, None, "application/json")
             except PreconditionFailedError:
@@ -77,15 +78,13 @@ class IdempotencyStore:
             try:
                 data, version = self.storage.get_versioned(key)
             except ObjectNotFoundError:
-                continue  # removed meanwhile: claim again
+                raise PreconditionFailedError("removed meanwhile: claim again") from None
             found = _parsed(data)
             if found is not None and now - found.created_at < (self.ttl if found.state == "done" else PENDING_STALE):
                 return found, None
-            try:
-                return mine, self.storage.put_if(key, encoded, version, "application/json")
-            except PreconditionFailedError:
-                continue
-        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
+            return mine, self.storage.put_if(key, encoded, version, "application/json")
+
+        return retry_conflicts("the idempotency record", attempt, CLAIM_ATTEMPTS)
 
     def complete(self, key: str, version: str, record: IdempotencyRecord, answer: StoredAnswer) -> None:
         done = record.model_copy(update={"state": "done", "answer": answer})

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TypeVar
 
 from storage.base import PreconditionFailedError
 
 FIRST_WAIT_SECONDS = 0.005
 LONGEST_WAIT_SECONDS = 0.5
 
+T = TypeVar("T")
 
-def cas_attempts(what: str, attempts: int = 16) -> Iterator[int]:
-    """Attempt numbers for a read-modify-write loop (`for _ in cas_attempts(...)`): the body
-    returns or breaks when its write went through and continues when it lost; after the
-    last attempt PreconditionFailedError says `what` kept changing."""
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(random.uniform(0, min(LONGEST_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2**attempt)))
-        yield attempt
+
+def retry_conflicts(what: str, attempt: Callable[[], T], attempts: int = 16) -> T:
+    """`attempt()` (read, change, conditional write) until it returns; each time it raises
+    PreconditionFailedError (its write lost a race) it runs again from a fresh read after a
+    jittered wait. After the last attempt PreconditionFailedError says `what` kept changing."""
+    for number in range(attempts):
+        if number:
+            time.sleep(random.uniform(0, min(LONGEST_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2**number)))
+        try:
+            return attempt()
+        except PreconditionFailedError:
+            continue
     raise PreconditionFailedError(f"{what} kept changing; gave up after {attempts} attempts")

@@ -35,10 +35,10 @@ import soundfile as sf
 from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
-from storage.voices import is_record_key
 from tests.processes import ROOT, S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop, wait_until
 from tests.testdata import TESTDATA
 from voices.metadata import USAGE_FIELDS
+from voices.store import is_record_key
 
 MAX_CHUNK_CHARS = 60  # so short test texts still make several chunks
 FIRST_CHUNK_CHARS = 20  # streamed speech: the first group is at most this long

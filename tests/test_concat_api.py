@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from audio.codec import decode
-from storage.outputs import OutputMetadata, companion_key, new_output_name
+from outputs.store import OutputMetadata, companion_key, new_output_name
 from tests.conftest import assert_error
 from tests.processes import wait_until
 from tests.stacks import CONCAT_SYNC_MAX_SECONDS, RunningService

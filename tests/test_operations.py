@@ -17,11 +17,11 @@ import psutil
 import pytest
 
 from storage.checker import check_storage
-from storage.voices import SNAPSHOT_KEY, record_key
 from tests.processes import stop, wait_until
 from tests.stacks import TEST_ENV, RunningService, start_service
 from tests.tcp_proxy import TCPProxy
 from tests.testdata import read_testdata
+from voices.store import SNAPSHOT_KEY, record_key
 
 OPS_KEY, LIMITED_KEY = "ops-key", "limited-key"
 RATE, BURST = 2, 10  # rate_limits: requests per second after a burst

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.outputs import FileDownload, not_found
+from api.output_serving import FileDownload, not_found
 from audio.codec import decode
 from config import OutputSettings
 from outputs.library import OutputLibrary
 from outputs.query import OutputListQuery
+from outputs.store import OutputMetadata, OutputStore, companion_key, new_output_name
 from storage import Storage
-from storage.outputs import OutputMetadata, OutputStore, companion_key, new_output_name
 from tests.stacks import RunningService
 from tests.testdata import read_testdata
 
@@ -238,7 +238,7 @@ def test_replicas_see_each_others_outputs_and_snapshot(storage: Storage) -> None
     assert one.list(OutputListQuery())[1] == 2
     assert one.save_snapshot() is True
     cold = OutputLibrary(OutputStore(storage), settings())
-    assert cold.sync() == 2 and np.array_equal(sorted(m.filename for m in cold.list(OutputListQuery())[0]), sorted(m.filename for m in one.list(OutputListQuery())[0]))
+    assert cold.sync().entries == 2 and np.array_equal(sorted(m.filename for m in cold.list(OutputListQuery())[0]), sorted(m.filename for m in one.list(OutputListQuery())[0]))
 
 
 def test_sorted_pages_stay_correct_as_outputs_come_and_go(tmp_path) -> None:

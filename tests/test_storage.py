@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from outputs.store import OutputMetadata, OutputStore, companion_key, is_output_name, new_output_name
 from storage import InvalidKeyError, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError
 from storage.checker import check_storage
 from storage.local import LocalStorage
-from storage.outputs import OutputMetadata, OutputStore, companion_key, is_output_name, new_output_name
-from storage.retries import cas_attempts
+from storage.retries import retry_conflicts
 from storage.s3 import MULTIPART_BYTES, S3Storage
 
 
@@ -182,13 +182,29 @@ def test_checker_finds_and_repairs_each_kind_of_damage(storage: Storage) -> None
     assert check_storage(storage, min_age_seconds=0).clean and list(storage.list_keys("")) == []
 
 
-def test_cas_attempts_give_up_with_a_clear_error() -> None:
+def test_retry_conflicts_gives_up_with_a_clear_error() -> None:
     tried: list[int] = []
+
+    def always_loses() -> None:
+        tried.append(len(tried))
+        raise PreconditionFailedError("lost")
+
     with pytest.raises(PreconditionFailedError, match="record 'x' kept changing; gave up after 4 attempts"):
-        for attempt in cas_attempts("record 'x'", 4):
-            tried.append(attempt)
+        retry_conflicts("record 'x'", always_loses, 4)
     assert tried == [0, 1, 2, 3]
-    for attempt in cas_attempts("record 'y'"):
-        if attempt == 2:
-            break  # a write that went through ends the loop without an error
-    assert attempt == 2
+
+    def wins_on_its_third_try() -> int:
+        tried.append(len(tried))
+        if len(tried) < 7:
+            raise PreconditionFailedError("lost")
+        return len(tried)
+
+    assert retry_conflicts("record 'y'", wins_on_its_third_try) == 7  # a write that went through ends the retries with its value
+
+    def gone() -> None:
+        tried.append(len(tried))
+        raise ObjectNotFoundError("z")
+
+    with pytest.raises(ObjectNotFoundError):  # any other error ends them at once
+        retry_conflicts("record 'z'", gone)
+    assert len(tried) == 8

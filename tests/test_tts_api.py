@@ -14,7 +14,7 @@ import soundfile as sf
 from audio.codec import decode
 from config.settings import load_settings
 from models.text_chunks import split_into_chunks
-from storage.outputs import OUTPUT_NAME, companion_key
+from outputs.store import OUTPUT_NAME, companion_key
 from tests.audio_checks import plausible_seconds, samples_of, wav_info
 from tests.stacks import MAX_CHUNK_CHARS, RunningService
 from tests.testdata import read_testdata

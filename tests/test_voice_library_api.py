@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from storage.voices import VoiceStore, audio_keys, folder_key, record_key
 from tests.conftest import assert_error
 from tests.processes import wait_until
 from tests.stacks import INDEX_REFRESH_SECONDS, USAGE_FLUSH_SECONDS, RunningService
 from tests.testdata import read_testdata
 from voices.metadata import VoiceMetadata
+from voices.store import VoiceStore, audio_keys, folder_key, record_key
 
 UPLOADS = [  # (file, name, folder, tags): every format in the test data
     ("voice_alex.wav", "Alex", "lib/narrators/en", ["english", "male"]),

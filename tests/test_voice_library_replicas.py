@@ -10,16 +10,16 @@ from datetime import datetime, timezone
 import pytest
 
 from api.uploads import decode_upload
-from api.voices import prepare
 from config import VoiceSettings
 from storage import Storage
 from storage.local import LocalStorage
-from storage.voices import SNAPSHOT_KEY, StoredVoice, VoiceStore
 from tests.testdata import read_testdata
 from voices.index import VoiceIndex
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError
 from voices.metadata import VoiceMetadataPatch
+from voices.prepared_audio import prepare
 from voices.query import VoiceFilter
+from voices.store import SNAPSHOT_KEY, StoredVoice, VoiceStore
 
 SETTINGS = VoiceSettings(index_refresh_seconds=0, usage_flush_seconds=60, snapshot_seconds=0, read_workers=4)
 
@@ -127,14 +127,14 @@ def test_cold_start_reads_the_snapshot_plus_what_changed_since(storage: Storage)
         create(a, name)
     assert a.save_snapshot() and not a.save_snapshot()  # written once; unchanged since
     cold = VoiceLibrary(VoiceStore(storage), SETTINGS).sync()
-    assert (cold.voices, cold.from_snapshot, cold.fetched) == (3, 3, 0)
+    assert (cold.entries, cold.from_snapshot, cold.fetched) == (3, 3, 0)
 
     a.update("two", VoiceMetadataPatch(description="after the snapshot"), None)
     a.delete("three")
     create(a, "Four")
     b = VoiceLibrary(VoiceStore(storage), SETTINGS)
     report = b.sync()
-    assert (report.voices, report.from_snapshot, report.fetched) == (3, 1, 2)
+    assert (report.entries, report.from_snapshot, report.fetched) == (3, 1, 2)
     assert names(b) == ["Four", "One", "Two"] and b.get("two").description == "after the snapshot"
 
     storage.put(SNAPSHOT_KEY, b"not gzip")

@@ -22,9 +22,9 @@ from models.loader import Loaded
 from models.tts_engine import TTSEngine
 from models.voice_references import ReferenceReader, conditioning_samples
 from storage import Storage
-from storage.voices import REFERENCE_SAMPLE_RATE, audio_keys
 from tests.conftest import engine_settings
 from tests.testdata import read_testdata
+from voices.store import REFERENCE_SAMPLE_RATE, audio_keys
 
 
 def stored_reference(storage: Storage, name: str, clip: str = "voice_alex.wav") -> VoiceReference:

@@ -16,14 +16,15 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 from typing import IO, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from audio.codec import AudioDecodeError, decode
 from storage.base import ObjectNotFoundError
-from storage.voices import VoiceStore, audio_keys
 from voices.metadata import VoiceMetadata
+from voices.store import VoiceStore, audio_keys
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,15 @@ def open_zip(handle: IO[bytes], *, max_total_bytes: int, max_entries: int, max_r
         if info.file_size > max_ratio * max(info.compress_size, 1):
             raise ArchiveError(f"{info.filename} expands {info.file_size} bytes from {info.compress_size}, over {max_ratio:g} times: refused as a zip bomb")
     return archive
+
+
+def voice_files(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members a bulk upload turns into voices: files, less macOS resource forks and
+    hidden files that archivers add."""
+    return [
+        info for info in archive.infolist()
+        if not info.is_dir() and not info.filename.startswith("__MACOSX/") and not PurePosixPath(info.filename).name.startswith(".")
+    ]
 
 
 def open_archive(handle: IO[bytes], *, max_total_bytes: int, max_entries: int, max_ratio: float) -> tuple[zipfile.ZipFile, Manifest]:

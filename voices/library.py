@@ -9,8 +9,6 @@ the index, so this replica reads its own writes at once and others within one sy
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -19,12 +17,13 @@ import numpy as np
 
 from config import VoiceSettings
 from storage.base import ObjectNotFoundError, PreconditionFailedError, StorageError
-from storage.retries import cas_attempts
+from storage.retries import retry_conflicts
+from storage.synced_index import SyncedLibrary
 from storage.upkeep import TICK_SECONDS, Task, Upkeep
-from storage.voices import StoredVoice, VoiceExistsError, VoiceStore, record_key
-from voices.index import SyncReport, VoiceIndex, list_versions
+from voices.index import IndexEntry, VoiceIndex
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
 from voices.query import VoiceFilter
+from voices.store import StoredVoice, VoiceExistsError, VoiceStore, name_of_record_key, record_key
 from voices.usage import UsageRecorder, add_uses
 
 logger = logging.getLogger(__name__)
@@ -46,53 +45,30 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class VoiceLibrary:
+class VoiceLibrary(SyncedLibrary[StoredVoice, IndexEntry]):
+    label = "voice index"
+
     def __init__(self, store: VoiceStore, settings: VoiceSettings) -> None:
+        super().__init__(VoiceIndex())
+        self._index: VoiceIndex
         self.store = store
         self.settings = settings
-        self._index = VoiceIndex()
         self._usage = UsageRecorder()
-        self._lock = threading.RLock()
         self._upkeep: Upkeep | None = None
-        self.loaded = False  # the first sync succeeded: listings are complete
 
     # --- keeping the index fresh ------------------------------------------------------
 
-    def sync(self) -> SyncReport:
-        """Bring the index up to date with storage: one listing, then a GET per changed
-        record; on a cold start, records the snapshot holds at their listed version are
-        taken from it instead."""
-        started = time.monotonic()
-        listed = list_versions(self.store)
-        with self._lock:
-            wanted = self._index.plan_sync(listed)
-        cached = self.store.read_snapshot() if wanted and not self.loaded else {}
-        reused = [cached[name] for name in wanted if name in cached and cached[name].version == listed[name]]
-        fetched = self.store.read_many(record_key(name) for name in wanted if name not in cached or cached[name].version != listed[name])
-        with self._lock:
-            removed = self._index.apply_sync(started, listed, reused + fetched)
-            report = SyncReport(len(self._index), len(fetched), len(reused), removed, round(time.monotonic() - started, 3))
-            self.loaded = True
-        if report.fetched or report.removed or report.from_snapshot:
-            logger.info(
-                "voice index synced",
-                extra={"voices": report.voices, "fetched": report.fetched, "from_snapshot": report.from_snapshot, "removed": report.removed, "seconds": report.seconds},
-            )
-        return report
+    def _list_versions(self) -> dict[str, str]:
+        return {name_of_record_key(info.key): info.version for info in self.store.list_records()}
 
-    def save_snapshot(self) -> bool:
-        """Write the index snapshot if the index changed since the last one; True if written."""
-        with self._lock:
-            if not self.loaded or not self._index.changed:
-                return False
-            voices = self._index.snapshot()
-        try:
-            self.store.write_snapshot(voices)
-        except StorageError:
-            with self._lock:
-                self._index.changed = True
-            raise
-        return True
+    def _read_snapshot(self) -> dict[str, StoredVoice]:
+        return self.store.read_snapshot()
+
+    def _fetch(self, keys: list[str]) -> list[StoredVoice]:
+        return self.store.read_many(record_key(name) for name in keys)
+
+    def _write_snapshot(self, entries: list[IndexEntry]) -> None:
+        self.store.write_snapshot(StoredVoice(entry.metadata, entry.version) for entry in entries)
 
     def flush_usage(self) -> int:
         """Write pending use counts into the records; returns how many voices were written."""
@@ -156,11 +132,6 @@ class VoiceLibrary:
         with self._lock:
             return self._usage.apply(metadata)
 
-    @property
-    def size(self) -> int:
-        with self._lock:
-            return len(self._index)
-
     def exists(self, name: str) -> bool:
         try:
             self.get(name)
@@ -206,7 +177,8 @@ class VoiceLibrary:
     ) -> tuple[VoiceMetadata, VoiceMetadata | None]:
         """Create the voice, or replace it when `overwrite`; `build` makes the new record from
         the current one (None when creating). Returns the new record and the replaced one."""
-        for _ in cas_attempts(f"voice {name!r}", WRITE_ATTEMPTS):
+
+        def attempt() -> tuple[StoredVoice, StoredVoice | None]:
             try:
                 existing: StoredVoice | None = self.store.read(name)
             except ObjectNotFoundError:
@@ -214,15 +186,16 @@ class VoiceLibrary:
             if existing is not None and not overwrite:
                 raise VoiceExistsError(existing.metadata.name)
             try:
-                stored = self.store.write(build(existing.metadata if existing else None), original, reference_wav, replacing=existing)
+                return self.store.write(build(existing.metadata if existing else None), original, reference_wav, replacing=existing), existing
             except (PreconditionFailedError, VoiceExistsError):
                 if not overwrite and existing is None:
                     raise VoiceExistsError(name) from None
-                continue  # someone wrote between our read and write: build again on theirs
-            with self._lock:
-                self._index.put(stored)
-                return self._usage.apply(stored.metadata), existing.metadata if existing else None
-        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
+                raise PreconditionFailedError(f"voice {name!r} was written meanwhile") from None  # build again on theirs
+
+        stored, existing = retry_conflicts(f"voice {name!r}", attempt, WRITE_ATTEMPTS)
+        with self._lock:
+            self._index.put(stored)
+            return self._usage.apply(stored.metadata), existing.metadata if existing else None
 
     def update(self, name: str, patch: VoiceMetadataPatch, if_match: str | None) -> VoiceMetadata:
         """Apply a partial update atomically; `if_match` (an ETag) makes it conditional."""
@@ -252,13 +225,12 @@ class VoiceLibrary:
 
     def _rename(self, name: str, change: Callable[[VoiceMetadata], VoiceMetadata]) -> StoredVoice:
         """Retried from a fresh read when the voice changed while it was being moved."""
-        for _ in cas_attempts(f"voice {name!r}", WRITE_ATTEMPTS):
+
+        def attempt() -> StoredVoice:
             current = self._read(name)
-            try:
-                return self.store.rename(current, change(current.metadata))
-            except PreconditionFailedError:
-                continue
-        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
+            return self.store.rename(current, change(current.metadata))
+
+        return retry_conflicts(f"voice {name!r}", attempt, WRITE_ATTEMPTS)
 
     def delete(self, name: str) -> VoiceMetadata:
         current = self._read(name)

@@ -10,6 +10,7 @@ body.
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -24,6 +25,7 @@ MAX_TAGS = 32
 DISPLAY_NAME_MAX = 128
 DESCRIPTION_MAX = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 def is_voice_name(name: str) -> bool:
@@ -76,3 +78,10 @@ VoiceName = Annotated[str, AfterValidator(check_voice_name)]
 FolderPath = Annotated[str, AfterValidator(check_folder)]
 Tags = Annotated[list[str], AfterValidator(normalise_tags)]
 FreeText = Annotated[str, AfterValidator(check_text)]
+
+
+def name_from_filename(filename: str) -> str | None:
+    """A valid voice name made from a file's name (`My Voice (take 2).wav` -> `My-Voice-take-2`)."""
+    stem = PurePosixPath(filename).stem
+    name = re.sub(r"\.{2,}", ".", _UNSAFE_NAME_CHARS.sub("-", stem)).strip("-._")[:64].rstrip("-._")
+    return name if is_voice_name(name) else None

@@ -7,20 +7,16 @@ runs in the thread pool so the event loop stays free for other requests.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import mimetypes
-import re
 import zipfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import PurePosixPath
 from typing import Literal
 
-import numpy as np
 from fastapi import UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -38,70 +34,22 @@ from api.protocol import (
     VoiceResponse,
 )
 from api.runner_voices import ForgetConditioning, RunnerVoice
-from api.uploads import UploadedAudio, decode_upload, read_upload
-from audio.analysis import AudioFacts, analyse
-from audio.encoding import EncodeSpec, encode
-from audio.formats import CONTENT_TYPE_BY_EXTENSION, INPUT_EXTENSIONS, OutputFormat
+from api.uploads import decode_upload, read_upload
+from audio.codec import UploadedAudio
+from audio.formats import CONTENT_TYPE_BY_EXTENSION, INPUT_EXTENSIONS
 from config import Settings
-from models.jobs import AudioPayload, VoiceReference
-from models.voice_references import conditioning_samples
+from models.jobs import VoiceReference
+from models.voice_references import conditioning_reference, unstored_reference
 from storage.base import PreconditionFailedError
-from storage.voices import REFERENCE_SAMPLE_RATE, VoiceExistsError, audio_keys
-from voices.archive import ArchiveError, RestorableVoice, export_archive, open_archive, open_zip, read_member, restorable
+from voices.archive import ArchiveError, RestorableVoice, export_archive, open_archive, open_zip, read_member, restorable, voice_files
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError, utcnow
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
-from voices.names import NAME_RULE, is_voice_name
-from voices.quality import assess
+from voices.names import NAME_RULE, is_voice_name, name_from_filename
+from voices.prepared_audio import PreparedAudio, prepare
 from voices.query import FolderNode, VoiceFilter, VoiceListQuery, VoiceStats, folder_tree, sort_and_page, usage_stats
+from voices.store import REFERENCE_SAMPLE_RATE, VoiceExistsError
 
 logger = logging.getLogger(__name__)
-
-_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
-
-
-@dataclass(frozen=True)
-class PreparedAudio:
-    """An accepted upload with everything its record needs."""
-
-    upload: UploadedAudio
-    reference_wav: bytes
-    content_hash: str
-    extension: str
-    facts: AudioFacts
-
-    def metadata(self, name: str, patch: VoiceMetadataPatch, existing: VoiceMetadata | None, now: datetime) -> VoiceMetadata:
-        """The record for this audio: a new voice, or `existing` with new audio; then `patch`.
-        Cheap: it runs again for every retry of a write that lost a race."""
-        original_key, reference_key = audio_keys(name, self.content_hash, self.extension)
-        audio_fields = {
-            "name": name, "audio": self.facts, "quality": assess(self.facts), "content_hash": self.content_hash,
-            "original_filename": self.upload.filename, "original_key": original_key, "reference_key": reference_key,
-        }
-        if existing is None:
-            base = VoiceMetadata(created_at=now, updated_at=now, **audio_fields)
-        else:
-            base = existing.model_copy(update=audio_fields)
-        return patch.apply(base, now)
-
-
-def prepare(upload: UploadedAudio) -> PreparedAudio:
-    reference_wav = encode(upload.audio.samples, REFERENCE_SAMPLE_RATE, EncodeSpec(format=OutputFormat.wav, sample_rate=REFERENCE_SAMPLE_RATE))
-    suffix = PurePosixPath(upload.filename or "").suffix.lstrip(".").lower()
-    extension = suffix if suffix.isalnum() and len(suffix) <= 5 else upload.audio.original_format
-    return PreparedAudio(upload, reference_wav, hashlib.sha256(reference_wav).hexdigest(), extension, analyse(upload.audio))
-
-
-def conditioning_reference(samples: np.ndarray, content_hash: str, reference_key: str | None = None) -> VoiceReference:
-    """A voice with the audio a runner conditions on, for a runner that asked for it."""
-    return VoiceReference(content_hash=content_hash, reference_key=reference_key, audio=AudioPayload.from_array(conditioning_samples(samples), REFERENCE_SAMPLE_RATE))
-
-
-def name_from_filename(filename: str) -> str | None:
-    """A valid voice name made from a file's name (`My Voice (take 2).wav` -> `My-Voice-take-2`)."""
-    stem = PurePosixPath(filename).stem
-    name = re.sub(r"\.{2,}", ".", _UNSAFE_NAME_CHARS.sub("-", stem)).strip("-._")[:64].rstrip("-._")
-    return name if is_voice_name(name) else None
-
 
 def _read_zip_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, max_bytes: int) -> bytes:
     try:
@@ -172,7 +120,7 @@ class VoiceServing:
     async def uploaded_voice(self, file: UploadFile, field: str) -> RunnerVoice:
         """An uploaded recording used as a voice once, without adding it to the library."""
         upload = await self._decode_reference(await read_upload(file, field, self.settings.limits.max_upload_bytes), file.filename, field)
-        return RunnerVoice.in_memory(conditioning_reference(upload.audio.samples, hashlib.sha256(upload.audio.samples.tobytes()).hexdigest()))
+        return RunnerVoice.in_memory(unstored_reference(upload.audio.samples))
 
     # --- upload -----------------------------------------------------------------------
 
@@ -238,7 +186,7 @@ class VoiceServing:
             zipped = open_zip(archive.file, max_total_bytes=limits.max_archive_bytes, max_entries=limits.max_archive_entries, max_ratio=limits.max_archive_ratio)
         except ArchiveError as exc:
             raise APIError(400, f"archive: {exc}", field="archive") from None
-        members = [i for i in zipped.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not PurePosixPath(i.filename).name.startswith(".")]
+        members = voice_files(zipped)
         if len(members) > limits.max_bulk_files:
             raise APIError(413, f"archive holds {len(members)} files; at most {limits.max_bulk_files} per request", field="archive", error_type="payload_too_large")
         return zipped, members

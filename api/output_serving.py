@@ -23,8 +23,8 @@ from audio.formats import CONTENT_TYPE_BY_EXTENSION
 from config import OutputSettings
 from outputs.library import OutputLibrary, OutputNotFoundError
 from outputs.query import OutputListQuery
+from outputs.store import OutputMetadata
 from storage import ObjectNotFoundError
-from storage.outputs import OutputMetadata
 
 
 def not_found(filename: str, field: str = "filename") -> APIError:

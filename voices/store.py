@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from audio.codec import decode
 from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage
 from storage.bulk import read_many, read_snapshot, write_snapshot
-from storage.retries import cas_attempts
+from storage.retries import retry_conflicts
 from voices.metadata import VoiceMetadata
 
 logger = logging.getLogger(__name__)
@@ -133,14 +133,13 @@ class VoiceStore:
         """Read-modify-write of the record, retried when someone wrote in between, so no
         update is lost. `change` runs on the freshest record each time and may raise to
         abort (a stale If-Match, for example)."""
-        for _ in cas_attempts(f"voice {name!r}"):
+
+        def attempt() -> StoredVoice:
             current = self.read(name)
             updated = change(current.metadata)
-            try:
-                return StoredVoice(updated, self.storage.put_if(record_key(name), _encode(updated), current.version, "application/json"))
-            except PreconditionFailedError:
-                continue
-        raise AssertionError("unreachable: cas_attempts raises when attempts run out")
+            return StoredVoice(updated, self.storage.put_if(record_key(name), _encode(updated), current.version, "application/json"))
+
+        return retry_conflicts(f"voice {name!r}", attempt)
 
     def rename(self, current: StoredVoice, renamed: VoiceMetadata) -> StoredVoice:
         """Move a voice to a new name (a new storage folder): copy its audio, claim the new
@@ -176,18 +175,23 @@ class VoiceStore:
     def delete(self, current: StoredVoice) -> None:
         """Remove the record (conditionally, so a concurrent overwrite's audio is found and
         removed too), then the audio it pointed to."""
-        for _ in cas_attempts(f"voice {current.metadata.name!r}"):
+        latest = current
+
+        def remove_record() -> None:
+            nonlocal latest
             try:
-                self.storage.delete_if(record_key(current.metadata.name), current.version)
-                break
+                self.storage.delete_if(record_key(latest.metadata.name), latest.version)
             except ObjectNotFoundError:
-                break
+                return
             except PreconditionFailedError:
                 try:
-                    current = self.read(current.metadata.name)
+                    latest = self.read(latest.metadata.name)
                 except ObjectNotFoundError:
-                    break
-        for key in _audio_of(current.metadata):
+                    return
+                raise
+
+        retry_conflicts(f"voice {current.metadata.name!r}", remove_record)
+        for key in _audio_of(latest.metadata):
             self.storage.delete(key)
 
     def list_records(self) -> Iterator[ObjectInfo]:

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.admission import AdmissionSlots, too_busy
 from api.errors import APIError
-from api.outputs import OutputServing, not_found, output_body, output_response
+from api.output_serving import OutputServing, not_found, output_body, output_response
 from api.protocol import JobResponse
 from api.temp_files import TempFileResponse
 from api.uploads import read_upload
@@ -40,8 +40,8 @@ from concat.pipeline import ConcatCancelledError, Segment, SegmentError, run_con
 from concat.protocol import ConcatRequest, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
 from config import Settings
 from outputs.library import OutputLibrary, OutputNotFoundError
+from outputs.store import OutputMetadata, new_output_name
 from storage.base import ObjectNotFoundError
-from storage.outputs import OutputMetadata, new_output_name
 from voices.library import VoiceLibrary, VoiceNotFoundError
 
 logger = logging.getLogger(__name__)

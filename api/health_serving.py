@@ -1,0 +1,81 @@
+"""`/api/v1/health`: each part's readiness in one answer, with causes kept for the log.
+
+The route is public, so its text is fixed sentences; the exception behind a "not ready"
+goes to the log. A runner that does not answer within RUNNER_INFO_TIMEOUT_SECONDS is
+reported as not ready instead of holding the probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.concurrency import run_in_threadpool
+
+from api import __version__
+from api.admission import AdmissionSlots
+from api.protocol import GenerationsHealth, HealthResponse, ModelHealth, OutputIndexHealth, StorageHealth, VoiceIndexHealth
+from api.runner_calls import RunnerInfoCall
+from lifecycle.drain import Drain
+from outputs.library import OutputLibrary
+from storage import Storage, StorageError
+from voices.library import VoiceLibrary
+
+logger = logging.getLogger(__name__)
+
+RUNNER_INFO_TIMEOUT_SECONDS = 10
+RUNNER_NOT_READY = "the model runner is starting or not reachable; see the service log"
+
+
+async def model_health(info: RunnerInfoCall) -> ModelHealth:
+    call = asyncio.ensure_future(info())
+    done, _ = await asyncio.wait({call}, timeout=RUNNER_INFO_TIMEOUT_SECONDS)  # not wait_for: it waits on for a call that ignores its cancellation
+    if not done:
+        call.cancel()
+        logger.warning("health: model runner did not answer within %s s", RUNNER_INFO_TIMEOUT_SECONDS)
+        return ModelHealth(ready=False, error=RUNNER_NOT_READY)
+    try:
+        runner = call.result()
+    except Exception as exc:
+        logger.warning("health: model runner did not answer: %s: %s", type(exc).__name__, str(exc)[:300])
+        return ModelHealth(ready=False, error=RUNNER_NOT_READY)
+    lookups = runner.conditioning_cache_hits + runner.conditioning_cache_misses
+    return ModelHealth(
+        ready=True, source=runner.model_source, device=runner.device, has_default_voice=runner.has_default_voice,
+        conditioning_cache_entries=runner.conditioning_cache_entries, conditioning_cache_hits=runner.conditioning_cache_hits,
+        conditioning_cache_misses=runner.conditioning_cache_misses,
+        conditioning_cache_hit_rate=round(runner.conditioning_cache_hits / lookups, 4) if lookups else None,
+        references_from_storage=runner.references_from_storage, references_sent=runner.references_sent,
+        jobs_done=runner.jobs_done, memory_rss_bytes=runner.memory_rss_bytes,
+        gpu_memory_allocated_bytes=runner.gpu_memory_allocated_bytes, gpu_memory_peak_bytes=runner.gpu_memory_peak_bytes,
+    )
+
+
+class HealthServing:
+    def __init__(self, storage: Storage, voices: VoiceLibrary, outputs: OutputLibrary, drain: Drain, slots: AdmissionSlots) -> None:
+        self.storage = storage
+        self.voices = voices
+        self.outputs = outputs
+        self.drain = drain
+        self.slots = slots
+
+    async def _storage(self) -> StorageHealth:
+        try:
+            await run_in_threadpool(self.storage.check)
+        except StorageError as exc:
+            logger.warning("health: storage check failed: %s", str(exc)[:300])
+            return StorageHealth(backend=self.storage.backend, ready=False, error="the storage backend is not reachable or not writable; see the service log")
+        return StorageHealth(backend=self.storage.backend, ready=True)
+
+    async def health(self, tts_info: RunnerInfoCall, vc_info: RunnerInfoCall) -> tuple[HealthResponse, int]:
+        """The body and its status: 200 when every part is ready, else 503."""
+        tts, vc, storage = await asyncio.gather(model_health(tts_info), model_health(vc_info), self._storage())
+        voice_index = VoiceIndexHealth(ready=self.voices.loaded, voices=self.voices.size)
+        outputs_index = OutputIndexHealth(ready=self.outputs.loaded, outputs=self.outputs.size)
+        draining = self.drain.started.is_set()
+        ready = tts.ready and vc.ready and storage.ready and voice_index.ready and outputs_index.ready and not draining
+        body = HealthResponse(
+            status="draining" if draining else "ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index,
+            outputs_index=outputs_index, generations=GenerationsHealth(in_flight=self.slots.active, limit=self.slots.limit),
+        )
+        return body, 200 if ready else 503

@@ -1,0 +1,98 @@
+"""Calling the model runners: one retry on a broken connection, runner failures as 503,
+voices sent by reference (and again with their audio when a runner asks), and what each
+runner loaded, asked once.
+
+Every route that generates (TTS, OpenAI speech, VC) goes through `RunnerCalls`, so they
+share one behaviour for a runner that is restarting, draining or failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from api.errors import APIError
+from api.runner_voices import RunnerVoice, VoiceChangedError
+from lifecycle.drain import Drain, ShuttingDownError
+from models.jobs import RunnerInfo, VoiceReference
+
+logger = logging.getLogger(__name__)
+
+RunnerCall = Callable[[list[Any]], Awaitable[list[Any]]]
+RunnerInfoCall = Callable[[], Awaitable[RunnerInfo]]
+
+
+@dataclass(frozen=True)
+class RunnerStages:
+    """A runner's two calls: `decode` (TTS: T3; VC: the S3 tokenizer; adaptively batched)
+    and `render` (S3Gen, one job a call, so a request waits for its own render only)."""
+
+    decode: RunnerCall
+    render: RunnerCall
+
+
+def runner_unavailable(kind: str) -> APIError:
+    return APIError(503, f"the {kind} model runner is unavailable; try again later", error_type="model_unavailable")
+
+
+class RunnerCalls:
+    def __init__(self, drain: Drain) -> None:
+        self.drain = drain
+        self._info: dict[str, RunnerInfo] = {}
+
+    async def _call(self, call: RunnerCall, job: Any, kind: str) -> Any:
+        """One runner call, tried again once when the connection broke under it: the client
+        may reuse a kept-alive connection the runner closed a moment before (a broken pipe
+        on send), and a job is deterministic (seeded), so a second try is safe. A runner
+        that is really gone fails the second try too."""
+        try:
+            [result] = await self.drain.guard(call([job]))
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+            logger.warning("%s runner connection broke (%s); trying once more", kind, exc)
+            [result] = await self.drain.guard(call([job]))
+        return result
+
+    async def _call_or_503(self, call: RunnerCall, job: Any, kind: str) -> Any:
+        try:
+            return await self._call(call, job, kind)
+        except ShuttingDownError:
+            raise
+        except Exception:
+            logger.exception("%s runner call failed", kind)
+            raise runner_unavailable(kind) from None
+
+    async def run(self, call: RunnerCall, job_for: Callable[[VoiceReference | None], Any], voice: RunnerVoice | None, kind: str, voice_field: str) -> Any:
+        """The job `job_for` makes for the voice, sent by reference; sent again with the
+        voice's audio when the runner has not got it cached and cannot read it itself."""
+        result = await self._call_or_503(call, job_for(voice.reference if voice else None), kind)
+        if result.needs_reference and voice is not None:
+            try:
+                reference = await voice.with_audio()
+            except VoiceChangedError as exc:
+                raise APIError(409, str(exc), field=voice_field, error_type="conflict") from None
+            result = await self._call_or_503(call, job_for(reference), kind)
+        if voice is not None and not result.error:
+            voice.spoken = True
+        if result.error:
+            if result.error_is_client_fault:
+                raise APIError(400, result.error, field=voice_field)
+            raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
+        return result
+
+    async def info(self, kind: str, info: RunnerInfoCall) -> RunnerInfo:
+        """What a runner loaded (its source is recorded in every output's metadata); asked
+        once, since it does not change while the runner lives."""
+        if kind not in self._info:
+            try:
+                self._info[kind] = await info()
+            except Exception:
+                logger.exception("%s runner info failed", kind)
+                raise runner_unavailable(kind) from None
+        return self._info[kind]
+
+    async def model_source(self, kind: str, info: RunnerInfoCall) -> str:
+        return (await self.info(kind, info)).model_source

@@ -1,0 +1,72 @@
+"""Generating a text's chunks: each one a decode job (joining the runner's batch queue
+beside other requests' chunks) and then its own render; for a whole answer, all chunks at
+once within a window, joined with the crossfade."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from starlette.concurrency import run_in_threadpool
+
+from api.runner_calls import RunnerCalls, RunnerStages
+from api.speech_plan import SpeechPlan
+from audio.crossfade import crossfade_join
+from config import TTSSettings
+from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, TTSJob, VoiceReference
+from models.text_chunks import split_into_chunks
+
+
+class SpeechChunks:
+    def __init__(self, configured: TTSSettings, runners: RunnerCalls) -> None:
+        self.configured = configured
+        self.runners = runners
+
+    async def generate(self, stages: RunnerStages, plan: SpeechPlan, text: str, index: int) -> JobResult:
+        """Chunk `index`: its speech tokens from the batched decoder, then its own render."""
+        voice = plan.voice.reference
+        parameters = plan.chunk_parameters(index)
+
+        def job_for(reference: VoiceReference | None) -> TTSJob:
+            return TTSJob(text=text, voice=reference, **parameters)
+
+        started = time.perf_counter()
+        decoded: DecodeResult = await self.runners.run(stages.decode, job_for, voice, "tts", "voice")
+        rendered: JobResult = await self.runners.run(
+            stages.render, lambda reference: RenderJob(job=job_for(reference), speech_tokens=decoded.speech_tokens), voice, "tts", "voice"
+        )
+        return rendered.model_copy(
+            update={"text_tokens": decoded.text_tokens, "conditioning_cache_hit": decoded.conditioning_cache_hit, "generation_seconds": time.perf_counter() - started}
+        )
+
+    async def whole(self, stages: RunnerStages, plan: SpeechPlan) -> JobResult:
+        """The text's chunks as runner jobs of their own, joined here with the crossfade.
+        A long text neither runs alone nor makes short requests wait for all of it: at most
+        `tts.chunks_in_flight` of its chunks are queued at once, so it leaves room in every
+        batch."""
+        configured = self.configured
+        texts = split_into_chunks(plan.body.text, configured.max_chunk_chars)
+        window = asyncio.Semaphore(configured.chunks_in_flight)  # wakes waiters first come, first served
+        started = time.perf_counter()
+
+        async def generate(index: int, text: str) -> JobResult:
+            async with window:
+                return await self.generate(stages, plan, text, index)
+
+        tasks = [asyncio.create_task(generate(index, text)) for index, text in enumerate(texts)]
+        try:
+            results = await asyncio.gather(*tasks)
+        finally:  # one chunk failed, or the client left: the others need not be generated
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        audio = [result.audio for result in results if result.audio is not None]
+        joined = await run_in_threadpool(lambda: crossfade_join([payload.to_array() for payload in audio], audio[0].sample_rate, configured.crossfade_ms))
+        return JobResult(
+            audio=AudioPayload.from_array(joined, audio[0].sample_rate),
+            chunks=len(results),
+            conditioning_cache_hit=results[0].conditioning_cache_hit,
+            generation_seconds=time.perf_counter() - started,
+            text_tokens=sum(result.text_tokens for result in results),
+            speech_tokens=sum(result.speech_tokens for result in results),
+        )

@@ -1,0 +1,166 @@
+"""Serving speech (`/api/v1/tts` and the OpenAI route): admission, the voice, the plan, then
+the audio whole (stored, answered with its URL or bytes) or streamed while generated.
+
+Blocking work (speed change, encoding, storage) runs in the thread pool so one slow S3
+call or ffmpeg encode never stalls the event loop every other request shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import cached_property, partial
+from typing import Any
+
+import numpy as np
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import APIError
+from api.generation import GenerationServing
+from api.output_saving import OutputDetails
+from api.protocol import TTSRequest
+from api.runner_calls import RunnerInfoCall, RunnerStages
+from api.speech_chunks import SpeechChunks
+from api.speech_plan import SpeechPlan, plan_speech
+from api.speech_stream import SpeechStream, SpeechStreamingResponse
+from api.voice_resolution import BUILTIN_VOICE, ResolvedVoice
+from audio.encoding import output_spec
+from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
+from models.jobs import JobResult
+from models.metrics import timed_stage
+from models.text_chunks import split_for_streaming
+from outputs.store import new_output_name
+
+logger = logging.getLogger(__name__)
+
+
+async def changed_speed(samples: np.ndarray, sample_rate: int, speed: float, library: SpeedLibrary) -> tuple[np.ndarray, str | None]:
+    """Time stretching runs here, in the API's thread pool, never in the model runner:
+    another request's generation does not wait for it."""
+    try:
+        with timed_stage("api", "speed"):
+            return await run_in_threadpool(change_speed, samples, sample_rate, speed, library)
+    except SpeedChangeError as exc:
+        logger.error("speed change failed", extra={"error": str(exc)})
+        raise APIError(500, f"could not change the speed: {exc}", error_type="processing_error") from None
+
+
+class SpeechServing(GenerationServing):
+    @cached_property
+    def chunks(self) -> SpeechChunks:
+        return SpeechChunks(self.settings.tts, self.runners)
+
+    async def library_voice(self, name: str | None) -> ResolvedVoice:
+        """`/api/v1/tts`'s voice: a library voice by name, or the built-in one."""
+        if name is None:
+            return BUILTIN_VOICE
+        metadata, reference = await self.voices.runner_voice(name, "voice")
+        return ResolvedVoice(metadata.name, "library", metadata, reference)
+
+    async def tts(self, request: Request, body: TTSRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
+        return await self.speak(request, body, partial(self.library_voice, body.voice), stages, info)
+
+    async def speak(
+        self, request: Request, body: TTSRequest, resolve_voice: Callable[[], Awaitable[ResolvedVoice]], stages: RunnerStages, info: RunnerInfoCall,
+        *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None,
+    ) -> Response:
+        """Generate `body.text` in the voice `resolve_voice` finds: whole (then stored,
+        answered with its URL or its bytes), or with `stream_chunks` sent group by group as
+        it is generated. Holds one generation slot, taken before any other work, until the
+        last byte is sent."""
+        self.slots.acquire()
+        release_voice = self.in_use.hold(None)  # nothing held until the voice is known
+        handed_over = False
+        try:
+            voice = await resolve_voice()
+            release_voice = self.in_use.hold(voice.reference)
+            plan = plan_speech(self.settings.tts, body, voice, await self.runners.model_source("tts", info), extra_parameters or {})
+            if body.stream_chunks:
+                response = await self._streamed(request, plan, stages, sse=sse, media_type=media_type, store=store, release_voice=release_voice)
+                handed_over = True  # the response frees the slot and the voice when the stream ends
+                return response
+            return await self._whole(request, plan, stages)
+        finally:
+            if not handed_over:
+                release_voice()
+                self.slots.release()
+
+    def _record_use(self, voice: ResolvedVoice) -> None:
+        if voice.metadata is not None:
+            self.voices.library.record_use(voice.metadata.name)
+
+    async def _whole(self, request: Request, plan: SpeechPlan, stages: RunnerStages) -> Response:
+        result = await self.chunks.whole(stages, plan)
+        self._record_use(plan.voice)
+        assert result.audio is not None
+        started = time.perf_counter()
+        samples, used_library = await changed_speed(result.audio.to_array(), result.audio.sample_rate, plan.speed, plan.library)
+        speed_seconds = time.perf_counter() - started
+        spec = output_spec(plan.body.output_format, plan.body.sample_rate, self.settings.audio, result.audio.sample_rate)
+        details = {
+            "speed_factor_library_used": used_library, "speed_seconds": round(speed_seconds, 4),
+            "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
+        }
+        response = await self.saver.store(
+            request, "tts", samples, result.audio.sample_rate, spec, plan.body.response_mode, plan.summary,
+            OutputDetails(result.generation_seconds, plan.voice_name, plan.parameters | details, plan.model_source),
+        )
+        response.headers.update(plan.headers)
+        return response
+
+    async def _streamed(
+        self, request: Request, plan: SpeechPlan, stages: RunnerStages, *, sse: bool, media_type: str | None, store: bool, release_voice: Callable[[], None]
+    ) -> SpeechStreamingResponse:
+        configured = self.settings.tts
+        texts = split_for_streaming(plan.body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
+
+        def generate(index: int) -> Awaitable[JobResult]:
+            return self.chunks.generate(stages, plan, texts[index], index)
+
+        started = time.perf_counter()
+        first = await generate(0)
+        self._record_use(plan.voice)
+        assert first.audio is not None
+        source_rate = first.audio.sample_rate
+        spec = output_spec(plan.body.output_format, plan.body.sample_rate, self.settings.audio, source_rate)
+        stretched_by: set[str] = set()
+        speed_seconds = 0.0
+
+        async def postprocess(samples: np.ndarray) -> np.ndarray:
+            nonlocal speed_seconds
+            began = time.perf_counter()
+            changed, library_used = await changed_speed(samples, source_rate, plan.speed, plan.library)
+            speed_seconds += time.perf_counter() - began
+            stretched_by.update([library_used] if library_used else [])
+            return changed
+
+        filename = new_output_name("tts", spec.format.extension, plan.summary) if store else None
+
+        async def save(data: bytes, seconds: float) -> None:
+            assert filename is not None
+            details = {
+                "speed_factor_library_used": ",".join(sorted(stretched_by)) or None, "speed_seconds": round(speed_seconds, 4), "sample_rate": spec.sample_rate,
+                "chunks": len(texts), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
+            }
+            try:
+                await self.saver.save_encoded(
+                    "tts", data, seconds, spec, filename, OutputDetails(time.perf_counter() - started, plan.voice_name, plan.parameters | details, plan.model_source)
+                )
+            except Exception:  # the listener has the audio; only the stored copy is lost
+                logger.exception("streamed output could not be stored", extra={"output": filename})
+
+        stream = SpeechStream(
+            chunk_count=len(texts), first=first, generate=generate, postprocess=postprocess, spec=spec,
+            crossfade_ms=configured.crossfade_ms, request=request, on_complete=save if store else None,
+        )
+        headers = plan.headers | ({"X-Output-Filename": filename} if filename else {}) | ({"Cache-Control": "no-cache"} if sse else {})
+        content_type = "text/event-stream" if sse else media_type or spec.format.content_type
+
+        def close() -> None:
+            release_voice()
+            self.slots.release()
+
+        return SpeechStreamingResponse(stream, sse=sse, on_close=close, media_type=content_type, headers=headers)
