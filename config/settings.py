@@ -34,6 +34,8 @@ CONTRACT_ENV_NAMES: dict[str, tuple[str, str]] = {
     "CHATTERBOX_MODEL_SOURCE": ("model", "source"),
     "CHATTERBOX_MODEL_DIR": ("model", "dir"),
     "CHATTERBOX_DEVICE": ("model", "device"),
+    "CHATTERBOX_MODELS": ("model", "enabled"),
+    "CHATTERBOX_DEFAULT_MODEL": ("model", "default"),
     "STORAGE_BACKEND": ("storage", "backend"),
     "STORAGE_DIR": ("storage", "dir"),
     "S3_BUCKET": ("storage", "s3_bucket"),
@@ -55,14 +57,49 @@ class _Section(BaseModel):
     model_config = {"extra": "forbid"}
 
 
+ModelName = Literal["original", "multilingual", "turbo"]  # the Chatterbox family (models/families.py)
+
+
+class CheckpointSettings(_Section):
+    """Where one model's weights are: a local folder, else its hub repository."""
+
+    hf_repo_id: str
+    dir: Path | None
+
+
 class ModelSettings(_Section):
     source: Literal["auto", "huggingface", "local", "random"]
-    dir: Path | None
+    dir: Path | None  # the original model's folder (VC reads its S3Gen from there too)
     device: Literal["auto", "cuda", "cpu", "mps"]
-    hf_repo_id: str
+    hf_repo_id: str  # the original model's repository
+    multilingual: CheckpointSettings = CheckpointSettings(hf_repo_id="ResembleAI/chatterbox", dir=None)
+    turbo: CheckpointSettings = CheckpointSettings(hf_repo_id="ResembleAI/chatterbox-turbo", dir=None)
+    enabled: list[ModelName] = Field(["original", "multilingual", "turbo"], min_length=1)
+    default: ModelName = "original"
     random_seed: int
     random_t3_layers: int = Field(ge=1, le=30)
     random_s3gen: S3GenSize
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _comma_separated(cls, names: object) -> object:
+        """CHATTERBOX_MODELS="turbo,original" (a list in one variable)."""
+        if isinstance(names, str) and not names.lstrip().startswith("["):
+            return [name.strip() for name in names.split(",") if name.strip()]
+        return names
+
+    @model_validator(mode="after")
+    def _default_is_enabled(self) -> ModelSettings:
+        if len(set(self.enabled)) != len(self.enabled):
+            raise ValueError(f"model.enabled lists a model twice: {self.enabled}")
+        if self.default not in self.enabled:
+            raise ValueError(f"model.default is {self.default!r}, which model.enabled ({', '.join(self.enabled)}) does not list")
+        return self
+
+    def checkpoint(self, name: ModelName) -> CheckpointSettings:
+        if name == "original":
+            return CheckpointSettings(hf_repo_id=self.hf_repo_id, dir=self.dir)
+        return self.multilingual if name == "multilingual" else self.turbo
 
 
 class TTSSettings(_Section):

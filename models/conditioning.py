@@ -2,7 +2,7 @@
 
 Upstream `ChatterboxTTS.generate` writes the voice into `self.conds`, so two concurrent
 requests would speak in whichever voice was set last. Here conditionals are values: built
-from a reference clip, passed explicitly to generation, and memoised in a bounded LRU keyed
+from a reference clip (each model's way: `models/family_speech.conditionals`), passed explicitly to generation, and memoised in a bounded LRU keyed
 by the clip's content hash, because computing them costs about as much as a short
 generation. Exaggeration is not part of the key: it only scales one small tensor, applied
 per job (`with_exaggeration`), so a client sweeping it neither recomputes nor evicts anything.
@@ -16,11 +16,9 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-import librosa
 import numpy as np
 import torch
 from chatterbox.models.s3gen import S3GEN_SR, S3Gen
-from chatterbox.models.s3tokenizer import S3_SR
 from chatterbox.models.t3.modules.cond_enc import T3Cond
 from chatterbox.tts import ChatterboxTTS, Conditionals
 
@@ -90,25 +88,6 @@ class LRUCache(Generic[ValueT]):
 def s3gen_reference(s3gen: S3Gen, reference_24k: np.ndarray, device: str) -> dict:
     """S3Gen's speaker prompt (tokens, mels, x-vector) from at most 10 s of 24 kHz audio."""
     return s3gen.embed_ref(reference_24k[: ChatterboxTTS.DEC_COND_LEN], S3GEN_SR, device=device)
-
-
-def tts_conditionals(model: ChatterboxTTS, reference_24k: np.ndarray) -> Conditionals:
-    """The same conditionals `ChatterboxTTS.prepare_conditionals` builds, from samples
-    instead of a file path, returned instead of stored on the model; exaggeration is left
-    at zero, for `with_exaggeration` to set per job."""
-    reference_16k = librosa.resample(reference_24k, orig_sr=S3GEN_SR, target_sr=S3_SR)
-    gen = s3gen_reference(model.s3gen, reference_24k, model.device)
-    prompt_tokens = None
-    if prompt_len := model.t3.hp.speech_cond_prompt_len:
-        prompt_tokens, _ = model.s3gen.tokenizer.forward([reference_16k[: ChatterboxTTS.ENC_COND_LEN]], max_len=prompt_len)
-        prompt_tokens = torch.atleast_2d(prompt_tokens).to(model.device)
-    speaker = torch.from_numpy(model.ve.embeds_from_wavs([reference_16k], sample_rate=S3_SR))
-    t3_cond = T3Cond(
-        speaker_emb=speaker.mean(axis=0, keepdim=True).to(model.device),
-        cond_prompt_speech_tokens=prompt_tokens,
-        emotion_adv=torch.zeros(1, 1, 1),
-    ).to(device=model.device)
-    return Conditionals(t3_cond, gen)
 
 
 def with_exaggeration(conds: Conditionals, exaggeration: float, device: str) -> Conditionals:

@@ -59,6 +59,7 @@ class TTSJob(BaseModel):
     cfg_weight: float = 0.5
     temperature: float = 0.8
     seed: int
+    language: str | None = None  # ISO 639-1, for the multilingual model; None: English
 
 
 class VCJob(BaseModel):

@@ -2,7 +2,8 @@
 
 `auto` prefers a configured local folder, then the hub, then random weights with a loud
 warning; `local` and `huggingface` never fall back, so a production deploy that names its
-source fails at start-up instead of silently serving noise.
+source fails at start-up instead of silently serving noise. Each model family
+(`models/families.py`) has its own folder, repository and files.
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 import torch
+from chatterbox.mtl_tts import ChatterboxMultilingualTTS
 from chatterbox.tts import ChatterboxTTS
+from chatterbox.tts_turbo import ChatterboxTurboTTS
 from chatterbox.vc import ChatterboxVC
 
 from config import ModelSettings
-from models.random_weights import build_random_components, build_random_s3gen
+from config.settings import ModelName
+from models.families import FAMILIES, Family
+from models.random_weights import build_random_s3gen
 
 logger = logging.getLogger(__name__)
 
 LoadedSource = Literal["local", "huggingface", "random"]
-ModelT = TypeVar("ModelT", ChatterboxTTS, ChatterboxVC)
-TTS_FILES = ("ve.safetensors", "t3_cfg.safetensors", "s3gen.safetensors", "tokenizer.json")
+TTSModel = ChatterboxTTS | ChatterboxMultilingualTTS | ChatterboxTurboTTS
+ModelT = TypeVar("ModelT", ChatterboxTTS, ChatterboxMultilingualTTS, ChatterboxTurboTTS, ChatterboxVC)
 VC_FILES = ("s3gen.safetensors",)
-OPTIONAL_FILES = ("conds.pt",)
 
 
 class ModelLoadError(RuntimeError):
@@ -40,6 +44,7 @@ class Loaded(Generic[ModelT]):
     source: LoadedSource
     device: str
     location: str | None
+    family: Family = FAMILIES["original"]
 
     @property
     def random_weights(self) -> bool:
@@ -62,67 +67,71 @@ def resolve_device(requested: str) -> str:
     return "cpu"
 
 
-def _local_dir(settings: ModelSettings, required: tuple[str, ...]) -> Path:
-    if settings.dir is None:
-        raise ModelLoadError("CHATTERBOX_MODEL_SOURCE=local needs CHATTERBOX_MODEL_DIR")
-    missing = [name for name in required if not (settings.dir / name).is_file()]
+def _local_dir(folder: Path | None, variable: str, required: tuple[str, ...]) -> Path:
+    if folder is None:
+        raise ModelLoadError(f"CHATTERBOX_MODEL_SOURCE=local needs {variable}")
+    missing = [name for name in required if not (folder / name).is_file()]
     if missing:
-        raise ModelLoadError(f"CHATTERBOX_MODEL_DIR={settings.dir} lacks {', '.join(missing)}")
-    return settings.dir
+        raise ModelLoadError(f"{variable}={folder} lacks {', '.join(missing)}")
+    return folder
 
 
-def _hub_dir(settings: ModelSettings, required: tuple[str, ...]) -> Path:
+def _hub_dir(repo_id: str, required: tuple[str, ...], optional: tuple[str, ...]) -> Path:
     """Download (or reuse from the hub cache) the checkpoint files; returns their folder."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
     folder: Path | None = None
-    for name in required + OPTIONAL_FILES:
+    for name in required + optional:
         try:
-            folder = Path(hf_hub_download(repo_id=settings.hf_repo_id, filename=name)).parent
+            folder = Path(hf_hub_download(repo_id=repo_id, filename=name)).parent
         except EntryNotFoundError:
-            if name not in OPTIONAL_FILES:
+            if name not in optional:
                 raise
     assert folder is not None
     return folder
 
 
-def _resolve_checkpoint(settings: ModelSettings, required: tuple[str, ...]) -> tuple[LoadedSource, Path | None]:
+def _resolve_checkpoint(settings: ModelSettings, family: Family, required: tuple[str, ...] | None = None) -> tuple[LoadedSource, Path | None]:
+    checkpoint = settings.checkpoint(family.name)
+    required = family.files if required is None else required
     if settings.source == "random":
         return "random", None
-    if settings.source == "local" or (settings.source == "auto" and settings.dir is not None):
-        return "local", _local_dir(settings, required)
+    if settings.source == "local" or (settings.source == "auto" and checkpoint.dir is not None):
+        return "local", _local_dir(checkpoint.dir, family.dir_variable, required)
     try:
-        return "huggingface", _hub_dir(settings, required)
+        return "huggingface", _hub_dir(checkpoint.hf_repo_id, required, family.optional_files)
     except Exception as exc:
         if settings.source == "huggingface":
-            raise ModelLoadError(f"cannot download {settings.hf_repo_id} from the Hugging Face hub: {exc}") from exc
+            raise ModelLoadError(f"cannot download {checkpoint.hf_repo_id} from the Hugging Face hub: {exc}") from exc
         logger.warning(
-            "!!! RANDOM WEIGHTS !!! The Hugging Face hub is unreachable (%s) and no "
-            "CHATTERBOX_MODEL_DIR is set: serving randomly initialised Chatterbox networks. "
-            "Output will be noise. Set CHATTERBOX_MODEL_SOURCE/CHATTERBOX_MODEL_DIR to fix.",
-            exc,
+            "!!! RANDOM WEIGHTS !!! The Hugging Face hub is unreachable (%s) and no %s is set: "
+            "serving randomly initialised Chatterbox networks (%s). Output will be noise. "
+            "Set CHATTERBOX_MODEL_SOURCE and %s to fix.",
+            exc, family.dir_variable, family.name, family.dir_variable,
         )
         return "random", None
 
 
-def load_tts(settings: ModelSettings) -> Loaded[ChatterboxTTS]:
+def load_tts(settings: ModelSettings, name: ModelName = "original") -> Loaded:
+    """One TTS model of the family `name`, with its own architecture whatever the source."""
+    family = FAMILIES[name]
     device = resolve_device(settings.device)
-    source, folder = _resolve_checkpoint(settings, TTS_FILES)
+    source, folder = _resolve_checkpoint(settings, family)
     if folder is None:
-        t3, s3gen, voice_encoder, tokenizer = build_random_components(settings.random_seed, settings.random_t3_layers, settings.random_s3gen)
-        model = ChatterboxTTS(
-            t3.to(device).eval(), s3gen.to(device).eval(), voice_encoder.to(device).eval(), tokenizer, device
-        )
+        model = family.build_random(settings.random_seed, settings.random_t3_layers, settings.random_s3gen, device)
     else:
-        model = ChatterboxTTS.from_local(folder, device)
-    logger.info("tts model loaded", extra={"source": source, "device": device, "location": str(folder)})
-    return Loaded(model, source, device, None if folder is None else str(folder))
+        try:
+            model = family.from_local(folder, device)
+        except Exception as exc:  # a truncated file, a wrong checkpoint in the folder
+            raise ModelLoadError(f"the {name} model in {folder} cannot be loaded ({type(exc).__name__}: {str(exc)[:300]}); check {family.dir_variable}") from exc
+    logger.info("tts model loaded", extra={"model": name, "source": source, "device": device, "location": str(folder)})
+    return Loaded(model, source, device, None if folder is None else str(folder), family)
 
 
 def load_vc(settings: ModelSettings) -> Loaded[ChatterboxVC]:
     device = resolve_device(settings.device)
-    source, folder = _resolve_checkpoint(settings, VC_FILES)
+    source, folder = _resolve_checkpoint(settings, FAMILIES["original"], VC_FILES)
     if folder is None:
         model = ChatterboxVC(build_random_s3gen(settings.random_seed, settings.random_s3gen).to(device).eval(), device)
     else:

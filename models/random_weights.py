@@ -1,9 +1,11 @@
 """Real Chatterbox classes with randomly initialised weights.
 
 The Hugging Face hub is not always reachable (CI, air-gapped installs). Random mode builds
-the same T3, S3Gen, VoiceEncoder and EnTokenizer the real checkpoint uses, with a small T3
-and a generated character tokenizer, so the whole inference path runs offline; only the
-sound is noise. Weights are drawn from a fixed seed so every replica is identical.
+each model family's own classes, as its checkpoint loader does: the original's Llama T3, the
+multilingual T3 with its 2,454-token vocabulary, Turbo's GPT-2 T3 and meanflow S3Gen, with a
+small T3 and a generated tokenizer of the right layout (`models/random_tokenizers.py`), so
+the whole inference path runs offline; only the sound is noise. Weights are drawn from a
+fixed seed so every replica is identical.
 
 S3Gen comes `small` (the default: the same classes, wired by upstream's own constructor,
 with fewer blocks and channels; renders about 30x faster on a CPU) or `full` (the real
@@ -17,11 +19,8 @@ after about as many speech tokens as saying its text takes (`utterance_tokens`).
 from __future__ import annotations
 
 import random
-import string
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 from unittest import mock
 
@@ -33,15 +32,16 @@ from chatterbox.models.s3gen.hifigan import HiFTGenerator
 from chatterbox.models.s3gen.transformer.upsample_encoder import UpsampleConformerEncoder
 from chatterbox.models.s3tokenizer import S3_TOKEN_RATE
 from chatterbox.models.t3 import T3
-from chatterbox.models.t3.llama_configs import LLAMA_520M_CONFIG_DICT, LLAMA_CONFIGS
+from chatterbox.models.t3.llama_configs import GPT2_MEDIUM_CONFIG, LLAMA_520M_CONFIG_DICT, LLAMA_CONFIGS
 from chatterbox.models.t3.modules.t3_config import T3Config
-from chatterbox.models.tokenizers import EnTokenizer
 from chatterbox.models.voice_encoder import VoiceEncoder
+from chatterbox.mtl_tts import ChatterboxMultilingualTTS
+from chatterbox.tts import ChatterboxTTS
+from chatterbox.tts_turbo import ChatterboxTurboTTS
 from s3tokenizer.model_v2 import ModelConfig, S3TokenizerV2
-from tokenizers import Tokenizer
-from tokenizers.models import BPE
 
 from config.settings import S3GenSize
+from models.random_tokenizers import TURBO_TEXT_VOCAB_SIZE, english_tokenizer, multilingual_tokenizer, turbo_tokenizer
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -58,39 +58,30 @@ SMALL_S3GEN: dict[type[torch.nn.Module], dict[str, Any]] = {
     HiFTGenerator: {"base_channels": 32},
 }
 SMALL_TOKENIZER = ModelConfig(n_audio_state=128, n_audio_head=2, n_audio_layer=1)
-SPECIAL_TOKENS = ["[STOP]", "[UNK]", "[SPACE]", "[PAD]", "[SEP]", "[CLS]", "[MASK]"]
-START_TOKEN = "[START]"
 
 
-def small_t3_config(num_layers: int) -> T3Config:
-    """The English T3 layout with fewer transformer layers (hidden size stays 1024,
-    which the perceiver resampler requires)."""
+def small_t3_config(num_layers: int, multilingual: bool = False) -> T3Config:
+    """The original (or multilingual) T3 layout with fewer transformer layers (hidden size
+    stays 1024, which the perceiver resampler requires)."""
     name = f"Llama_520M_{num_layers}_layers"
     LLAMA_CONFIGS.setdefault(name, {**LLAMA_520M_CONFIG_DICT, "num_hidden_layers": num_layers})
-    config = T3Config.english_only()
+    config = T3Config.multilingual() if multilingual else T3Config.english_only()
     config.llama_config_name = name
     return config
 
 
-def generated_tokenizer(config: T3Config) -> EnTokenizer:
-    """A character-level tokenizer whose ids fit the T3 text vocabulary: [STOP] and
-    [START] sit at the ids T3Config expects, each printable ASCII character has its own id,
-    anything else maps to [UNK]."""
-    tokens = SPECIAL_TOKENS + list(string.ascii_letters + string.digits + string.punctuation)
-    # Pad with reserved tokens so ids are contiguous up to [START] (a gap corrupts the file).
-    tokens += [f"[RESERVED_{index}]" for index in range(len(tokens), config.start_text_token)]
-    tokens.append(START_TOKEN)
-    vocab = {token: index for index, token in enumerate(tokens)}
-    assert vocab["[STOP]"] == config.stop_text_token
-    assert vocab[START_TOKEN] == config.start_text_token < config.text_tokens_dict_size
-
-    tokenizer = Tokenizer(BPE(vocab=vocab, merges=[], unk_token="[UNK]"))
-    tokenizer.add_special_tokens([token for token in tokens if len(token) > 1])
-    # EnTokenizer only loads from a file; the file lives just long enough to be read.
-    with tempfile.TemporaryDirectory(prefix="chatterbox-tokenizer-") as folder:
-        path = Path(folder) / "tokenizer.json"
-        tokenizer.save(str(path))
-        return EnTokenizer(str(path))
+def small_turbo_config(num_layers: int) -> T3Config:
+    """Turbo's T3 layout, as `ChatterboxTurboTTS.from_local` builds it, with fewer GPT-2 layers."""
+    name = f"GPT2_medium_{num_layers}_layers"
+    LLAMA_CONFIGS.setdefault(name, {**GPT2_MEDIUM_CONFIG, "n_layer": num_layers})
+    config = T3Config(text_tokens_dict_size=TURBO_TEXT_VOCAB_SIZE)
+    config.llama_config_name = name
+    config.speech_tokens_dict_size = 6563
+    config.input_pos_emb = None
+    config.speech_cond_prompt_len = 375
+    config.use_perceiver_resampler = False
+    config.emotion_adv = False
+    return config
 
 
 def _seeded(seed: int, factory: Callable[[], ModuleT]) -> ModuleT:
@@ -116,16 +107,33 @@ def _small_s3gen_parts() -> Iterator[None]:
         yield
 
 
-def build_random_s3gen(seed: int, size: S3GenSize) -> S3Gen:
+def build_random_s3gen(seed: int, size: S3GenSize, meanflow: bool = False) -> S3Gen:
     with _small_s3gen_parts() if size == "small" else nullcontext():
-        return _seeded(seed + 1, S3Gen)
+        return _seeded(seed + 1, lambda: S3Gen(meanflow=meanflow))
 
 
-def build_random_components(seed: int, t3_layers: int, s3gen_size: S3GenSize) -> tuple[T3, S3Gen, VoiceEncoder, EnTokenizer]:
+def build_random_original(seed: int, t3_layers: int, s3gen_size: S3GenSize, device: str) -> ChatterboxTTS:
     config = small_t3_config(t3_layers)
     t3 = _seeded(seed, lambda: T3(config))
-    voice_encoder = _seeded(seed + 2, VoiceEncoder)
-    return t3, build_random_s3gen(seed, s3gen_size), voice_encoder, generated_tokenizer(config)
+    parts = (t3, build_random_s3gen(seed, s3gen_size), _seeded(seed + 2, VoiceEncoder))
+    t3, s3gen, voice_encoder = (part.to(device).eval() for part in parts)
+    return ChatterboxTTS(t3, s3gen, voice_encoder, english_tokenizer(config), device)
+
+
+def build_random_multilingual(seed: int, t3_layers: int, s3gen_size: S3GenSize, device: str) -> ChatterboxMultilingualTTS:
+    config = small_t3_config(t3_layers, multilingual=True)
+    parts = (_seeded(seed + 3, lambda: T3(config)), build_random_s3gen(seed, s3gen_size), _seeded(seed + 2, VoiceEncoder))
+    t3, s3gen, voice_encoder = (part.to(device).eval() for part in parts)
+    return ChatterboxMultilingualTTS(t3, s3gen, voice_encoder, multilingual_tokenizer(config), device)
+
+
+def build_random_turbo(seed: int, t3_layers: int, s3gen_size: S3GenSize, device: str) -> ChatterboxTurboTTS:
+    config = small_turbo_config(t3_layers)
+    t3 = _seeded(seed + 4, lambda: T3(config))
+    del t3.tfmr.wte  # as upstream loads it: T3 feeds embeddings, never GPT-2's token ids
+    parts = (t3, build_random_s3gen(seed + 5, s3gen_size, meanflow=True), _seeded(seed + 2, VoiceEncoder))
+    t3, s3gen, voice_encoder = (part.to(device).eval() for part in parts)
+    return ChatterboxTurboTTS(t3, s3gen, voice_encoder, turbo_tokenizer(), device)
 
 
 def utterance_tokens(text: str, seed: int) -> int:

@@ -19,23 +19,21 @@ import threading
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from chatterbox.models.s3tokenizer import drop_invalid_tokens
-from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
+from chatterbox.tts import Conditionals
 
 from config import TTSSettings
 from lifecycle.drain import ShuttingDownError
-from models.conditioning import LRUCache, tts_conditionals, with_exaggeration
+from models import family_speech
+from models.conditioning import LRUCache, with_exaggeration
 from models.jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
-from models.loader import Loaded
+from models.loader import Loaded, TTSModel
 from models.metrics import count_cache_lookup, metrics, timed_stage
 from models.random_weights import utterance_tokens
-from models.t3_batch import DecodeRequest, decode_batch
+from models.t3_batch import DecodeRequest, TurboDecodeRequest, decode_batch
 from models.voice_references import ReferenceReader
 
 logger = logging.getLogger(__name__)
 
-SPEECH_VOCAB_SIZE = 6561  # ids at or above are T3's start/stop tokens, never audio
 DECODE_BATCH = 16  # jobs decoded in one T3 loop; more wait for the next loop
 
 
@@ -44,7 +42,7 @@ class NoDefaultVoiceError(ClientFaultError):
 
 
 class TTSEngine:
-    def __init__(self, loaded: Loaded[ChatterboxTTS], settings: TTSSettings, references: ReferenceReader, stop: threading.Event | None = None) -> None:
+    def __init__(self, loaded: Loaded[TTSModel], settings: TTSSettings, references: ReferenceReader, stop: threading.Event | None = None) -> None:
         self.model = loaded.model
         self.references = references
         self.stop = stop or threading.Event()  # set when a shutdown's drain ends: decoding stops
@@ -70,24 +68,18 @@ class TTSEngine:
             return with_exaggeration(self.model.conds, job.exaggeration, self.model.device), True
         voice = job.voice
         with timed_stage("tts", "conditioning"):
-            conds, hit = self.cache.get_or_compute(voice.content_hash, lambda: tts_conditionals(self.model, self.references.samples(voice)), counted=counted)
+            conds, hit = self.cache.get_or_compute(
+                voice.content_hash, lambda: family_speech.conditionals(self.model, self.references.samples(voice)), counted=counted
+            )
         if counted:
             count_cache_lookup("tts", hit)
         return with_exaggeration(conds, job.exaggeration, self.model.device), hit
 
-    def _text_tokens(self, text: str) -> torch.Tensor:
-        tokens = self.model.tokenizer.text_to_tokens(punc_norm(text)).to(self.model.device)
-        return F.pad(F.pad(tokens, (1, 0), value=self.model.t3.hp.start_text_token), (0, 1), value=self.model.t3.hp.stop_text_token)[0]
+    def _request(self, job: TTSJob, tokens: torch.Tensor, conds: Conditionals) -> DecodeRequest | TurboDecodeRequest:
+        stop_after = utterance_tokens(job.text, job.seed) if self.random_weights else None
+        return family_speech.decode_request(self.model, job, tokens, conds.t3, self.settings, stop_after)
 
-    def _request(self, job: TTSJob, tokens: torch.Tensor, conds: Conditionals) -> DecodeRequest:
-        return DecodeRequest(
-            text_tokens=tokens, cond=conds.t3, generator=torch.Generator(device=self.model.device).manual_seed(job.seed),
-            max_new_tokens=self.settings.max_new_tokens, cfg_weight=job.cfg_weight, temperature=job.temperature,
-            top_p=self.settings.top_p, min_p=self.settings.min_p, repetition_penalty=self.settings.repetition_penalty,
-            stop_after=utterance_tokens(job.text, job.seed) if self.random_weights else None,
-        )
-
-    def _decode(self, requests: list[DecodeRequest]) -> list[torch.Tensor | Exception]:
+    def _decode(self, requests: list[DecodeRequest | TurboDecodeRequest]) -> list[torch.Tensor | Exception]:
         """All requests in loops of DECODE_BATCH; if a loop fails, its requests are retried
         one by one so only the job at fault fails."""
         decoded: list[torch.Tensor | Exception] = []
@@ -114,12 +106,12 @@ class TTSEngine:
         error. The same seed gives the same tokens whatever else is in the batch."""
         results: list[DecodeResult | None] = [None] * len(jobs)
         ready: list[int] = []
-        requests: list[DecodeRequest] = []
+        requests: list[DecodeRequest | TurboDecodeRequest] = []
         with torch.inference_mode():  # conditioning (maybe a storage read) outside T3's lock
             for index, job in enumerate(jobs):
                 try:
                     conds, hit = self._conditionals(job, counted=True)
-                    tokens = self._text_tokens(job.text)
+                    tokens = family_speech.text_tokens(self.model, job.text, job.language)
                 except Exception as exc:
                     results[index] = failed_job(exc, "tts", DecodeResult)
                     continue
@@ -143,17 +135,13 @@ class TTSEngine:
             with torch.inference_mode():
                 conds, _ = self._conditionals(render.job, counted=False)
             with self._s3gen_lock, torch.inference_mode():
-                speech = drop_invalid_tokens(torch.tensor(render.speech_tokens, dtype=torch.long))
-                speech = speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
-                if speech.numel() == 0:
+                torch.manual_seed(render.job.seed)
+                with timed_stage("tts", "s3gen"):
+                    samples = family_speech.render(self.model, render.speech_tokens, conds.gen)
+                if samples.size == 0:
                     logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(render.job.text)})
-                    samples = np.zeros(0, dtype=np.float32)
                 else:
-                    torch.manual_seed(render.job.seed)
-                    with timed_stage("tts", "s3gen"):
-                        wav, _ = self.model.s3gen.inference(speech_tokens=speech, ref_dict=conds.gen)
                     with timed_stage("tts", "watermark"):
-                        samples = wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
                         samples = np.asarray(self.model.watermarker.apply_watermark(samples, sample_rate=self.sample_rate), dtype=np.float32)
             return JobResult(audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, speech_tokens=len(render.speech_tokens))
         except Exception as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import huggingface_hub.constants
 import pytest
 from chatterbox.tts import ChatterboxTTS
 
@@ -35,6 +36,13 @@ def random_model_settings(t3_layers: int = 1, s3gen: S3GenSize = "small") -> Mod
     """Random weights on the CPU, for models built in the test process (one T3 layer and the
     small S3Gen unless a test needs more)."""
     return ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=t3_layers, random_s3gen=s3gen)
+
+
+@pytest.fixture
+def hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub answers at once with 'offline' instead of retrying a dead network."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-cache")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 
 from audio.codec import decode
-from models.conditioning import tts_conditionals, with_exaggeration
+from models.conditioning import with_exaggeration
+from models.family_speech import conditionals
 from models.jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
@@ -34,7 +35,7 @@ def model(random_tts: Loaded[ChatterboxTTS]) -> ChatterboxTTS:
 def voices(model: ChatterboxTTS) -> dict[str, Conditionals]:
     alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
-    return {"alex": with_exaggeration(tts_conditionals(model, alex), 0.5, model.device), "bella": with_exaggeration(tts_conditionals(model, bella), 0.9, model.device)}
+    return {"alex": with_exaggeration(conditionals(model, alex), 0.5, model.device), "bella": with_exaggeration(conditionals(model, bella), 0.9, model.device)}
 
 
 def text_tokens(model: ChatterboxTTS, text: str) -> torch.Tensor:

@@ -30,6 +30,19 @@ def test_contract_names_and_generic_overrides(monkeypatch: pytest.MonkeyPatch) -
     assert settings.tts.max_chunk_chars == 120
 
 
+def test_models_enabled_default_and_their_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings().model
+    assert (settings.enabled, settings.default) == (["original", "multilingual", "turbo"], "original")
+    monkeypatch.setenv("CHATTERBOX_MODELS", " turbo, multilingual ")
+    monkeypatch.setenv("CHATTERBOX_DEFAULT_MODEL", "turbo")
+    monkeypatch.setenv("CHATTERBOX_MODEL_DIR", "/models/original")
+    monkeypatch.setenv("CHATTERBOX_MODEL__TURBO__DIR", "/models/turbo")
+    settings = load_settings().model
+    assert (settings.enabled, settings.default) == (["turbo", "multilingual"], "turbo")
+    assert str(settings.checkpoint("turbo").dir) == "/models/turbo" and settings.checkpoint("turbo").hf_repo_id == "ResembleAI/chatterbox-turbo"
+    assert str(settings.checkpoint("original").dir) == "/models/original" and settings.checkpoint("multilingual").dir is None
+
+
 def test_api_keys_and_openai_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("API_KEYS", raising=False)
     assert load_settings().auth.api_keys == []  # unset: open, for local use
@@ -53,6 +66,9 @@ def test_api_keys_and_openai_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"CHATTERBOX_OPENAI__VOICE_RESOLUTION": '["library", "library"]'}, "each step may appear once"),
         ({"CHATTERBOX_LOGGING__LEVEL": "LOUD"}, "logging.level (env CHATTERBOX_LOGGING__LEVEL)"),
         ({"CHATTERBOX_RUNNER__MAX_BATCH_SIZE": "1"}, "runner.max_batch_size (env CHATTERBOX_RUNNER__MAX_BATCH_SIZE)"),  # BentoML would crash at start
+        ({"CHATTERBOX_MODELS": "turbo,tts-2"}, "model.enabled.1 (env CHATTERBOX_MODELS)"),
+        ({"CHATTERBOX_MODELS": "turbo", "CHATTERBOX_DEFAULT_MODEL": "original"}, "model.default is 'original', which model.enabled (turbo) does not list"),
+        ({"CHATTERBOX_MODELS": "turbo,turbo", "CHATTERBOX_DEFAULT_MODEL": "turbo"}, "model.enabled lists a model twice"),
     ],
 )
 def test_bad_values_stop_start_up_naming_the_key(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:

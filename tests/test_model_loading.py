@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
-import huggingface_hub.constants
 import pytest
 
 from config.settings import ModelSettings
-from models.loader import TTS_FILES, ModelLoadError, _resolve_checkpoint, load_tts, resolve_device
+from models.families import FAMILIES
+from models.loader import ModelLoadError, _resolve_checkpoint, load_tts, resolve_device
+
+ORIGINAL = FAMILIES["original"]
 
 
 def settings(**overrides) -> ModelSettings:
@@ -16,37 +18,30 @@ def settings(**overrides) -> ModelSettings:
     return ModelSettings(**(base | overrides))
 
 
-@pytest.fixture
-def hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hub answers at once with 'offline' instead of retrying a dead network."""
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-cache")
-
-
 def test_local_needs_a_folder() -> None:
     with pytest.raises(ModelLoadError, match="CHATTERBOX_MODEL_DIR"):
-        _resolve_checkpoint(settings(source="local"), TTS_FILES)
+        _resolve_checkpoint(settings(source="local"), ORIGINAL)
 
 
 def test_local_names_the_missing_files(tmp_path) -> None:
     (tmp_path / "ve.safetensors").write_bytes(b"")
     with pytest.raises(ModelLoadError, match="t3_cfg.safetensors, s3gen.safetensors, tokenizer.json"):
-        _resolve_checkpoint(settings(source="local", dir=tmp_path), TTS_FILES)
+        _resolve_checkpoint(settings(source="local", dir=tmp_path), ORIGINAL)
 
 
 def test_auto_with_a_folder_means_local_without_fallback(tmp_path) -> None:
     with pytest.raises(ModelLoadError):
-        _resolve_checkpoint(settings(source="auto", dir=tmp_path), TTS_FILES)
+        _resolve_checkpoint(settings(source="auto", dir=tmp_path), ORIGINAL)
 
 
 def test_huggingface_never_falls_back(hub_offline: None) -> None:
     with pytest.raises(ModelLoadError, match="Hugging Face hub"):
-        _resolve_checkpoint(settings(source="huggingface"), TTS_FILES)
+        _resolve_checkpoint(settings(source="huggingface"), ORIGINAL)
 
 
 def test_auto_falls_back_to_random_with_a_loud_warning(hub_offline: None, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="models.loader"):
-        assert _resolve_checkpoint(settings(source="auto"), TTS_FILES) == ("random", None)
+        assert _resolve_checkpoint(settings(source="auto"), ORIGINAL) == ("random", None)
     assert "RANDOM WEIGHTS" in caplog.text
 
 

@@ -1,0 +1,68 @@
+"""The Chatterbox model family: what distinguishes the original model, Multilingual and
+Turbo, in one place the loader, the engines and the API read.
+
+| | original | multilingual | turbo |
+| --- | --- | --- | --- |
+| T3 | Llama 520M, CFG | Llama 520M, CFG, language token | GPT-2 medium, no CFG |
+| languages | en | 23 | en |
+| S3Gen | 10 flow steps | 10 flow steps | meanflow, 2 steps |
+| hub repository | ResembleAI/chatterbox | ResembleAI/chatterbox | ResembleAI/chatterbox-turbo |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import chatterbox.models.tokenizers.tokenizer as tokenizer_module
+from chatterbox.mtl_tts import ChatterboxMultilingualTTS
+from chatterbox.tts import ChatterboxTTS
+from chatterbox.tts_turbo import ChatterboxTurboTTS
+
+from config.settings import ModelName, S3GenSize
+from models.languages import ENGLISH_ONLY, LANGUAGES
+from models.random_weights import build_random_multilingual, build_random_original, build_random_turbo
+
+CANGJIE_TABLE = "Cangjie5_TC.json"
+
+
+def _multilingual_from_local(folder: Path, device: str) -> ChatterboxMultilingualTTS:
+    """Upstream's loader, except that the Cangjie table (Chinese) is read from the folder:
+    upstream asks the hub for it even when loading locally, so air-gapped installs lost Chinese."""
+    table = folder / CANGJIE_TABLE
+    with mock.patch.object(tokenizer_module, "hf_hub_download", lambda **_: str(table)) if table.is_file() else nullcontext():
+        return ChatterboxMultilingualTTS.from_local(folder, device)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: ModelName
+    files: tuple[str, ...]  # a checkpoint folder must hold these
+    optional_files: tuple[str, ...]  # and may hold these (conds.pt: the built-in voice)
+    dir_variable: str  # the environment variable naming its local folder
+    languages: dict[str, str]  # ISO 639-1 code -> name
+    guidance: bool  # honours cfg_weight, exaggeration and min_p (Turbo ignores them upstream)
+    from_local: Callable[[Path, str], Any]
+    build_random: Callable[[int, int, S3GenSize, str], Any]
+
+
+FAMILIES: dict[ModelName, Family] = {
+    "original": Family(
+        "original", ("ve.safetensors", "t3_cfg.safetensors", "s3gen.safetensors", "tokenizer.json"), ("conds.pt",),
+        "CHATTERBOX_MODEL_DIR", ENGLISH_ONLY, True, ChatterboxTTS.from_local, build_random_original,
+    ),
+    "multilingual": Family(
+        "multilingual", ("ve.pt", "t3_mtl23ls_v2.safetensors", "s3gen.pt", "grapheme_mtl_merged_expanded_v1.json", CANGJIE_TABLE), ("conds.pt",),
+        "CHATTERBOX_MODEL__MULTILINGUAL__DIR", LANGUAGES, True, _multilingual_from_local, build_random_multilingual,
+    ),
+    "turbo": Family(
+        "turbo", ("ve.safetensors", "t3_turbo_v1.safetensors", "s3gen_meanflow.safetensors"),
+        # the GPT-2 tokenizer: tokenizer.json, or vocab.json with merges.txt (AutoTokenizer takes either)
+        ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "conds.pt"),
+        "CHATTERBOX_MODEL__TURBO__DIR", ENGLISH_ONLY, False, ChatterboxTurboTTS.from_local, build_random_turbo,
+    ),
+}
