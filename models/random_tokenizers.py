@@ -46,6 +46,7 @@ GRAPHEME_RANGES = [  # (first, last) code points
     (0x0600, 0x06FF),  # Arabic
     (0x0900, 0x097F),  # Devanagari
     (0x1100, 0x11FF),  # Hangul jamo (Korean syllables are decomposed into these)
+    (0x3000, 0x303F),  # CJK punctuation (full-width forms become ASCII under NFKD)
     (0x3040, 0x30FF),  # hiragana and katakana
 ]
 CANGJIE_LETTERS = string.ascii_lowercase[:25]  # Cangjie codes use a-y

@@ -3,6 +3,8 @@ generated tokenizers, and the loader's per-model checkpoint rules."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 import torch
 from chatterbox.models.s3gen import S3Gen
@@ -46,7 +48,7 @@ def test_multilingual_tokenizes_every_language_within_its_vocabulary(models: dic
     model = models["multilingual"].model
     assert isinstance(model, ChatterboxMultilingualTTS) and model.t3.hp.is_multilingual
     tokenizer, vocab = model.tokenizer, model.tokenizer.tokenizer.get_vocab()
-    samples = {"fr": "Bonjour à tous", "ru": "Привет, мир", "el": "Καλημέρα", "ko": "안녕하세요", "ja": "こんにちは", "hi": "नमस्ते", "he": "שלום", "ar": "مرحبا", "zh": "你好世界"}
+    samples = {"fr": "Bonjour à tous", "ru": "Привет, мир", "el": "Καλημέρα", "ko": "안녕하세요", "ja": "今日は良い天気です。", "hi": "नमस्ते", "he": "שלום", "ar": "مرحبا", "zh": "你好，世界。"}
     for code, text in samples.items():
         ids = tokenizer.encode(text, language_id=code)
         assert ids[0] == vocab[f"[{code}]"], code
@@ -54,6 +56,8 @@ def test_multilingual_tokenizes_every_language_within_its_vocabulary(models: dic
         assert vocab[UNK] not in ids, f"{code}: {tokenizer.decode(ids)}"
     chinese = tokenizer.decode(tokenizer.encode("你好", language_id="zh"))
     assert "[cj_" in chinese  # Chinese goes through the (generated) Cangjie table, offline
+    japanese = tokenizer.decode(tokenizer.encode("天気", language_id="ja"))
+    assert "天" not in japanese and "て" in unicodedata.normalize("NFC", japanese)  # kanji read as kana (pykakasi)
     assert set(LANGUAGES) == {"ar", "da", "de", "el", "en", "es", "fi", "fr", "he", "hi", "it", "ja", "ko", "ms", "nl", "no", "pl", "pt", "ru", "sv", "sw", "tr", "zh"}
 
 
