@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import bentoml
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
@@ -59,7 +59,7 @@ from api.protocol import (
 from api.rate_limits import TokenBuckets
 from api.request_ids import RequestIds
 from api.request_timeout import install as install_request_timeout
-from api.runner_calls import RunnerCalls, RunnerStages
+from api.runner_calls import ModelRunner, RunnerCalls, RunnerStages, TTSModels
 from api.runner_voices import VoicesInUse
 from api.speech_serving import SpeechServing
 from api.vc_serving import VCForm, VCServing
@@ -70,12 +70,13 @@ from concat.jobs import JobManager
 from concat.protocol import ConcatRequest
 from config import get_settings
 from config.logs import configure_logging
+from config.settings import ModelName
 from lifecycle.drain import Drain
 from outputs.library import OutputLibrary
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
 from outputs.query import OutputListQuery, OutputSortKey
 from outputs.store import OutputStore, OutputType
-from runners.tts_runner import TTSRunner
+from runners.tts_runner import MultilingualRunner, TTSRunner, TurboRunner
 from runners.vc_runner import VCRunner
 from storage import create_storage
 from storage.idempotency import IdempotencyStore
@@ -88,6 +89,8 @@ from voices.store import VoiceStore
 logger = logging.getLogger(__name__)
 settings = get_settings()
 configure_logging(settings.logging.level)
+ENABLED_MODELS: list[ModelName] = settings.model.enabled  # fixed at import: BentoML reads the runner dependencies from the class
+RUNNER_ATTRIBUTES: dict[ModelName, str] = {"original": "tts_runner", "multilingual": "multilingual_runner", "turbo": "turbo_runner"}
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 429, 500, 503)}  # 401 with API keys on, 429 past a rate limit
 VOICE_ERRORS = {**ERRORS, 412: {"model": ErrorResponse}}
@@ -240,7 +243,13 @@ def voice_filter_of(
 @bentoml.service(name="chatterbox", workers=1, traffic={"timeout": 3600})
 @bentoml.asgi_app(app, path="/")
 class ChatterboxService:
-    tts_runner = bentoml.depends(TTSRunner)
+    # one runner service per enabled TTS model (runners/tts_runner.py): disabled ones never start
+    if "original" in ENABLED_MODELS:
+        tts_runner = bentoml.depends(TTSRunner)
+    if "multilingual" in ENABLED_MODELS:
+        multilingual_runner = bentoml.depends(MultilingualRunner)
+    if "turbo" in ENABLED_MODELS:
+        turbo_runner = bentoml.depends(TurboRunner)
     vc_runner = bentoml.depends(VCRunner)
 
     def __init__(self) -> None:
@@ -257,13 +266,14 @@ class ChatterboxService:
         saver = OutputSaver(self.output_library)
         slots = AdmissionSlots(settings.limits.max_pending_generations)
         self.drain.on_start(slots.close)
+        self.tts_models = TTSModels(self.model_runner, ENABLED_MODELS, settings.model.default)
         self.speech_serving = SpeechServing(settings, self.voices, runners, saver, slots, voices_in_use)
         self.vc_serving = VCServing(settings, self.voices, runners, saver, slots, voices_in_use)
         self.health_serving = HealthServing(storage, self.library, self.output_library, self.drain, slots)
         self.jobs = JobManager(storage, settings.concat)
         self.concat_serving = ConcatServing(settings, self.output_library, self.outputs, self.library, self.jobs)
         resolver = VoiceResolver(settings.openai, self.voices, PredefinedVoices(settings.openai.predefined_voices_dir, settings.limits))
-        self.openai = OpenAIServing(settings.openai, self.speech_serving, runners, resolver)
+        self.openai = OpenAIServing(settings.openai, self.speech_serving, runners, self.tts_models, resolver)
         for library in (self.library, self.output_library):
             try:
                 report = library.sync()
@@ -286,9 +296,12 @@ class ChatterboxService:
         self.library.close()
         self.output_library.close()
 
-    @property
-    def tts_stages(self) -> RunnerStages:
-        return RunnerStages(self.tts_runner.to_async.decode, self.tts_runner.to_async.render)
+    def _tts_runners(self) -> dict[ModelName, Any]:
+        return {name: getattr(self, RUNNER_ATTRIBUTES[name]) for name in ENABLED_MODELS}
+
+    def model_runner(self, name: ModelName) -> ModelRunner:
+        runner = getattr(self, RUNNER_ATTRIBUTES[name])
+        return ModelRunner(name, RunnerStages(runner.to_async.decode, runner.to_async.render), runner.to_async.info)
 
     @property
     def vc_stages(self) -> RunnerStages:
@@ -296,7 +309,7 @@ class ChatterboxService:
 
     async def forget_conditioning(self, content_hashes: list[str]) -> None:
         """Best effort: a runner that misses this evicts the entry by LRU; no record points to it."""
-        for runner in (self.tts_runner, self.vc_runner):
+        for runner in (*self._tts_runners().values(), self.vc_runner):
             try:
                 await runner.to_async.forget(content_hashes)
             except Exception:
@@ -306,13 +319,14 @@ class ChatterboxService:
     async def health(self) -> JSONResponse:
         """Version, the model source actually loaded (so `random` is never hidden), device,
         storage backend, and readiness (503 until every part is ready)."""
-        body, status = await self.health_serving.health(self.tts_runner.to_async.info, self.vc_runner.to_async.info)
+        infos = {name: runner.to_async.info for name, runner in self._tts_runners().items()}
+        body, status = await self.health_serving.health(infos, settings.model.default, self.vc_runner.to_async.info)
         return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
     @app.post("/api/v1/tts", response_model=OutputResponse, responses={**ERRORS, 200: AUDIO_RESPONSE})
     async def tts(self, request: Request, body: TTSRequest) -> Response:
         """Speak `text` in a library voice (or the built-in one)."""
-        return await self.speech_serving.tts(request, body, self.tts_stages, self.tts_runner.to_async.info)
+        return await self.speech_serving.tts(request, body, self.tts_models)
 
     @app.post("/api/v1/vc", response_model=OutputResponse, responses={**ERRORS, 200: AUDIO_RESPONSE})
     async def vc(
@@ -473,22 +487,22 @@ class ChatterboxService:
         """OpenAI's `audio.speech.create`: the audio streams while it is generated. Headers
         `X-Voice-Resolved`/`X-Voice-Source` say which voice spoke; `X-Output-Filename` where
         the stored copy will be once the stream completed."""
-        return await self.openai.speech(request, body, self.tts_stages, self.tts_runner.to_async.info)
+        return await self.openai.speech(request, body)
 
     @app.get("/v1/models", tags=["OpenAI"], response_model=ModelList, responses=OPENAI_ERRORS)
     async def openai_models(self) -> ModelList:
-        """The accepted `model` names (all run the same Chatterbox model)."""
+        """The accepted `model` names: those of `openai.model_map` whose Chatterbox model is enabled."""
         return self.openai.models()
 
     @app.get("/v1/models/{model}", tags=["OpenAI"], response_model=ModelObject, responses=OPENAI_ERRORS)
     async def openai_model(self, model: str) -> ModelObject:
-        return self.openai.model(model)
+        return self.openai.model_object(model)
 
     @app.get("/v1/audio/voices", tags=["OpenAI"], response_model=VoiceListing, responses=OPENAI_ERRORS)
     async def openai_voices(self) -> VoiceListing:
         """The names `voice` accepts: library voices, aliases, predefined files, and what any
         other name falls back to."""
-        return await self.openai.voices(self.tts_runner.to_async.info)
+        return await self.openai.voices()
 
     # --- outputs ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from api import __version__
 from api.admission import AdmissionSlots
 from api.protocol import GenerationsHealth, HealthResponse, ModelHealth, OutputIndexHealth, StorageHealth, VoiceIndexHealth
 from api.runner_calls import RunnerInfoCall
+from config.settings import ModelName
 from lifecycle.drain import Drain
 from outputs.library import OutputLibrary
 from storage import Storage, StorageError
@@ -41,7 +42,7 @@ async def model_health(info: RunnerInfoCall) -> ModelHealth:
         return ModelHealth(ready=False, error=RUNNER_NOT_READY)
     lookups = runner.conditioning_cache_hits + runner.conditioning_cache_misses
     return ModelHealth(
-        ready=True, source=runner.model_source, device=runner.device, has_default_voice=runner.has_default_voice,
+        ready=True, model=runner.model, source=runner.model_source, device=runner.device, has_default_voice=runner.has_default_voice,
         conditioning_cache_entries=runner.conditioning_cache_entries, conditioning_cache_hits=runner.conditioning_cache_hits,
         conditioning_cache_misses=runner.conditioning_cache_misses,
         conditioning_cache_hit_rate=round(runner.conditioning_cache_hits / lookups, 4) if lookups else None,
@@ -67,15 +68,19 @@ class HealthServing:
             return StorageHealth(backend=self.storage.backend, ready=False, error="the storage backend is not reachable or not writable; see the service log")
         return StorageHealth(backend=self.storage.backend, ready=True)
 
-    async def health(self, tts_info: RunnerInfoCall, vc_info: RunnerInfoCall) -> tuple[HealthResponse, int]:
+    async def health(self, tts_infos: dict[ModelName, RunnerInfoCall], default: ModelName, vc_info: RunnerInfoCall) -> tuple[HealthResponse, int]:
         """The body and its status: 200 when every part is ready, else 503."""
-        tts, vc, storage = await asyncio.gather(model_health(tts_info), model_health(vc_info), self._storage())
+        names = list(tts_infos)
+        *models, vc, storage = await asyncio.gather(*(model_health(tts_infos[name]) for name in names), model_health(vc_info), self._storage())
+        by_name = dict(zip(names, models, strict=True))
+        tts = by_name[default]
         voice_index = VoiceIndexHealth(ready=self.voices.loaded, voices=self.voices.size)
         outputs_index = OutputIndexHealth(ready=self.outputs.loaded, outputs=self.outputs.size)
         draining = self.drain.started.is_set()
-        ready = tts.ready and vc.ready and storage.ready and voice_index.ready and outputs_index.ready and not draining
+        ready = all(model.ready for model in models) and vc.ready and storage.ready and voice_index.ready and outputs_index.ready and not draining
         body = HealthResponse(
-            status="draining" if draining else "ok" if ready else "unavailable", ready=ready, version=__version__, tts=tts, vc=vc, storage=storage, voice_index=voice_index,
+            status="draining" if draining else "ok" if ready else "unavailable", ready=ready, version=__version__,
+            tts=tts, models=by_name, default_model=default, vc=vc, storage=storage, voice_index=voice_index,
             outputs_index=outputs_index, generations=GenerationsHealth(in_flight=self.slots.active, limit=self.slots.limit),
         )
         return body, 200 if ready else 503

@@ -25,7 +25,9 @@ class SpeechRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, description="`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts` or `chatterbox` (see GET /v1/models); all run the same Chatterbox model.")
+    model: str = Field(
+        min_length=1, description="A name GET /v1/models lists: `tts-1` (Chatterbox-Turbo), `tts-1-hd`, `gpt-4o-mini-tts`, `chatterbox` (the original), `chatterbox-turbo`, `chatterbox-multilingual` (`openai.model_map`)."
+    )
     input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, description="The text to speak.")
     voice: str | VoiceID = Field(description="A library voice, an alias such as `alloy`, a predefined voice file; see GET /v1/audio/voices.")
     instructions: str | None = Field(None, max_length=MAX_INPUT_CHARS, description="Accepted and recorded in the output's metadata; Chatterbox has no prompt for delivery: use `exaggeration`.")
@@ -36,6 +38,7 @@ class SpeechRequest(BaseModel):
     cfg_weight: CFGWeight | None = Field(None, description="Chatterbox extension: classifier-free guidance weight.")
     temperature: Temperature | None = Field(None, description="Chatterbox extension: sampling temperature.")
     seed: Seed | None = Field(None, description="Chatterbox extension: same seed, same audio.")
+    language: str | None = Field(None, pattern="^[a-z]{2}$", description="Chatterbox extension: ISO 639-1 language of `input` (chatterbox-multilingual speaks 23); omitted: en.")
 
     @field_validator("input")
     @classmethod

@@ -11,39 +11,55 @@ from fastapi.responses import Response
 from api.errors import APIError
 from api.openai_protocol import OPENAI_CONTENT_TYPES, ModelList, ModelObject, SpeechRequest, VoiceListing
 from api.protocol import TTSRequest
-from api.runner_calls import RunnerCalls, RunnerInfoCall, RunnerStages
+from api.runner_calls import RunnerCalls, TTSModels
 from api.speech_serving import SpeechServing
 from api.voice_resolution import VoiceResolver
 from audio.formats import OutputFormat
 from config import OpenAISettings
+from config.settings import ModelName
 
 MODELS_CREATED = 1_735_689_600  # 2025-01-01: OpenAI's model objects carry a creation time
 PCM_SAMPLE_RATE = 24_000  # OpenAI's pcm is 24 kHz whatever else is configured
 
 
 class OpenAIServing:
-    def __init__(self, settings: OpenAISettings, speech_serving: SpeechServing, runners: RunnerCalls, resolver: VoiceResolver) -> None:
+    def __init__(self, settings: OpenAISettings, speech_serving: SpeechServing, runners: RunnerCalls, tts_models: TTSModels, resolver: VoiceResolver) -> None:
         self.settings = settings
         self.speech_serving = speech_serving
         self.runners = runners
+        self.tts_models = tts_models
         self.resolver = resolver
 
-    def models(self) -> ModelList:
-        return ModelList(data=[ModelObject(id=name, created=MODELS_CREATED) for name in self.settings.models])
+    def _served(self) -> dict[str, ModelName]:
+        """The accepted names: those mapped to an enabled model."""
+        return {name: model for name, model in self.settings.model_map.items() if model in self.tts_models.enabled}
 
-    def model(self, model_id: str) -> ModelObject:
-        if model_id not in self.settings.models:
-            raise APIError(404, f"The model `{model_id}` does not exist; GET /v1/models lists the models", field="model", error_type="model_not_found")
+    def models(self) -> ModelList:
+        return ModelList(data=[ModelObject(id=name, created=MODELS_CREATED) for name in self._served()])
+
+    def model(self, model_id: str) -> ModelName:
+        """The Chatterbox model an OpenAI model name runs, or OpenAI's 404."""
+        served = self._served()
+        if model_id not in served:
+            raise APIError(404, f"The model `{model_id}` does not exist; GET /v1/models lists the models: {', '.join(served)}", field="model", error_type="model_not_found")
+        return served[model_id]
+
+    def model_object(self, model_id: str) -> ModelObject:
+        self.model(model_id)
         return ModelObject(id=model_id, created=MODELS_CREATED)
 
-    async def voices(self, info: RunnerInfoCall) -> VoiceListing:
-        runner = await self.runners.info("tts", info)
-        return await self.resolver.listing(runner.has_default_voice)
+    async def voices(self) -> VoiceListing:
+        runner = self.tts_models.pick(None)
+        info = await self.runners.info(runner.name, runner.info)
+        return await self.resolver.listing(info.has_default_voice)
 
-    async def speech(self, request: Request, body: SpeechRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
-        self.model(body.model)
-        runner = await self.runners.info("tts", info)
+    async def speech(self, request: Request, body: SpeechRequest) -> Response:
+        model = self.model(body.model)
+        runner = self.tts_models.pick(model)
+        info = await self.runners.info(runner.name, runner.info)
         tts = TTSRequest(
+            model=model,
+            language=body.language,
             text=body.input,
             exaggeration=body.exaggeration,
             cfg_weight=body.cfg_weight,
@@ -57,7 +73,7 @@ class OpenAIServing:
         )
         openai_parameters = {"model": body.model, "voice": body.voice_name, "instructions": body.instructions, "stream_format": body.stream_format}
         return await self.speech_serving.speak(
-            request, tts, partial(self.resolver.resolve, body.voice_name, runner.has_default_voice), stages, info,
+            request, tts, partial(self.resolver.resolve, body.voice_name, info.has_default_voice), self.tts_models,
             sse=body.stream_format == "sse",
             media_type=OPENAI_CONTENT_TYPES.get(body.response_format, body.response_format.content_type),
             store=self.settings.store_outputs,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from audio.formats import SAMPLE_RATES, OutputFormat, check_sample_rate
 from audio.speed import SpeedLibrary
 from concat.protocol import JobRecord
+from config.settings import ModelName
 from models.parameters import CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
 from outputs.query import MAX_NAMES
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
@@ -37,6 +38,10 @@ class TTSRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to speak; long text is split at sentence ends.")
+    model: ModelName | None = Field(None, description="`original`, `multilingual` or `turbo`, of those the deployment enables (see /api/v1/health); omitted: the configured default.")
+    language: str | None = Field(
+        None, pattern="^[a-z]{2}$", description="ISO 639-1 code of the text's language: the multilingual model speaks 23, the others `en` only; omitted: `en`."
+    )
     voice: str | None = Field(None, description="A voice name from the library; omitted: the model's built-in voice.")
     exaggeration: Exaggeration | None = Field(None, description="Emotion intensity; omitted: the voice's default, else 0.5 (neutral).")
     cfg_weight: CFGWeight | None = Field(None, description="Classifier-free guidance weight (pace/adherence); omitted: the voice's default, else 0.5.")
@@ -188,6 +193,7 @@ class ImportResponse(BaseModel):
 
 class ModelHealth(BaseModel):
     ready: bool
+    model: str | None = Field(None, description="The Chatterbox model the runner serves: original, multilingual or turbo (VC runs the original's S3Gen).")
     source: str | None = None
     device: str | None = None
     has_default_voice: bool | None = None
@@ -229,7 +235,9 @@ class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable", "draining"] = Field(description="`draining`: SIGTERM arrived; in-flight work is finishing and no new generation is taken.")
     ready: bool
     version: str
-    tts: ModelHealth
+    tts: ModelHealth = Field(description="The default TTS model's runner (`models` has every enabled one).")
+    models: dict[str, ModelHealth] = Field(description="Every enabled TTS model's runner, by model name.")
+    default_model: str
     vc: ModelHealth
     storage: StorageHealth
     voice_index: VoiceIndexHealth

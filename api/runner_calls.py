@@ -17,6 +17,7 @@ import aiohttp
 
 from api.errors import APIError
 from api.runner_voices import RunnerVoice, VoiceChangedError
+from config.settings import ModelName
 from lifecycle.drain import Drain, ShuttingDownError
 from models.jobs import RunnerInfo, VoiceReference
 
@@ -33,6 +34,33 @@ class RunnerStages:
 
     decode: RunnerCall
     render: RunnerCall
+
+
+@dataclass(frozen=True)
+class ModelRunner:
+    """One TTS model's runner as the API reaches it."""
+
+    name: ModelName
+    stages: RunnerStages
+    info: RunnerInfoCall
+
+
+class TTSModels:
+    """The enabled TTS models, each on its own runner; a request names one or gets the
+    default. `runner_of` resolves a model's runner at call time (BentoML's dependency proxies
+    are reached through the service instance)."""
+
+    def __init__(self, runner_of: Callable[[ModelName], ModelRunner], enabled: list[ModelName], default: ModelName) -> None:
+        self._runner_of = runner_of
+        self.enabled = enabled
+        self.default = default
+
+    def pick(self, name: ModelName | None) -> ModelRunner:
+        """The runner of `name` (None: the default), or a 400 naming `model`."""
+        name = name or self.default
+        if name not in self.enabled:
+            raise APIError(400, f"model {name!r} is not enabled on this server; use one of: {', '.join(self.enabled)}", field="model")
+        return self._runner_of(name)
 
 
 def runner_unavailable(kind: str) -> APIError:

@@ -31,9 +31,9 @@ class SpeechChunks:
             return TTSJob(text=text, voice=reference, **parameters)
 
         started = time.perf_counter()
-        decoded: DecodeResult = await self.runners.run(stages.decode, job_for, voice, "tts", "voice")
+        decoded: DecodeResult = await self.runners.run(stages.decode, job_for, voice, plan.model, "voice")
         rendered: JobResult = await self.runners.run(
-            stages.render, lambda reference: RenderJob(job=job_for(reference), speech_tokens=decoded.speech_tokens), voice, "tts", "voice"
+            stages.render, lambda reference: RenderJob(job=job_for(reference), speech_tokens=decoded.speech_tokens), voice, plan.model, "voice"
         )
         return rendered.model_copy(
             update={"text_tokens": decoded.text_tokens, "conditioning_cache_hit": decoded.conditioning_cache_hit, "generation_seconds": time.perf_counter() - started}

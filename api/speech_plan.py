@@ -8,10 +8,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from api.errors import APIError
 from api.protocol import TTSRequest
 from api.voice_resolution import ResolvedVoice
 from audio.speed import SpeedLibrary
 from config import TTSSettings
+from config.settings import ModelName
+from models.families import FAMILIES
 from models.parameters import DEFAULT_CFG_WEIGHT, DEFAULT_EXAGGERATION, DEFAULT_TEMPERATURE
 from voices.metadata import VoiceDefaults
 
@@ -19,8 +22,9 @@ from voices.metadata import VoiceDefaults
 @dataclass(frozen=True)
 class SpeechPlan:
     body: TTSRequest
+    model: ModelName
     voice: ResolvedVoice
-    resolved: dict[str, Any]  # exaggeration, cfg_weight, temperature, seed
+    resolved: dict[str, Any]  # exaggeration, cfg_weight, temperature, seed, language
     speed: float
     library: SpeedLibrary
     voice_name: str | None  # None: the built-in voice
@@ -33,8 +37,10 @@ class SpeechPlan:
         return {"X-Voice-Resolved": self.voice.label, "X-Voice-Source": self.voice.source}
 
     def chunk_parameters(self, index: int) -> dict[str, Any]:
-        """Chunk `index` is seeded from the request's seed: same seed, same audio."""
-        return self.resolved | {"seed": (self.resolved["seed"] + index) % 2**32}
+        """A chunk job's parameters (those the model uses); chunk `index` is seeded from the
+        request's seed: same seed, same audio."""
+        used = {key: value for key, value in self.resolved.items() if value is not None}
+        return used | {"seed": (self.resolved["seed"] + index) % 2**32}
 
 
 def first_given(*values: float | None) -> float:
@@ -42,19 +48,42 @@ def first_given(*values: float | None) -> float:
     return next(value for value in values if value is not None)
 
 
-def plan_speech(configured: TTSSettings, body: TTSRequest, voice: ResolvedVoice, model_source: str, extra_parameters: dict[str, Any]) -> SpeechPlan:
+def check_model_parameters(body: TTSRequest, model: ModelName) -> None:
+    """400 for what `model` cannot do, rather than dropping it silently: a language it does not
+    speak, or guidance parameters a model without guidance would ignore."""
+    family = FAMILIES[model]
+    if body.language is not None and body.language not in family.languages:
+        speaks = ", ".join(family.languages)
+        hint = "" if model == "multilingual" else "; model=multilingual speaks 23 languages"
+        raise APIError(400, f"language {body.language!r} is not one the {model} model speaks ({speaks}){hint}", field="language")
+    if not family.guidance:
+        for field in ("exaggeration", "cfg_weight"):
+            if getattr(body, field) is not None:
+                raise APIError(400, f"{field}: the {model} model has no classifier-free guidance or exaggeration and would ignore it; omit it, or use model=original or multilingual", field=field)
+
+
+def plan_speech(
+    configured: TTSSettings, body: TTSRequest, model: ModelName, voice: ResolvedVoice, model_source: str, extra_parameters: dict[str, Any]
+) -> SpeechPlan:
+    """Call `check_model_parameters` first. A model without guidance ignores the voice's
+    exaggeration and cfg_weight defaults (they were tuned for the models that use them)."""
     defaults = voice.metadata.defaults if voice.metadata is not None else VoiceDefaults()
+    guided = FAMILIES[model].guidance
     resolved = {
-        "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION),
-        "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT),
+        "exaggeration": first_given(body.exaggeration, defaults.exaggeration, DEFAULT_EXAGGERATION) if guided else None,
+        "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT) if guided else None,
         "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
         "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
+        "language": body.language or "en",
     }
     speed = first_given(body.speed_factor, defaults.speed_factor, configured.speed_factor)
     library = body.speed_factor_library or configured.speed_factor_library
     voice_name = voice.label if voice.reference is not None else None
     parameters = body.model_dump(mode="json") | resolved | extra_parameters | {
-        "voice": voice_name, "voice_source": voice.source, "speed_factor": speed, "speed_factor_library": library,
+        "model": model, "voice": voice_name, "voice_source": voice.source, "speed_factor": speed, "speed_factor_library": library,
     }
-    summary = {"voice": voice_name or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None}
-    return SpeechPlan(body, voice, resolved, speed, library, voice_name, model_source, parameters, summary)
+    summary = {
+        "voice": voice_name or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None,
+        "model": model, "lang": resolved["language"] if resolved["language"] != "en" else None,
+    }
+    return SpeechPlan(body, model, voice, resolved, speed, library, voice_name, model_source, parameters, summary)

@@ -22,9 +22,9 @@ from api.errors import APIError
 from api.generation import GenerationServing
 from api.output_saving import OutputDetails
 from api.protocol import TTSRequest
-from api.runner_calls import RunnerInfoCall, RunnerStages
+from api.runner_calls import RunnerStages, TTSModels
 from api.speech_chunks import SpeechChunks
-from api.speech_plan import SpeechPlan, plan_speech
+from api.speech_plan import SpeechPlan, check_model_parameters, plan_speech
 from api.speech_stream import SpeechStream, SpeechStreamingResponse
 from api.voice_resolution import BUILTIN_VOICE, ResolvedVoice
 from audio.encoding import output_spec
@@ -60,29 +60,32 @@ class SpeechServing(GenerationServing):
         metadata, reference = await self.voices.runner_voice(name, "voice")
         return ResolvedVoice(metadata.name, "library", metadata, reference)
 
-    async def tts(self, request: Request, body: TTSRequest, stages: RunnerStages, info: RunnerInfoCall) -> Response:
-        return await self.speak(request, body, partial(self.library_voice, body.voice), stages, info)
+    async def tts(self, request: Request, body: TTSRequest, models: TTSModels) -> Response:
+        return await self.speak(request, body, partial(self.library_voice, body.voice), models)
 
     async def speak(
-        self, request: Request, body: TTSRequest, resolve_voice: Callable[[], Awaitable[ResolvedVoice]], stages: RunnerStages, info: RunnerInfoCall,
+        self, request: Request, body: TTSRequest, resolve_voice: Callable[[], Awaitable[ResolvedVoice]], models: TTSModels,
         *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None,
     ) -> Response:
-        """Generate `body.text` in the voice `resolve_voice` finds: whole (then stored,
-        answered with its URL or its bytes), or with `stream_chunks` sent group by group as
-        it is generated. Holds one generation slot, taken before any other work, until the
-        last byte is sent."""
+        """Generate `body.text` with the model it names, in the voice `resolve_voice` finds:
+        whole (then stored, answered with its URL or its bytes), or with `stream_chunks` sent
+        group by group as it is generated. Holds one generation slot, taken before any other
+        work (but checking the request against its model), until the last byte is sent."""
+        runner = models.pick(body.model)
+        check_model_parameters(body, runner.name)
         self.slots.acquire()
         release_voice = self.in_use.hold(None)  # nothing held until the voice is known
         handed_over = False
         try:
             voice = await resolve_voice()
             release_voice = self.in_use.hold(voice.reference)
-            plan = plan_speech(self.settings.tts, body, voice, await self.runners.model_source("tts", info), extra_parameters or {})
+            model_source = await self.runners.model_source(runner.name, runner.info)
+            plan = plan_speech(self.settings.tts, body, runner.name, voice, model_source, extra_parameters or {})
             if body.stream_chunks:
-                response = await self._streamed(request, plan, stages, sse=sse, media_type=media_type, store=store, release_voice=release_voice)
+                response = await self._streamed(request, plan, runner.stages, sse=sse, media_type=media_type, store=store, release_voice=release_voice)
                 handed_over = True  # the response frees the slot and the voice when the stream ends
                 return response
-            return await self._whole(request, plan, stages)
+            return await self._whole(request, plan, runner.stages)
         finally:
             if not handed_over:
                 release_voice()

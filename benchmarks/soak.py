@@ -108,7 +108,7 @@ class Traffic:
         return response.status_code
 
     def openai_speech(self) -> int:
-        response = self.client.post("/v1/audio/speech", json={"model": "tts-1", "input": self.random.choice(SENTENCES), "voice": self._voice(), "response_format": "opus"})
+        response = self.client.post("/v1/audio/speech", json={"model": "tts-1-hd", "input": self.random.choice(SENTENCES), "voice": self._voice(), "response_format": "opus"})
         return response.status_code
 
     def upload_voice(self) -> int:

@@ -87,7 +87,7 @@ def main() -> None:
             modes = {
                 "whole": ("/api/v1/tts", {"text": TEXT, "voice": "bench", "output_format": "mp3", "response_mode": "stream"}),
                 "api_stream_chunks": ("/api/v1/tts", {"text": TEXT, "voice": "bench", "output_format": "mp3", "response_mode": "stream", "stream_chunks": True}),
-                "openai_stream": ("/v1/audio/speech", {"model": "tts-1", "input": TEXT, "voice": "bench", "response_format": "mp3"}),
+                "openai_stream": ("/v1/audio/speech", {"model": "tts-1-hd", "input": TEXT, "voice": "bench", "response_format": "mp3"}),
             }
             results: dict[str, dict[str, list[float]]] = {mode: {"first": [], "total": [], "audio": []} for mode in modes}
             for number in range(args.requests):

@@ -221,7 +221,7 @@ VoiceResolutionStep = Literal["library", "alias", "predefined", "extension", "fa
 
 
 class OpenAISettings(_Section):
-    models: list[str] = Field(min_length=1)
+    model_map: dict[str, ModelName] = Field(min_length=1)
     voice_resolution: list[VoiceResolutionStep]
     voice_aliases: dict[str, str]
     predefined_voices_dir: Path | None

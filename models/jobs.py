@@ -137,6 +137,7 @@ def failed_job(exc: Exception, kind: str, result_type: type[OutcomeT] = JobResul
 class RunnerInfo(BaseModel):
     """What the API service reports on /health and checks before sending a job."""
 
+    model: str = Field("original", description="The Chatterbox model this runner serves (VC: the original's S3Gen).")
     model_source: str
     device: str
     model_location: str | None

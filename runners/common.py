@@ -101,6 +101,7 @@ def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
     device = torch.device(loaded.device)
     on_gpu = device.type == "cuda"
     return RunnerInfo(
+        model=loaded.family.name,
         model_source=loaded.source,
         device=loaded.device,
         model_location=loaded.location,

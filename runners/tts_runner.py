@@ -1,19 +1,27 @@
-"""The Chatterbox TTS model as a BentoML service: T3 decoding with adaptive batching, then S3Gen rendering per job."""
+"""The Chatterbox TTS models as BentoML services, one per model: T3 decoding with adaptive
+batching, then S3Gen rendering per job.
+
+One service (one process) per model, so that one GPU box can hold every enabled model and a
+cluster can give each its own replicas and GPUs (`docs/models.md`, "Runners"); requests for
+different models never share a T3 pass. The API service depends only on the enabled ones.
+"""
 
 from __future__ import annotations
 
 import bentoml
 
+from config.settings import ModelName
 from models.jobs import DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob
 from models.loader import load_tts
 from models.tts_engine import TTSEngine
 from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, arm_drain, forget_voices, reference_reader, runner_info, settings
 
 
-@bentoml.service(name="chatterbox-tts-runner", **RUNNER_SERVICE_CONFIG)
-class TTSRunner:
+class _TTSModelRunner:
+    model_name: ModelName
+
     def __init__(self) -> None:
-        self.loaded = load_tts(settings.model)
+        self.loaded = load_tts(settings.model, self.model_name)
         self.drain = arm_drain()
         self.engine = TTSEngine(self.loaded, settings.tts, reference_reader(), self.drain.expired)
         self.renders = RenderQueue(self.drain)
@@ -38,3 +46,21 @@ class TTSRunner:
     def forget(self, content_hashes: list[str]) -> int:
         """Evict deleted or replaced voices from the conditioning cache."""
         return forget_voices(self.engine, content_hashes)
+
+
+@bentoml.service(name="chatterbox-tts-runner", **RUNNER_SERVICE_CONFIG)
+class TTSRunner(_TTSModelRunner):
+    """The original Chatterbox."""
+
+    model_name: ModelName = "original"
+
+
+@bentoml.service(name="chatterbox-multilingual-runner", **RUNNER_SERVICE_CONFIG)
+class MultilingualRunner(_TTSModelRunner):
+    model_name: ModelName = "multilingual"
+
+
+@bentoml.service(name="chatterbox-turbo-runner", **RUNNER_SERVICE_CONFIG)
+class TurboRunner(_TTSModelRunner):
+    model_name: ModelName = "turbo"
+

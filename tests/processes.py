@@ -20,7 +20,7 @@ BIN = Path(sys.executable).parent
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 POLL_SECONDS = 0.1
 T = TypeVar("T")
-RANDOM_MODEL_ENV = {"CHATTERBOX_MODEL_SOURCE": "random", "CHATTERBOX_DEVICE": "cpu"}
+RANDOM_MODEL_ENV = {"CHATTERBOX_MODEL_SOURCE": "random", "CHATTERBOX_DEVICE": "cpu", "CHATTERBOX_MODELS": "original"}  # stacks that serve more say so
 
 
 def free_port() -> int:

@@ -1,15 +1,15 @@
 """The served stacks the HTTP tests share: what each is configured with, and why it exists.
 
-A stack is one `bentoml serve` (API service + TTS runner + VC runner) with random-weight
-models (`make serve`'s defaults otherwise: the small S3Gen, plausible utterance lengths).
+A stack is one `bentoml serve` (API service, one runner per enabled TTS model, VC runner)
+with random-weight models (`make serve`'s defaults otherwise: the small S3Gen, plausible utterance lengths).
 Starting one costs about 25 s of CPU, so the suite starts two, each once per session, and
 every setting that changes behaviour is on in one and off in the other, so both sides of it
 run every test that uses `service`:
 
 | stack   | storage | runner batching | API keys | also                                                   |
 | ------- | ------- | --------------- | -------- | ------------------------------------------------------ |
-| `local` | folder  | on              | on       | OpenAI voice aliases and predefined voices, 429 past 4 |
-| `s3`    | moto S3 | off             | off      | the defaults for those                                 |
+| `local` | folder  | on              | on       | all three models; OpenAI voice aliases and predefined voices, 429 past 4 |
+| `s3`    | moto S3 | off             | off      | the original model only; the defaults for the rest     |
 
 Everything else (`TEST_ENV`) is the same in both: shorter chunks so short texts still make
 several, one T3 layer, quick index refresh and usage flushes, no background snapshots.
@@ -212,6 +212,7 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
     write_clip("voice_bella.wav", predefined / "bella-file.wav")
     write_clip("voice_alex.wav", predefined / "narrators" / "carol.flac")
     return TEST_ENV | {
+        "CHATTERBOX_MODELS": "original,multilingual,turbo",
         "API_KEYS": ",".join(API_KEYS),
         "CHATTERBOX_OPENAI__VOICE_ALIASES": json.dumps(VOICE_ALIASES),
         "CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR": str(predefined),

@@ -108,7 +108,7 @@ def test_models_voices_and_api_keys(service: OpenAIService) -> None:
 )
 def test_bad_requests_raise_bad_request_error(service: OpenAIService, arguments: dict, param: str, code: str) -> None:
     before = service.output_names()
-    request = {"model": "tts-1", "voice": "alloy", "input": "Hello."} | arguments
+    request = {"model": "tts-1-hd", "voice": "alloy", "input": "Hello."} | arguments
     with pytest.raises(openai.BadRequestError) as refused:
         service.sdk().audio.speech.create(**request)
     assert refused.value.status_code == 400
@@ -138,7 +138,7 @@ FORMAT_CASES = [
 def test_every_response_format_with_the_sdk(service: OpenAIService, response_format: str, voice: object, resolved: str, source: str) -> None:
     client = service.sdk()
     with client.audio.speech.with_streaming_response.create(
-        model="tts-1", voice=voice, input="Hello there.", response_format=response_format, extra_body={"seed": 7}
+        model="tts-1-hd", voice=voice, input="Hello there.", response_format=response_format, extra_body={"seed": 7}
     ) as response:
         assert response.headers["content-type"] == CONTENT_TYPES[response_format]
         assert response.headers["x-voice-resolved"] == resolved and response.headers["x-voice-source"] == source
@@ -151,7 +151,7 @@ def test_every_response_format_with_the_sdk(service: OpenAIService, response_for
     if response_format == "wav":
         assert data[4:8] == b"\xff\xff\xff\xff"  # streamed: length unknown, as OpenAI sends it
     stored = service.running.stored_output(filename)
-    assert stored["parameters"]["openai"] == {"model": "tts-1", "voice": voice["id"] if isinstance(voice, dict) else voice, "instructions": None, "stream_format": "audio"}
+    assert stored["parameters"]["openai"] == {"model": "tts-1-hd", "voice": voice["id"] if isinstance(voice, dict) else voice, "instructions": None, "stream_format": "audio"}
     assert stored["parameters"]["voice_source"] == source and stored["parameters"]["seed"] == 7
     assert abs(stored["duration_seconds"] - audio.duration_seconds) < 0.1  # aac/mp3 pad a frame
 
@@ -165,7 +165,7 @@ def test_a_predefined_voice_reaches_the_runner_once(service: OpenAIService, tmp_
     try:
         before = service.running.health()["tts"]
         for seed in (1, 2):
-            speech = service.sdk().audio.speech.create(model="tts-1", voice="once-only", input="Hello there.", response_format="wav", extra_body={"seed": seed})
+            speech = service.sdk().audio.speech.create(model="tts-1-hd", voice="once-only", input="Hello there.", response_format="wav", extra_body={"seed": seed})
             assert decode(speech.content).duration_seconds > 0.2
         after = service.running.health()["tts"]
     finally:
@@ -177,7 +177,7 @@ def test_a_predefined_voice_reaches_the_runner_once(service: OpenAIService, tmp_
 
 def test_same_seed_same_speech_and_plain_create(service: OpenAIService) -> None:
     client = service.sdk()
-    request = {"model": "tts-1", "voice": "alloy", "input": "Same again.", "response_format": "pcm", "extra_body": {"seed": 11}}
+    request = {"model": "tts-1-hd", "voice": "alloy", "input": "Same again.", "response_format": "pcm", "extra_body": {"seed": 11}}
     first = client.audio.speech.create(**request).content
     second = client.audio.speech.create(**request).content
     assert first == second
@@ -185,7 +185,7 @@ def test_same_seed_same_speech_and_plain_create(service: OpenAIService) -> None:
 
 def test_speed_stretches_at_the_openai_range(service: OpenAIService) -> None:
     client = service.sdk()
-    request = {"model": "tts-1", "voice": "alloy", "input": "Faster please.", "response_format": "pcm", "extra_body": {"seed": 5}}
+    request = {"model": "tts-1-hd", "voice": "alloy", "input": "Faster please.", "response_format": "pcm", "extra_body": {"seed": 5}}
     normal = len(client.audio.speech.create(**request).content)
     fast = len(client.audio.speech.create(**request, speed=3.0).content)
     assert fast == pytest.approx(normal / 3.0, rel=0.1)
@@ -201,7 +201,7 @@ def test_streamed_speech_is_the_whole_text(service: OpenAIService) -> None:
     groups = split_for_streaming(LONG_TEXT, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)
     assert len(groups) >= 3
     done_before = service.jobs_done()
-    with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": LONG_TEXT, "response_format": "wav", "seed": 3}) as response:
+    with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1-hd", "voice": "alloy", "input": LONG_TEXT, "response_format": "wav", "seed": 3}) as response:
         assert response.status_code == 200 and response.headers["transfer-encoding"] == "chunked"
         data = b"".join(response.iter_raw())
     assert service.jobs_done() - done_before == len(groups)
@@ -218,14 +218,14 @@ def test_audio_arrives_while_generated_and_stops_when_the_listener_leaves(servic
     arrival order, so nothing of the abandoned stream is left to come."""
     groups = split_for_streaming(ENDLESS_TEXT, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)
     done_before = service.jobs_done()
-    with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
+    with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1-hd", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
         assert response.status_code == 200
         pieces = response.iter_raw()
         next(pieces)
         done_at_first_audio = service.jobs_done() - done_before
     # leaving the block closed the connection before the rest was read: the listener hung up
     wait_until(lambda: service.in_flight() == 0, 120, "the abandoned stream let go of its slot")
-    assert len(service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="After it.", response_format="pcm").content) > 0
+    assert len(service.sdk().audio.speech.create(model="tts-1-hd", voice="alloy", input="After it.", response_format="pcm").content) > 0
     generated = service.jobs_done() - done_before - 1
     assert 1 <= done_at_first_audio <= generated < len(groups) // 3, (done_at_first_audio, generated, len(groups))
 
@@ -272,7 +272,7 @@ def test_a_full_server_answers_429_until_listeners_leave(service: OpenAIService)
 
     def listen(index: int) -> None:
         try:
-            with service.running.new_client() as client, client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
+            with service.running.new_client() as client, client.stream("POST", "/v1/audio/speech", json={"model": "tts-1-hd", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
                 outcomes.append(response.status_code)
                 pieces = response.iter_raw()  # held: dropping the iterator would close the connection
                 next(pieces)
@@ -290,14 +290,14 @@ def test_a_full_server_answers_429_until_listeners_leave(service: OpenAIService)
             assert event.wait(300), "a listener got no audio"
         assert outcomes == [200] * MAX_PENDING and service.in_flight() == MAX_PENDING
         with pytest.raises(openai.RateLimitError) as limited:
-            service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="Me too.")
+            service.sdk().audio.speech.create(model="tts-1-hd", voice="alloy", input="Me too.")
         assert int(limited.value.response.headers["retry-after"]) > 0 and limited.value.code == "rate_limit_exceeded"
     finally:
         leave.set()
         for listener in listeners:
             listener.join(300)
     wait_until(lambda: service.in_flight() == 0, 120, "the listeners' slots freed")
-    assert len(service.sdk().audio.speech.create(model="tts-1", voice="alloy", input="Free again.", response_format="pcm").content) > 0
+    assert len(service.sdk().audio.speech.create(model="tts-1-hd", voice="alloy", input="Free again.", response_format="pcm").content) > 0
 
 
 def test_the_openai_npm_package(service: OpenAIService) -> None:

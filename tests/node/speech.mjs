@@ -7,7 +7,7 @@ const [baseURL, apiKey, voice] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 600_000 });
 const input = "Hello from Node. This one streams in pieces.";
 
-const whole = await client.audio.speech.create({ model: "tts-1", voice, input: "Hello from Node.", response_format: "wav" });
+const whole = await client.audio.speech.create({ model: "tts-1-hd", voice, input: "Hello from Node.", response_format: "wav" });
 const wholeBytes = Buffer.from(await whole.arrayBuffer());
 
 const streamed = await client.audio.speech.create({ model: "gpt-4o-mini-tts", voice: { id: voice }, input, response_format: "pcm" });
@@ -18,7 +18,7 @@ for await (const piece of streamed.body) {
 
 let refused = null;
 try {
-  await client.audio.speech.create({ model: "tts-1", voice, input: "x".repeat(4097) });
+  await client.audio.speech.create({ model: "tts-1-hd", voice, input: "x".repeat(4097) });
 } catch (error) {
   refused = { name: error.constructor.name, status: error.status, param: error.param, type: error.type };
 }

@@ -1,0 +1,104 @@
+"""The three Chatterbox models over HTTP, each request choosing its own: /api/v1/tts (whole
+and streamed), the OpenAI SDK's model names, languages, Turbo's tags, and the 400s for what a
+model cannot do. The local stack serves all three; the S3 stack only the original."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from collections.abc import Iterator
+
+import openai
+import pytest
+import soundfile as sf
+
+from outputs.store import OUTPUT_NAME
+from tests.conftest import assert_error
+from tests.stacks import RunningService
+from tests.testdata import read_testdata
+
+SHORT_VOICE_SECONDS = 4.0  # under Turbo's 5 s minimum
+
+
+@pytest.fixture(scope="module")
+def stack(local_stack: RunningService) -> Iterator[RunningService]:
+    """The local stack with a 7 s library voice and a 4 s one."""
+    samples, rate = sf.read(io.BytesIO(read_testdata("voice_alex.wav")), dtype="float32")
+    short = io.BytesIO()
+    sf.write(short, samples[: int(SHORT_VOICE_SECONDS * rate)], rate, format="WAV")
+    for name, data in (("models-alex", read_testdata("voice_alex.wav")), ("models-short", short.getvalue())):
+        response = local_stack.client.post("/api/v1/voice", files={"file": (f"{name}.wav", data)}, data={"name": name, "overwrite": "true"})
+        assert response.status_code in (200, 201), response.text
+    yield local_stack
+
+
+def seconds_of(data: bytes) -> float:
+    info = sf.info(io.BytesIO(data))
+    return info.frames / info.samplerate
+
+
+def test_health_reports_every_enabled_model(stack: RunningService, s3_stack: RunningService) -> None:
+    body = stack.health()
+    assert body["default_model"] == "original" and set(body["models"]) == {"original", "multilingual", "turbo"}
+    for name, model in body["models"].items():
+        assert model["ready"] and model["model"] == name and model["source"] == "random" and model["device"] == "cpu"
+    assert body["tts"] == body["models"]["original"] and body["vc"]["model"] == "original"
+    assert set(s3_stack.health()["models"]) == {"original"}
+
+
+def test_turbo_speaks_with_tags_and_records_its_model(stack: RunningService) -> None:
+    text = "Oh, that's hilarious! [chuckle] Anyway, where were we?"
+    response = stack.client.post("/api/v1/tts", json={"text": text, "model": "turbo", "voice": "models-alex", "seed": 3, "temperature": 0.7})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert OUTPUT_NAME.match(body["filename"]) and "_model-turbo" in body["filename"] and "exag" not in body["filename"]
+    parameters = body["metadata"]["parameters"]
+    assert parameters["model"] == "turbo" and parameters["temperature"] == 0.7 and parameters["exaggeration"] is None and parameters["cfg_weight"] is None
+    audio = stack.client.get(body["url"]).content
+    assert seconds_of(audio) > 0.5
+    streamed = stack.client.post("/api/v1/tts", json={"text": text, "model": "turbo", "voice": "models-alex", "seed": 3, "temperature": 0.7, "response_mode": "stream"})
+    assert streamed.status_code == 200 and streamed.content == audio  # same seed, same audio
+
+
+@pytest.mark.parametrize(("language", "text"), [("zh", "你好，世界。今天天气很好。"), ("ja", "今日は良い天気です。"), ("fr", "Bonjour à tous, comment ça va ?")])
+def test_multilingual_speaks_the_language_asked(stack: RunningService, language: str, text: str) -> None:
+    response = stack.client.post("/api/v1/tts", json={"text": text, "model": "multilingual", "language": language, "voice": "models-alex", "seed": 1})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["metadata"]["parameters"]["language"] == language and f"_lang-{language}" in body["filename"]
+    assert seconds_of(stack.client.get(body["url"]).content) > 0.2
+    assert unicodedata.normalize("NFC", body["metadata"]["parameters"]["text"]) == text
+
+
+def test_what_a_model_cannot_do_is_a_400_naming_the_field(stack: RunningService, s3_stack: RunningService) -> None:
+    base = {"text": "Hello there.", "voice": "models-alex"}
+    cases = [
+        (stack, base | {"model": "turbo", "language": "fr"}, "language", "turbo model speaks (en); model=multilingual speaks 23 languages"),
+        (stack, base | {"model": "multilingual", "language": "xx"}, "language", "ar, da, de"),
+        (stack, base | {"model": "turbo", "cfg_weight": 0.3}, "cfg_weight", "no classifier-free guidance"),
+        (stack, base | {"model": "turbo", "exaggeration": 0.8}, "exaggeration", "omit it"),
+        (stack, base | {"model": "turbo", "voice": "models-short"}, "voice", "needs more than 5 s"),
+        (s3_stack, {"text": "Hello.", "model": "turbo"}, "model", "not enabled on this server; use one of: original"),
+    ]
+    for running, body, field, words in cases:
+        response = running.client.post("/api/v1/tts", json=body)
+        assert_error(response, 400, field)
+        assert words in response.json()["error"]["message"], response.text
+    assert_error(stack.client.post("/api/v1/tts", json=base | {"model": "gpt-5"}), 422, "model")
+    assert_error(stack.client.post("/api/v1/tts", json=base | {"language": "French"}), 422, "language")
+
+
+def test_openai_model_names_choose_the_model(stack: RunningService) -> None:
+    client = openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=stack.headers["Authorization"].split()[1], max_retries=0, timeout=600)
+    ids = {model.id for model in client.models.list()}
+    assert {"tts-1", "tts-1-hd", "chatterbox", "chatterbox-turbo", "chatterbox-multilingual"} <= ids
+    for model, extra, expected in (("tts-1", {}, "turbo"), ("chatterbox-multilingual", {"language": "ja"}, "multilingual"), ("tts-1-hd", {}, "original")):
+        with client.audio.speech.with_streaming_response.create(model=model, voice="models-alex", input="こんにちは。" if extra else "Hello there.", response_format="wav", extra_body={"seed": 2} | extra) as response:
+            audio = response.read()
+            filename = response.headers["x-output-filename"]
+        assert seconds_of(audio) > 0.2
+        parameters = stack.stored_output(filename)["parameters"]
+        assert parameters["model"] == expected and parameters["openai"]["model"] == model
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.audio.speech.create(model="tts-1", voice="models-alex", input="Hi.", extra_body={"language": "de"})
+    assert refused.value.body["param"] == "language"  # type: ignore[index]
