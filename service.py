@@ -361,10 +361,11 @@ class ChatterboxService:
         cfg_weight: float | None = Form(None, description="Default cfg_weight for this voice."),
         temperature: float | None = Form(None, description="Default temperature for this voice."),
         speed_factor: float | None = Form(None, description="Default speed factor for this voice."),
+        language: str | None = Form(None, description="Default language (ISO 639-1) for the multilingual model with this voice."),
     ) -> Response:
         """Add a voice (201), replace its audio with overwrite=true (200), or, without a file,
         update the metadata of an existing voice (200)."""
-        given = {"exaggeration": exaggeration, "cfg_weight": cfg_weight, "temperature": temperature, "speed_factor": speed_factor}
+        given = {"exaggeration": exaggeration, "cfg_weight": cfg_weight, "temperature": temperature, "speed_factor": speed_factor, "language": language}
         defaults = validated(VoiceDefaults, {k: v for k, v in given.items() if v is not None}, "body")
         fields = {"display_name": display_name, "description": description, "folder": folder, "tags": split_tags(tags)}
         patch_data = {k: v for k, v in fields.items() if v is not None} | ({"defaults": defaults} if defaults.model_fields_set else {})

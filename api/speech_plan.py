@@ -62,6 +62,12 @@ def check_model_parameters(body: TTSRequest, model: ModelName) -> None:
                 raise APIError(400, f"{field}: the {model} model has no classifier-free guidance or exaggeration and would ignore it; omit it, or use model=original or multilingual", field=field)
 
 
+def voice_language(defaults: VoiceDefaults, model: ModelName) -> str:
+    """The voice's default language when the model speaks it, else English: a voice set up
+    for French still speaks with the English-only models."""
+    return defaults.language if defaults.language in FAMILIES[model].languages else "en"
+
+
 def plan_speech(
     configured: TTSSettings, body: TTSRequest, model: ModelName, voice: ResolvedVoice, model_source: str, extra_parameters: dict[str, Any]
 ) -> SpeechPlan:
@@ -74,7 +80,7 @@ def plan_speech(
         "cfg_weight": first_given(body.cfg_weight, defaults.cfg_weight, DEFAULT_CFG_WEIGHT) if guided else None,
         "temperature": first_given(body.temperature, defaults.temperature, DEFAULT_TEMPERATURE),
         "seed": body.seed if body.seed is not None else secrets.randbelow(2**32),
-        "language": body.language or "en",
+        "language": body.language or voice_language(defaults, model),
     }
     speed = first_given(body.speed_factor, defaults.speed_factor, configured.speed_factor)
     library = body.speed_factor_library or configured.speed_factor_library

@@ -29,9 +29,9 @@ from models.conditioning import s3gen_reference
 from models.jobs import ClientFaultError, TTSJob
 from models.loader import TTSModel
 from models.t3_batch import DecodeRequest, TurboDecodeRequest
+from voices.quality import TURBO_MIN_SECONDS
 
 SPEECH_VOCAB_SIZE = 6561  # ids at or above are T3's start/stop tokens, never audio
-TURBO_MIN_REFERENCE_SECONDS = 5.0  # upstream asserts longer
 TURBO_LOUDNESS_LUFS = -27.0
 
 
@@ -46,8 +46,8 @@ def conditionals(model: TTSModel, reference_24k: np.ndarray) -> Conditionals:
     prompt_samples = model.ENC_COND_LEN
     if isinstance(model, tts_turbo.ChatterboxTurboTTS):
         seconds = len(reference_24k) / S3GEN_SR
-        if seconds <= TURBO_MIN_REFERENCE_SECONDS:
-            raise ReferenceTooShortError(f"the voice's reference is {seconds:.1f} s long; the turbo model needs more than {TURBO_MIN_REFERENCE_SECONDS:g} s")
+        if seconds <= TURBO_MIN_SECONDS:
+            raise ReferenceTooShortError(f"the voice's reference is {seconds:.1f} s long; the turbo model needs more than {TURBO_MIN_SECONDS:g} s")
         reference_24k = np.asarray(model.norm_loudness(reference_24k, S3GEN_SR, TURBO_LOUDNESS_LUFS), dtype=np.float32)
     reference_16k = librosa.resample(reference_24k, orig_sr=S3GEN_SR, target_sr=S3_SR)
     gen = s3gen_reference(model.s3gen, reference_24k, model.device)

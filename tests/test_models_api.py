@@ -102,3 +102,32 @@ def test_openai_model_names_choose_the_model(stack: RunningService) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         client.audio.speech.create(model="tts-1", voice="models-alex", input="Hi.", extra_body={"language": "de"})
     assert refused.value.body["param"] == "language"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("model", "extra"), [("turbo", {}), ("multilingual", {"language": "de"})])
+def test_each_model_streams_while_it_generates(stack: RunningService, model: str, extra: dict) -> None:
+    text = "Erster Satz hier. Und ein zweiter Satz danach." if extra else "A first sentence here. And a second one after it."
+    body = {"text": text, "model": model, "voice": "models-alex", "seed": 4, "response_mode": "stream", "stream_chunks": True} | extra
+    with stack.client.stream("POST", "/api/v1/tts", json=body) as response:
+        assert response.status_code == 200
+        parts = [part for part in response.iter_bytes() if part]
+        filename = response.headers["x-output-filename"]
+    assert len(parts) >= 2 and seconds_of(b"".join(parts)) > 0.5  # sent group by group
+    stored = stack.stored_output(filename)
+    assert stored["parameters"]["model"] == model and stored["parameters"]["streamed"] is True
+
+
+def test_a_voice_language_is_the_multilingual_default(stack: RunningService) -> None:
+    response = stack.client.post("/api/v1/voice", data={"name": "models-alex", "language": "fr"})
+    assert response.status_code == 200 and response.json()["voice"]["defaults"]["language"] == "fr"
+    try:
+        spoken = {}
+        for model in ("multilingual", "original"):
+            answer = stack.client.post("/api/v1/tts", json={"text": "Bonjour.", "model": model, "voice": "models-alex", "seed": 1})
+            assert answer.status_code == 200, answer.text
+            spoken[model] = answer.json()["metadata"]["parameters"]["language"]
+        assert spoken == {"multilingual": "fr", "original": "en"}  # an English-only model keeps speaking English
+        assert_error(stack.client.post("/api/v1/voice", data={"name": "models-alex", "language": "xx"}), 422, "language")
+    finally:
+        reset = stack.client.put("/api/v1/voice/models-alex/metadata", json={"defaults": {"language": None}})
+        assert reset.status_code == 200 and reset.json()["voice"]["defaults"]["language"] is None, reset.text

@@ -68,6 +68,9 @@ def speechlike(seconds: float) -> np.ndarray:
 def test_short_long_and_silent_stretches_are_warned_about() -> None:
     short = assess(analyse(decoded(speechlike(2))))
     assert short.verdict == "fair" and "too short" in short.warnings[0]
+    assert any("too short for the turbo model" in warning for warning in short.warnings)
+    for_turbo_only = assess(analyse(decoded(speechlike(4.5))))
+    assert for_turbo_only.verdict == "fair" and for_turbo_only.warnings == ["too short for the turbo model (4.5 s): it needs more than 5 s; original and multilingual take it"]
     gappy = np.concatenate([tone(2, 0.3), np.zeros(3 * RATE, dtype=np.float32), tone(2, 0.3)])
     facts = analyse(decoded(gappy))
     assert facts.longest_silence_seconds == pytest.approx(3.0, abs=0.05)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from audio.analysis import AudioFacts
+from models.languages import Language
 from models.parameters import CFGWeight, Exaggeration, SpeedFactor, Temperature
 from voices.names import DESCRIPTION_MAX, DISPLAY_NAME_MAX, FolderPath, FreeText, Tags, VoiceName
 from voices.quality import VoiceQuality
@@ -31,6 +32,7 @@ class VoiceDefaults(BaseModel):
     cfg_weight: CFGWeight | None = None
     temperature: Temperature | None = None
     speed_factor: SpeedFactor | None = None
+    language: Language | None = Field(None, description="ISO 639-1: what the multilingual model speaks with this voice when a request names no language.")
 
 
 class VoiceMetadata(BaseModel):

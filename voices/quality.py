@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from audio.analysis import AudioFacts
 
 SHORT_SECONDS = 3.0
+TURBO_MIN_SECONDS = 5.0  # Chatterbox-Turbo refuses references of this length or less (upstream asserts)
 CONDITIONING_SECONDS = 30.0  # longer references are trimmed to this for conditioning
 CLIPPING_WARN, CLIPPING_POOR = 0.001, 0.01
 SNR_WARN_DB, SNR_POOR_DB = 20.0, 10.0
@@ -35,6 +36,8 @@ def assess(facts: AudioFacts) -> VoiceQuality:
     poor = False
     if facts.duration_seconds < SHORT_SECONDS:
         warnings.append(f"too short ({facts.duration_seconds:.1f} s): 3-30 s of clean speech clones best")
+    if facts.duration_seconds <= TURBO_MIN_SECONDS:
+        warnings.append(f"too short for the turbo model ({facts.duration_seconds:.1f} s): it needs more than {TURBO_MIN_SECONDS:g} s; original and multilingual take it")
     if facts.duration_seconds > CONDITIONING_SECONDS:
         warnings.append(f"long ({facts.duration_seconds:.0f} s): only the first {CONDITIONING_SECONDS:.0f} s are used for conditioning")
     if facts.clipping_ratio > CLIPPING_WARN:
