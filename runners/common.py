@@ -1,6 +1,10 @@
-"""What both runners share: settings read at import (BentoML fixes batch sizes when the
+"""What the runners share: settings read at import (BentoML fixes batch sizes when the
 class is defined), quiet progress bars, the storage voice references are read from, cache
-eviction and what a runner reports."""
+eviction and what a runner reports.
+
+The runner modules import PyTorch and the model package only when a runner starts: the API
+service imports them too (for `bentoml.depends`), and never needs the models, which cost
+about 15 s of CPU to import."""
 
 from __future__ import annotations
 
@@ -9,20 +13,21 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import psutil
-import torch
 
 from config import get_settings
 from config.logs import configure_logging
 from lifecycle.drain import RUNNER_EXTRA_SECONDS, Drain, ShuttingDownError
 from models.jobs import JobResult, RunnerInfo
-from models.loader import Loaded
-from models.tts_engine import TTSEngine
-from models.vc_engine import VCEngine
 from models.voice_references import ReferenceReader
 from storage.factory import create_storage
+
+if TYPE_CHECKING:
+    from models.loader import Loaded
+    from models.tts_engine import TTSEngine
+    from models.vc_engine import VCEngine
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # T3's per-token tqdm bar would flood the logs
 
@@ -98,6 +103,8 @@ def forget_voices(engine: TTSEngine | VCEngine, content_hashes: list[str]) -> in
 def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
     """GPU memory is the model's device's, and only when the model runs on one (a CPU runner
     on a machine with a GPU has none to report)."""
+    import torch
+
     device = torch.device(loaded.device)
     on_gpu = device.type == "cuda"
     return RunnerInfo(

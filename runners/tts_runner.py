@@ -12,8 +12,6 @@ import bentoml
 
 from config.settings import ModelName
 from models.jobs import DecodeResult, JobResult, RenderJob, RunnerInfo, TTSJob
-from models.loader import load_tts
-from models.tts_engine import TTSEngine
 from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, arm_drain, forget_voices, reference_reader, runner_info, settings
 
 
@@ -21,6 +19,9 @@ class _TTSModelRunner:
     model_name: ModelName
 
     def __init__(self) -> None:
+        from models.loader import load_tts  # here, not at import: the API service imports this module too
+        from models.tts_engine import TTSEngine
+
         self.loaded = load_tts(settings.model, self.model_name)
         self.drain = arm_drain()
         self.engine = TTSEngine(self.loaded, settings.tts, reference_reader(), self.drain.expired)

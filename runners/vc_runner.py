@@ -5,14 +5,15 @@ from __future__ import annotations
 import bentoml
 
 from models.jobs import DecodeResult, JobResult, RunnerInfo, VCJob, VCRenderJob
-from models.loader import load_vc
-from models.vc_engine import VCEngine
 from runners.common import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, RenderQueue, arm_drain, forget_voices, reference_reader, runner_info, settings
 
 
 @bentoml.service(name="chatterbox-vc-runner", **RUNNER_SERVICE_CONFIG)
 class VCRunner:
     def __init__(self) -> None:
+        from models.loader import load_vc  # here, not at import: the API service imports this module too
+        from models.vc_engine import VCEngine
+
         self.loaded = load_vc(settings.model)
         self.engine = VCEngine(self.loaded.model, settings.tts, reference_reader())
         self.drain = arm_drain()
