@@ -60,7 +60,7 @@ def test_turbo_speaks_with_tags_and_records_its_model(stack: RunningService) -> 
     assert streamed.status_code == 200 and streamed.content == audio  # same seed, same audio
 
 
-@pytest.mark.parametrize(("language", "text"), [("zh", "你好，世界。今天天气很好。"), ("ja", "今日は良い天気です。"), ("fr", "Bonjour à tous, comment ça va ?")])
+@pytest.mark.parametrize(("language", "text"), [("zh", "你好，世界。今天天气很好。"), ("ja", "今日は良い天気です。")])  # a Latin script: the streaming test's de
 def test_multilingual_speaks_the_language_asked(stack: RunningService, language: str, text: str) -> None:
     response = stack.client.post("/api/v1/tts", json={"text": text, "model": "multilingual", "language": language, "voice": "models-alex", "seed": 1})
     assert response.status_code == 200, response.text
