@@ -43,78 +43,55 @@ from lifecycle.drain import ShuttingDownError
 
 
 @dataclass
-class DecodeRequest:
-    """One text for the original or multilingual T3: its tokens (with T3's start/stop text
-    tokens), its voice, its sampling parameters and its own random generator."""
+class _T3Request:
+    """What a request to either T3 has: its text tokens, its voice, its own random generator
+    and the sampling parameters both models share."""
 
     text_tokens: Tensor  # 1-D
     cond: T3Cond
     generator: torch.Generator
     max_new_tokens: int
-    cfg_weight: float = 0.5
     temperature: float = 0.8
-    top_p: float = 1.0
-    min_p: float = 0.05
     repetition_penalty: float = 1.2
     stop_after: int | None = None  # speech tokens after which the stop token is forced; None: the model decides
+
+
+@dataclass
+class DecodeRequest(_T3Request):
+    """One text for the original or multilingual T3 (tokens with T3's start/stop text tokens)."""
+
+    cfg_weight: float = 0.5
+    top_p: float = 1.0
+    min_p: float = 0.05
     rows: ClassVar[int] = 2  # conditional and unconditional
 
 
 @dataclass
-class TurboDecodeRequest:
+class TurboDecodeRequest(_T3Request):
     """One text for Turbo's T3: GPT-2 tokens as upstream's tokenizer gives them, no guidance."""
 
-    text_tokens: Tensor  # 1-D
-    cond: T3Cond
-    generator: torch.Generator
-    max_new_tokens: int
-    temperature: float = 0.8
     top_k: int = 1000
     top_p: float = 0.95
-    repetition_penalty: float = 1.2
-    stop_after: int | None = None
     rows: ClassVar[int] = 1
 
 
 class _Sampler:
-    """One request's logits processing and sampling, exactly as upstream does it for its
-    model (plus the forced stop of `stop_after`, which upstream does not have)."""
+    """One request's sampling, exactly as upstream does it for its model (plus the forced
+    stop of `stop_after`, which upstream does not have). `history` is what the repetition
+    penalty looks at, kept on the model's device and grown by one token a step."""
 
-    def __init__(self, request: DecodeRequest | TurboDecodeRequest, start_token: int, stop_token: int) -> None:
+    def __init__(self, request: _T3Request, start: Tensor, stop_token: int) -> None:
         self.request = request
         self.stop_token = stop_token
-        self.start = torch.tensor([[start_token]], dtype=torch.long)
+        self.history = start  # (1, T)
         self.tokens: list[Tensor] = []
-        if isinstance(request, TurboDecodeRequest):  # `T3.inference_turbo`'s processors, in its order
-            self.processors = LogitsProcessorList(
-                ([TemperatureLogitsWarper(request.temperature)] if request.temperature > 0 and request.temperature != 1.0 else [])
-                + ([TopKLogitsWarper(request.top_k)] if request.top_k > 0 else [])
-                + ([TopPLogitsWarper(request.top_p)] if request.top_p < 1.0 else [])
-                + ([RepetitionPenaltyLogitsProcessor(request.repetition_penalty)] if request.repetition_penalty != 1.0 else [])
-            )
-        else:
-            self.repetition = RepetitionPenaltyLogitsProcessor(penalty=float(request.repetition_penalty))
-            self.min_p = MinPLogitsWarper(min_p=request.min_p)
-            self.top_p = TopPLogitsWarper(top_p=request.top_p)
-
-    def _history(self, device: torch.device) -> Tensor:
-        """What the repetition penalty looks at: the guided T3 counts its start token too;
-        Turbo only the speech tokens generated (the start token before the first)."""
-        if isinstance(self.request, TurboDecodeRequest) and self.tokens:
-            return torch.cat(self.tokens, dim=1)
-        return torch.cat([self.start.to(device), *self.tokens], dim=1)
 
     def _processed(self, logits: Tensor) -> Tensor:
         """`logits`: the request's rows, (rows, V). Returns (1, V)."""
-        history = self._history(logits.device)
-        if isinstance(self.request, TurboDecodeRequest):
-            return self.processors(history, logits)
-        cond, uncond = logits[:1], logits[1:]
-        cfg = torch.as_tensor(self.request.cfg_weight, device=cond.device, dtype=cond.dtype)
-        guided = self.repetition(history, cond + cfg * (cond - uncond))
-        if self.request.temperature != 1.0:
-            guided = guided / self.request.temperature
-        return self.top_p(history, self.min_p(history, guided))
+        raise NotImplementedError
+
+    def _remember(self, token: Tensor) -> None:
+        self.history = torch.cat([self.history, token], dim=1)
 
     def sample(self, logits: Tensor) -> Tensor:
         """The next token, (1, 1)."""
@@ -124,11 +101,59 @@ class _Sampler:
             probs = torch.softmax(self._processed(logits), dim=-1)
             token = torch.multinomial(probs, num_samples=1, generator=self.request.generator)
         self.tokens.append(token)
+        self._remember(token)
         return token
 
     @property
     def done(self) -> bool:
         return self.tokens[-1].item() == self.stop_token or len(self.tokens) >= self.request.max_new_tokens
+
+
+class _GuidedSampler(_Sampler):
+    """`T3.inference`: guidance, repetition penalty (over the start token and every token
+    since), temperature, min-p, top-p."""
+
+    request: DecodeRequest
+
+    def __init__(self, request: DecodeRequest, start: Tensor, stop_token: int) -> None:
+        super().__init__(request, start, stop_token)
+        self.repetition = RepetitionPenaltyLogitsProcessor(penalty=float(request.repetition_penalty))
+        self.min_p = MinPLogitsWarper(min_p=request.min_p)
+        self.top_p = TopPLogitsWarper(top_p=request.top_p)
+
+    def _processed(self, logits: Tensor) -> Tensor:
+        cond, uncond = logits[:1], logits[1:]
+        cfg = torch.as_tensor(self.request.cfg_weight, device=cond.device, dtype=cond.dtype)
+        guided = self.repetition(self.history, cond + cfg * (cond - uncond))
+        if self.request.temperature != 1.0:
+            guided = guided / self.request.temperature
+        return self.top_p(self.history, self.min_p(self.history, guided))
+
+
+class _TurboSampler(_Sampler):
+    """`T3.inference_turbo`: temperature, top-k, top-p, repetition penalty, in that order; the
+    penalty sees the start token before the first speech token, then the speech tokens only."""
+
+    def __init__(self, request: TurboDecodeRequest, start: Tensor, stop_token: int) -> None:
+        super().__init__(request, start, stop_token)
+        self.processors = LogitsProcessorList(
+            ([TemperatureLogitsWarper(request.temperature)] if request.temperature > 0 and request.temperature != 1.0 else [])
+            + ([TopKLogitsWarper(request.top_k)] if request.top_k > 0 else [])
+            + ([TopPLogitsWarper(request.top_p)] if request.top_p < 1.0 else [])
+            + ([RepetitionPenaltyLogitsProcessor(request.repetition_penalty)] if request.repetition_penalty != 1.0 else [])
+        )
+
+    def _processed(self, logits: Tensor) -> Tensor:
+        return self.processors(self.history, logits)
+
+    def _remember(self, token: Tensor) -> None:
+        self.history = token if len(self.tokens) == 1 else torch.cat([self.history, token], dim=1)
+
+
+def _sampler(request: DecodeRequest | TurboDecodeRequest, start: Tensor, stop_token: int) -> _Sampler:
+    if isinstance(request, TurboDecodeRequest):
+        return _TurboSampler(request, start, stop_token)
+    return _GuidedSampler(request, start, stop_token)
 
 
 def _prompt(t3: T3, request: DecodeRequest | TurboDecodeRequest) -> Tensor:
@@ -180,7 +205,8 @@ def decode_batch(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
     logits, past = _logits(t3, embeds, mask, positions, None)
 
-    samplers = [_Sampler(request, t3.hp.start_speech_token, t3.hp.stop_speech_token) for request in requests]
+    start = torch.tensor([[t3.hp.start_speech_token]], dtype=torch.long, device=device)
+    samplers = [_sampler(request, start, t3.hp.stop_speech_token) for request in requests]
     active = list(range(len(requests)))  # request index of each row group still decoding
     step = 0
     while active:
