@@ -78,4 +78,5 @@ class OpenAIServing:
             media_type=OPENAI_CONTENT_TYPES.get(body.response_format, body.response_format.content_type),
             store=self.settings.store_outputs,
             extra_parameters={"openai": openai_parameters},
+            text_field="input",
         )

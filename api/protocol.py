@@ -37,7 +37,10 @@ class TTSRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to speak; long text is split at sentence ends.")
+    text: str = Field(
+        min_length=1, max_length=MAX_TEXT_CHARS,
+        description="Text to speak; long text is split at sentence ends (in the request's language). `[pause:750ms]` / `[pause:1.5s]` insert silence (any model); tags such as `[laugh]` are performed by the turbo model (an unknown tag is a 400) and removed by the others (listed in the X-Tags-Removed header).",
+    )
     model: ModelName | None = Field(None, description="`original`, `multilingual` or `turbo`, of those the deployment enables (see /api/v1/health); omitted: the configured default.")
     language: str | None = Field(
         None, pattern="^[a-z]{2}$", description="ISO 639-1 code of the text's language: the multilingual model speaks 23, the others `en` only; omitted: `en`."

@@ -1,12 +1,13 @@
 """Generating a text's chunks: each one a decode job (joining the runner's batch queue
 beside other requests' chunks) and then its own render; for a whole answer, all chunks at
-once within a window, joined with the crossfade."""
+once within a window, joined with the crossfade, or with the text's pauses between them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from api.runner_calls import RunnerCalls, RunnerStages
@@ -14,7 +15,6 @@ from api.speech_plan import SpeechPlan
 from audio.crossfade import crossfade_join
 from config import TTSSettings
 from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, TTSJob, VoiceReference
-from models.text_chunks import split_into_chunks
 
 
 class SpeechChunks:
@@ -45,7 +45,7 @@ class SpeechChunks:
         `tts.chunks_in_flight` of its chunks are queued at once, so it leaves room in every
         batch."""
         configured = self.configured
-        texts = split_into_chunks(plan.body.text, configured.max_chunk_chars)
+        chunks = plan.chunks(configured)
         window = asyncio.Semaphore(configured.chunks_in_flight)  # wakes waiters first come, first served
         started = time.perf_counter()
 
@@ -53,17 +53,20 @@ class SpeechChunks:
             async with window:
                 return await self.generate(stages, plan, text, index)
 
-        tasks = [asyncio.create_task(generate(index, text)) for index, text in enumerate(texts)]
+        tasks = [asyncio.create_task(generate(index, chunk.text)) for index, chunk in enumerate(chunks)]
         try:
             results = await asyncio.gather(*tasks)
         finally:  # one chunk failed, or the client left: the others need not be generated
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        audio = [result.audio for result in results if result.audio is not None]
-        joined = await run_in_threadpool(lambda: crossfade_join([payload.to_array() for payload in audio], audio[0].sample_rate, configured.crossfade_ms))
+        assert all(result.audio is not None for result in results)
+        rate = results[0].audio.sample_rate
+        gaps = [round(chunk.pause_before * rate) for chunk in chunks] + [round(plan.script.trailing_pause * rate)]
+        clips = [result.audio.to_array() for result in results] + [np.zeros(0, dtype=np.float32)]
+        joined = await run_in_threadpool(crossfade_join, clips, rate, configured.crossfade_ms, gaps)
         return JobResult(
-            audio=AudioPayload.from_array(joined, audio[0].sample_rate),
+            audio=AudioPayload.from_array(joined, rate),
             chunks=len(results),
             conditioning_cache_hit=results[0].conditioning_cache_hit,
             generation_seconds=time.perf_counter() - started,

@@ -16,6 +16,8 @@ from config import TTSSettings
 from config.settings import ModelName
 from models.families import FAMILIES
 from models.parameters import DEFAULT_CFG_WEIGHT, DEFAULT_EXAGGERATION, DEFAULT_TEMPERATURE
+from text.chunks import SpeechChunk, script_chunks
+from text.script import PauseLimits, Script, ScriptError, parse_script
 from voices.metadata import VoiceDefaults
 
 
@@ -23,6 +25,7 @@ from voices.metadata import VoiceDefaults
 class SpeechPlan:
     body: TTSRequest
     model: ModelName
+    script: Script
     voice: ResolvedVoice
     resolved: dict[str, Any]  # exaggeration, cfg_weight, temperature, seed, language
     speed: float
@@ -34,7 +37,12 @@ class SpeechPlan:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"X-Voice-Resolved": self.voice.label, "X-Voice-Source": self.voice.source}
+        removed = {"X-Tags-Removed": ",".join(self.script.tags_removed)} if self.script.tags_removed else {}
+        return {"X-Voice-Resolved": self.voice.label, "X-Voice-Source": self.voice.source} | removed
+
+    def chunks(self, configured: TTSSettings, first_chars: int | None = None) -> list[SpeechChunk]:
+        """The text's chunks in its language, each with the pause before it."""
+        return script_chunks(self.script, self.resolved["language"], configured.max_chunk_chars, first_chars)
 
     def chunk_parameters(self, index: int) -> dict[str, Any]:
         """A chunk job's parameters (those the model uses); chunk `index` is seeded from the
@@ -62,6 +70,15 @@ def check_model_parameters(body: TTSRequest, model: ModelName) -> None:
                 raise APIError(400, f"{field}: the {model} model has no classifier-free guidance or exaggeration and would ignore it; omit it, or use model=original or multilingual", field=field)
 
 
+def speech_script(text: str, tags: list[str] | None, configured: TTSSettings, field: str) -> Script:
+    """The text's words, pauses and tags, checked (400 naming `field`, the text as the route
+    calls it). `tags`: those the model performs, None for a model without tags."""
+    try:
+        return parse_script(text, tags, PauseLimits(max_pause_seconds=configured.max_pause_seconds, max_total_pause_seconds=configured.max_total_pause_seconds))
+    except ScriptError as exc:
+        raise APIError(400, f"{field}: {exc}", field=field) from None
+
+
 def voice_language(defaults: VoiceDefaults, model: ModelName) -> str:
     """The voice's default language when the model speaks it, else English: a voice set up
     for French still speaks with the English-only models."""
@@ -69,9 +86,9 @@ def voice_language(defaults: VoiceDefaults, model: ModelName) -> str:
 
 
 def plan_speech(
-    configured: TTSSettings, body: TTSRequest, model: ModelName, voice: ResolvedVoice, model_source: str, extra_parameters: dict[str, Any]
+    configured: TTSSettings, body: TTSRequest, model: ModelName, script: Script, voice: ResolvedVoice, model_source: str, extra_parameters: dict[str, Any]
 ) -> SpeechPlan:
-    """Call `check_model_parameters` first. A model without guidance ignores the voice's
+    """Call `check_model_parameters` and `speech_script` first. A model without guidance ignores the voice's
     exaggeration and cfg_weight defaults (they were tuned for the models that use them)."""
     defaults = voice.metadata.defaults if voice.metadata is not None else VoiceDefaults()
     guided = FAMILIES[model].guidance
@@ -87,9 +104,9 @@ def plan_speech(
     voice_name = voice.label if voice.reference is not None else None
     parameters = body.model_dump(mode="json") | resolved | extra_parameters | {
         "model": model, "voice": voice_name, "voice_source": voice.source, "speed_factor": speed, "speed_factor_library": library,
-    }
+    } | ({"tags_removed": list(script.tags_removed)} if script.tags_removed else {})
     summary = {
         "voice": voice_name or "default", "exag": resolved["exaggeration"], "cfg": resolved["cfg_weight"], "speed": speed if speed != 1.0 else None,
         "model": model, "lang": resolved["language"] if resolved["language"] != "en" else None,
     }
-    return SpeechPlan(body, model, voice, resolved, speed, library, voice_name, model_source, parameters, summary)
+    return SpeechPlan(body, model, script, voice, resolved, speed, library, voice_name, model_source, parameters, summary)

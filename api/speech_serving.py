@@ -24,14 +24,14 @@ from api.output_saving import OutputDetails
 from api.protocol import TTSRequest
 from api.runner_calls import RunnerStages, TTSModels
 from api.speech_chunks import SpeechChunks
-from api.speech_plan import SpeechPlan, check_model_parameters, plan_speech
+from api.speech_plan import SpeechPlan, check_model_parameters, plan_speech, speech_script
 from api.speech_stream import SpeechStream, SpeechStreamingResponse
 from api.voice_resolution import BUILTIN_VOICE, ResolvedVoice
 from audio.encoding import output_spec
 from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
+from models.families import FAMILIES
 from models.jobs import JobResult
 from models.metrics import timed_stage
-from models.text_chunks import split_for_streaming
 from outputs.store import new_output_name
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class SpeechServing(GenerationServing):
 
     async def speak(
         self, request: Request, body: TTSRequest, resolve_voice: Callable[[], Awaitable[ResolvedVoice]], models: TTSModels,
-        *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None,
+        *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None, text_field: str = "text",
     ) -> Response:
         """Generate `body.text` with the model it names, in the voice `resolve_voice` finds:
         whole (then stored, answered with its URL or its bytes), or with `stream_chunks` sent
@@ -73,6 +73,8 @@ class SpeechServing(GenerationServing):
         work (but checking the request against its model), until the last byte is sent."""
         runner = models.pick(body.model)
         check_model_parameters(body, runner.name)
+        tags = (await self.runners.info(runner.name, runner.info)).tags if FAMILIES[runner.name].tags else None
+        script = speech_script(body.text, tags, self.settings.tts, text_field)
         self.slots.acquire()
         release_voice = self.in_use.hold(None)  # nothing held until the voice is known
         handed_over = False
@@ -80,7 +82,7 @@ class SpeechServing(GenerationServing):
             voice = await resolve_voice()
             release_voice = self.in_use.hold(voice.reference)
             model_source = await self.runners.model_source(runner.name, runner.info)
-            plan = plan_speech(self.settings.tts, body, runner.name, voice, model_source, extra_parameters or {})
+            plan = plan_speech(self.settings.tts, body, runner.name, script, voice, model_source, extra_parameters or {})
             if body.stream_chunks:
                 response = await self._streamed(request, plan, runner.stages, sse=sse, media_type=media_type, store=store, release_voice=release_voice)
                 handed_over = True  # the response frees the slot and the voice when the stream ends
@@ -118,10 +120,10 @@ class SpeechServing(GenerationServing):
         self, request: Request, plan: SpeechPlan, stages: RunnerStages, *, sse: bool, media_type: str | None, store: bool, release_voice: Callable[[], None]
     ) -> SpeechStreamingResponse:
         configured = self.settings.tts
-        texts = split_for_streaming(plan.body.text, configured.stream_first_chunk_chars, configured.max_chunk_chars)
+        chunks = plan.chunks(configured, configured.stream_first_chunk_chars)
 
         def generate(index: int) -> Awaitable[JobResult]:
-            return self.chunks.generate(stages, plan, texts[index], index)
+            return self.chunks.generate(stages, plan, chunks[index].text, index)
 
         started = time.perf_counter()
         first = await generate(0)
@@ -146,7 +148,7 @@ class SpeechServing(GenerationServing):
             assert filename is not None
             details = {
                 "speed_factor_library_used": ",".join(sorted(stretched_by)) or None, "speed_seconds": round(speed_seconds, 4), "sample_rate": spec.sample_rate,
-                "chunks": len(texts), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
+                "chunks": len(chunks), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
             }
             try:
                 await self.saver.save_encoded(
@@ -156,7 +158,7 @@ class SpeechServing(GenerationServing):
                 logger.exception("streamed output could not be stored", extra={"output": filename})
 
         stream = SpeechStream(
-            chunk_count=len(texts), first=first, generate=generate, postprocess=postprocess, spec=spec,
+            pauses=[chunk.pause_before / plan.speed for chunk in chunks], trailing_pause=plan.script.trailing_pause / plan.speed, first=first, generate=generate, postprocess=postprocess, spec=spec,
             crossfade_ms=configured.crossfade_ms, request=request, on_complete=save if store else None,
         )
         headers = plan.headers | ({"X-Output-Filename": filename} if filename else {}) | ({"Cache-Control": "no-cache"} if sse else {})

@@ -52,12 +52,15 @@ async def wait_for_disconnect(request: Request) -> None:
 class SpeechStream:
     """One streamed speech response. `first` is the first group's audio, generated before
     the response starts (so its failures still get a proper status); `on_complete` gets the
-    whole encoded file and its seconds once every group was sent (see `stored`)."""
+    whole encoded file and its seconds once every group was sent (see `stored`). `pauses`:
+    seconds of silence before each group (its length is the number of groups), then
+    `trailing_pause` after the last."""
 
     def __init__(
         self,
         *,
-        chunk_count: int,
+        pauses: list[float],
+        trailing_pause: float,
         first: JobResult,
         generate: GenerateChunk,
         postprocess: Postprocess,
@@ -67,12 +70,13 @@ class SpeechStream:
         on_complete: Callable[[bytes, float], Awaitable[None]] | None = None,
     ) -> None:
         assert first.audio is not None
-        self.chunk_count = chunk_count
+        self.chunk_count = len(pauses)
         self.first = first
         self.generate = generate
         self.postprocess = postprocess
         self.spec = spec
         self.source_rate = first.audio.sample_rate
+        self.gaps = [round(seconds * self.source_rate) for seconds in [*pauses, trailing_pause]]
         self.overlap = int(self.source_rate * crossfade_ms / 1000)
         self.request = request
         self.on_complete = on_complete
@@ -83,7 +87,7 @@ class SpeechStream:
         self._encoded: list[bytes] = []  # what the client got, kept for on_complete
         self._storing: asyncio.Task[None] | None = None
         # the second group starts now, not when the response does
-        self._next = self._start(1) if chunk_count > 1 else None
+        self._next = self._start(1) if self.chunk_count > 1 else None
 
     def _start(self, index: int) -> asyncio.Task[JobResult]:
         task = asyncio.create_task(self.generate(index))
@@ -107,7 +111,9 @@ class SpeechStream:
                 self.speech_tokens += result.speech_tokens
                 assert result.audio is not None
                 samples = await self.postprocess(result.audio.to_array())
-                await run_in_threadpool(joiner.add, samples)
+                await run_in_threadpool(joiner.add, samples, self.gaps[index])
+            if self.gaps[-1]:
+                await run_in_threadpool(joiner.add, np.zeros(0, dtype=np.float32), self.gaps[-1])
             await run_in_threadpool(joiner.finish)
             await run_in_threadpool(encoder.finish)
             self.completed = True

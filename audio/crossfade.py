@@ -15,13 +15,17 @@ def seam(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
     return tail * np.cos(phase) + head * np.sin(phase)
 
 
-def crossfade_join(clips: list[np.ndarray], sample_rate: int, crossfade_ms: int) -> np.ndarray:
+def crossfade_join(clips: list[np.ndarray], sample_rate: int, crossfade_ms: int, gaps: list[int] | None = None) -> np.ndarray:
     """Concatenate mono clips, overlapping each seam by `crossfade_ms` (shortened when a
-    clip is shorter than the fade)."""
+    clip is shorter than the fade). `gaps`: samples of silence before each clip (the clip
+    before fades out into it)."""
     if not clips:
         return np.zeros(0, dtype=np.float32)
-    joined = clips[0].astype(np.float32)
-    for clip in clips[1:]:
+    gaps = gaps or [0] * len(clips)
+    joined = np.concatenate([np.zeros(gaps[0], dtype=np.float32), clips[0]]).astype(np.float32)
+    for clip, gap in zip(clips[1:], gaps[1:], strict=True):
+        if gap:
+            clip = np.concatenate([np.zeros(gap, dtype=np.float32), clip])
         overlap = min(int(sample_rate * crossfade_ms / 1000), len(joined), len(clip))
         if overlap == 0:
             joined = np.concatenate([joined, clip])

@@ -6,6 +6,7 @@ Turbo, in one place the loader, the engines and the API read.
 | T3 | Llama 520M, CFG | Llama 520M, CFG, language token | GPT-2 medium, no CFG |
 | languages | en | 23 | en |
 | S3Gen | 10 flow steps | 10 flow steps | meanflow, 2 steps |
+| tags | no | no | yes |
 | hub repository | ResembleAI/chatterbox | ResembleAI/chatterbox | ResembleAI/chatterbox-turbo |
 """
 
@@ -67,6 +68,7 @@ class Family:
     dir_variable: str  # the environment variable naming its local folder
     languages: dict[str, str]  # ISO 639-1 code -> name
     guidance: bool  # honours cfg_weight, exaggeration and min_p (Turbo ignores them upstream)
+    tags: bool  # performs paralinguistic tags ([laugh], ...): those its tokenizer has
     from_local: Callable[[Path, str], Any]
     build_random: Callable[[int, int, S3GenSize, str], Any]
 
@@ -74,16 +76,16 @@ class Family:
 FAMILIES: dict[ModelName, Family] = {
     "original": Family(
         "original", ("ve.safetensors", "t3_cfg.safetensors", "s3gen.safetensors", "tokenizer.json"), ("conds.pt",),
-        "CHATTERBOX_MODEL_DIR", ENGLISH_ONLY, True, _original_from_local, _random("build_random_original"),
+        "CHATTERBOX_MODEL_DIR", ENGLISH_ONLY, True, False, _original_from_local, _random("build_random_original"),
     ),
     "multilingual": Family(
         "multilingual", ("ve.pt", "t3_mtl23ls_v2.safetensors", "s3gen.pt", "grapheme_mtl_merged_expanded_v1.json", CANGJIE_TABLE), ("conds.pt",),
-        "CHATTERBOX_MODEL__MULTILINGUAL__DIR", LANGUAGES, True, _multilingual_from_local, _random("build_random_multilingual"),
+        "CHATTERBOX_MODEL__MULTILINGUAL__DIR", LANGUAGES, True, False, _multilingual_from_local, _random("build_random_multilingual"),
     ),
     "turbo": Family(
         "turbo", ("ve.safetensors", "t3_turbo_v1.safetensors", "s3gen_meanflow.safetensors"),
         # the GPT-2 tokenizer: tokenizer.json, or vocab.json with merges.txt (AutoTokenizer takes either)
         ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "conds.pt"),
-        "CHATTERBOX_MODEL__TURBO__DIR", ENGLISH_ONLY, False, _turbo_from_local, _random("build_random_turbo"),
+        "CHATTERBOX_MODEL__TURBO__DIR", ENGLISH_ONLY, False, True, _turbo_from_local, _random("build_random_turbo"),
     ),
 }

@@ -91,6 +91,13 @@ def decode_request(
     return DecodeRequest(**common, cfg_weight=job.cfg_weight, top_p=settings.top_p, min_p=settings.min_p, repetition_penalty=settings.repetition_penalty)
 
 
+def performed_tags(model: TTSModel) -> list[str]:
+    """The tags Turbo's tokenizer has as added tokens (`[laugh]`, `[clear throat]`, ...)."""
+    if not isinstance(model, tts_turbo.ChatterboxTurboTTS):
+        return []
+    return sorted(token for token in model.tokenizer.get_added_vocab() if token.startswith("[") and token.endswith("]"))
+
+
 def render(model: TTSModel, speech_tokens: list[int], gen: dict) -> np.ndarray:
     """The waveform of decoded tokens (before the watermark); S3Gen's noise comes from the
     global generator, which the caller seeds."""

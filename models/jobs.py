@@ -148,6 +148,7 @@ class RunnerInfo(BaseModel):
     conditioning_cache_misses: int
     references_from_storage: int = Field(0, description="Voice references this runner read from storage on a conditioning-cache miss.")
     references_sent: int = Field(0, description="Voice references the API had to send with a job (the runner could not read them itself).")
+    tags: list[str] = Field(default_factory=list, description="The paralinguistic tags the model performs (its tokenizer's added tokens; turbo only).")
     jobs_done: int = Field(0, description="Jobs this runner process finished since it started (failed ones included).")
     memory_rss_bytes: int = Field(0, description="Resident memory of the runner process.")
     gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")

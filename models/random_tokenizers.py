@@ -31,11 +31,12 @@ from tokenizers.models import BPE
 from transformers import PreTrainedTokenizerFast
 
 from models.languages import LANGUAGES
+from text.script import DOCUMENTED_TAGS
 
 SPECIAL_TOKENS = ["[STOP]", "[UNK]", "[SPACE]", "[PAD]", "[SEP]", "[CLS]", "[MASK]"]
 START_TOKEN = "[START]"
 # The tags Resemble documents for Turbo; a real checkpoint's list is read from its tokenizer.
-TURBO_TAGS = ["[clear throat]", "[sigh]", "[shush]", "[cough]", "[groan]", "[sniff]", "[gasp]", "[chuckle]", "[laugh]"]
+TURBO_TAGS = list(DOCUMENTED_TAGS)  # the random tokenizer has the tags the real one has
 GPT2_VOCAB_SIZE = 50_257
 TURBO_TEXT_VOCAB_SIZE = 50_276
 GRAPHEME_RANGES = [  # (first, last) code points

@@ -17,12 +17,15 @@ each for Turbo (`TurboDecodeRequest`, which has no guidance):
 - a request may be made to stop after a set number of speech tokens (`stop_after`): random
   weights never sample their stop token, so random mode uses it to speak plausible lengths;
 - attention is the transformer's default (SDPA): upstream asks for attention maps it never
-  reads in English mode, which forces the slower eager kernels.
+  reads in English mode, which forces the slower eager kernels; the multilingual T3's
+  stopping rule reads three heads' maps, and only their layers run eager
+  (`models/t3_alignment.py`).
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -40,6 +43,7 @@ from transformers.generation.logits_process import (
 )
 
 from lifecycle.drain import ShuttingDownError
+from models.t3_alignment import AlignedAttention, RowAlignment, additive_mask, has_aligned_heads
 
 
 @dataclass
@@ -80,8 +84,9 @@ class _Sampler:
     stop of `stop_after`, which upstream does not have). `history` is what the repetition
     penalty looks at, kept on the model's device and grown by one token a step."""
 
-    def __init__(self, request: _T3Request, start: Tensor, stop_token: int) -> None:
+    def __init__(self, request: _T3Request, start: Tensor, stop_token: int, alignment: RowAlignment | None = None) -> None:
         self.request = request
+        self.alignment = alignment  # the multilingual stopping rule, fed the row's attention maps
         self.stop_token = stop_token
         self.history = start  # (1, T)
         self.tokens: list[Tensor] = []
@@ -110,13 +115,13 @@ class _Sampler:
 
 
 class _GuidedSampler(_Sampler):
-    """`T3.inference`: guidance, repetition penalty (over the start token and every token
-    since), temperature, min-p, top-p."""
+    """`T3.inference`: guidance, the multilingual alignment rule, repetition penalty (over
+    the start token and every token since), temperature, min-p, top-p."""
 
     request: DecodeRequest
 
-    def __init__(self, request: DecodeRequest, start: Tensor, stop_token: int) -> None:
-        super().__init__(request, start, stop_token)
+    def __init__(self, request: DecodeRequest, start: Tensor, stop_token: int, alignment: RowAlignment | None = None) -> None:
+        super().__init__(request, start, stop_token, alignment)
         self.repetition = RepetitionPenaltyLogitsProcessor(penalty=float(request.repetition_penalty))
         self.min_p = MinPLogitsWarper(min_p=request.min_p)
         self.top_p = TopPLogitsWarper(top_p=request.top_p)
@@ -124,7 +129,10 @@ class _GuidedSampler(_Sampler):
     def _processed(self, logits: Tensor) -> Tensor:
         cond, uncond = logits[:1], logits[1:]
         cfg = torch.as_tensor(self.request.cfg_weight, device=cond.device, dtype=cond.dtype)
-        guided = self.repetition(self.history, cond + cfg * (cond - uncond))
+        guided = cond + cfg * (cond - uncond)
+        if self.alignment is not None:
+            guided = self.alignment.step(guided, next_token=self.history[0, -1].item())
+        guided = self.repetition(self.history, guided)
         if self.request.temperature != 1.0:
             guided = guided / self.request.temperature
         return self.top_p(self.history, self.min_p(self.history, guided))
@@ -150,25 +158,25 @@ class _TurboSampler(_Sampler):
         self.history = token if len(self.tokens) == 1 else torch.cat([self.history, token], dim=1)
 
 
-def _sampler(request: DecodeRequest | TurboDecodeRequest, start: Tensor, stop_token: int) -> _Sampler:
+def _sampler(request: DecodeRequest | TurboDecodeRequest, start: Tensor, stop_token: int, alignment: RowAlignment | None) -> _Sampler:
     if isinstance(request, TurboDecodeRequest):
         return _TurboSampler(request, start, stop_token)
-    return _GuidedSampler(request, start, stop_token)
+    return _GuidedSampler(request, start, stop_token, alignment)
 
 
-def _prompt(t3: T3, request: DecodeRequest | TurboDecodeRequest) -> Tensor:
-    """The (rows, L, D) prompt of one request: conditioning, text, start-of-speech. The
-    guided T3 gets start-of-speech twice, as upstream feeds it (once from the prompt builder,
-    once as the first decoding input); Turbo once."""
+def _prompt(t3: T3, request: DecodeRequest | TurboDecodeRequest) -> tuple[Tensor, int]:
+    """The (rows, L, D) prompt of one request: conditioning, text, start-of-speech, and the
+    conditioning's length. The guided T3 gets start-of-speech twice, as upstream feeds it
+    (once from the prompt builder, once as the first decoding input); Turbo once."""
     hp = t3.hp
     text = torch.atleast_2d(request.text_tokens).to(dtype=torch.long, device=t3.device).repeat(request.rows, 1)
     start = hp.start_speech_token * torch.ones_like(text[:, :1])
     cfg_weight = request.cfg_weight if isinstance(request, DecodeRequest) else 0.0
-    embeds, _ = t3.prepare_input_embeds(t3_cond=request.cond, text_tokens=text, speech_tokens=start, cfg_weight=cfg_weight)
+    embeds, conditioning = t3.prepare_input_embeds(t3_cond=request.cond, text_tokens=text, speech_tokens=start, cfg_weight=cfg_weight)
     if isinstance(request, TurboDecodeRequest):
-        return embeds
+        return embeds, conditioning
     bos = t3.speech_emb(start[:1]) + t3.speech_pos_emb.get_fixed_embedding(0)
-    return torch.cat([embeds, torch.cat([bos, bos])], dim=1)
+    return torch.cat([embeds, torch.cat([bos, bos])], dim=1), conditioning
 
 
 def _next_embeds(t3: T3, tokens: Tensor, step: int, rows: int) -> Tensor:
@@ -180,7 +188,9 @@ def _next_embeds(t3: T3, tokens: Tensor, step: int, rows: int) -> Tensor:
     return embeds.repeat_interleave(rows, dim=0)
 
 
-def _logits(t3: T3, embeds: Tensor, mask: Tensor, positions: Tensor, past: object) -> tuple[Tensor, object]:
+def _logits(t3: T3, embeds: Tensor, mask: Tensor, positions: Tensor, past: object, attention: AlignedAttention | None) -> tuple[Tensor, object]:
+    if attention is not None:  # eager layers need the mask spelt out
+        mask = additive_mask(mask, embeds.size(1), embeds.dtype)
     out = t3.tfmr(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=past, use_cache=True)
     return t3.speech_head(out.last_hidden_state[:, -1, :]), out.past_key_values
 
@@ -193,20 +203,30 @@ def decode_batch(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest
     step with ShuttingDownError."""
     if not requests:
         return []
+    with AlignedAttention().captured(t3) if has_aligned_heads(t3) else nullcontext() as attention:
+        return _decode(t3, requests, stop, attention)
+
+
+def _decode(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest], stop: threading.Event | None, attention: AlignedAttention | None) -> list[Tensor]:
     device = t3.device
     rows = requests[0].rows
-    prompts = [_prompt(t3, request) for request in requests]
+    prompts, conditioning = zip(*(_prompt(t3, request) for request in requests), strict=True)
     width = max(prompt.size(1) for prompt in prompts)
-    embeds = torch.cat([torch.nn.functional.pad(prompt, (0, 0, width - prompt.size(1), 0)) for prompt in prompts])
+    padding = [width - prompt.size(1) for prompt in prompts]
+    embeds = torch.cat([torch.nn.functional.pad(prompt, (0, 0, pad, 0)) for prompt, pad in zip(prompts, padding, strict=True)])
     mask = torch.cat([
-        torch.cat([torch.zeros(rows, width - prompt.size(1), dtype=torch.long), torch.ones(rows, prompt.size(1), dtype=torch.long)], dim=1)
-        for prompt in prompts
+        torch.cat([torch.zeros(rows, pad, dtype=torch.long), torch.ones(rows, prompt.size(1), dtype=torch.long)], dim=1)
+        for prompt, pad in zip(prompts, padding, strict=True)
     ]).to(device)
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    logits, past = _logits(t3, embeds, mask, positions, None)
+    logits, past = _logits(t3, embeds, mask, positions, None, attention)
 
     start = torch.tensor([[t3.hp.start_speech_token]], dtype=torch.long, device=device)
-    samplers = [_sampler(request, start, t3.hp.stop_speech_token) for request in requests]
+    stop_token = t3.hp.stop_speech_token
+    samplers = [
+        _sampler(request, start, stop_token, RowAlignment((length, length + request.text_tokens.numel()), stop_token) if attention else None)
+        for request, length in zip(requests, conditioning, strict=True)
+    ]
     active = list(range(len(requests)))  # request index of each row group still decoding
     step = 0
     while active:
@@ -215,6 +235,8 @@ def decode_batch(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest
         next_tokens: list[Tensor] = []
         still: list[int] = []
         for group, index in enumerate(active):
+            if attention is not None:
+                samplers[index].alignment.last_aligned_attns = attention.of_row(rows * group, padding[index])
             token = samplers[index].sample(logits[rows * group : rows * (group + 1)])
             if not samplers[index].done:
                 still.append(group)
@@ -229,5 +251,5 @@ def decode_batch(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest
         step += 1
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         positions = positions[:, -1:] + 1
-        logits, past = _logits(t3, _next_embeds(t3, torch.cat(next_tokens), step, rows), mask, positions, past)
+        logits, past = _logits(t3, _next_embeds(t3, torch.cat(next_tokens), step, rows), mask, positions, past, attention)
     return [torch.cat(sampler.tokens, dim=1).squeeze(0) for sampler in samplers]

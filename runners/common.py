@@ -105,6 +105,8 @@ def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
     on a machine with a GPU has none to report)."""
     import torch
 
+    from models.family_speech import performed_tags
+
     device = torch.device(loaded.device)
     on_gpu = device.type == "cuda"
     return RunnerInfo(
@@ -119,6 +121,7 @@ def runner_info(loaded: Loaded, engine: TTSEngine | VCEngine) -> RunnerInfo:
         conditioning_cache_misses=engine.cache.misses,
         references_from_storage=engine.references.from_storage,
         references_sent=engine.references.sent,
+        tags=performed_tags(loaded.model),
         jobs_done=engine.jobs_done,
         memory_rss_bytes=psutil.Process().memory_info().rss,
         gpu_memory_allocated_bytes=torch.cuda.memory_allocated(device) if on_gpu else None,

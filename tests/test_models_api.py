@@ -1,6 +1,7 @@
 """The three Chatterbox models over HTTP, each request choosing its own: /api/v1/tts (whole
-and streamed), the OpenAI SDK's model names, languages, Turbo's tags, and the 400s for what a
-model cannot do. The local stack serves all three; the S3 stack only the original."""
+and streamed), the OpenAI SDK's model names, languages, Turbo's tags, inline pauses, and the
+400s for what a model cannot do. The local stack serves all three; the S3 stack only the
+original."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import unicodedata
 from collections.abc import Iterator
 
+import numpy as np
 import openai
 import pytest
 import soundfile as sf
@@ -79,6 +81,10 @@ def test_what_a_model_cannot_do_is_a_400_naming_the_field(stack: RunningService,
         (stack, base | {"model": "turbo", "exaggeration": 0.8}, "exaggeration", "omit it"),
         (stack, base | {"model": "turbo", "voice": "models-short"}, "voice", "needs more than 5 s"),
         (s3_stack, {"text": "Hello.", "model": "turbo"}, "model", "not enabled on this server; use one of: original"),
+        (stack, base | {"model": "turbo", "text": "Ha [giggle] ha [laugh]."}, "text", "unknown tag [giggle]: the turbo model performs [chuckle]"),
+        (stack, base | {"text": "Wait. [pause:12s] Go."}, "text", "out of range: a pause is more than 0 and at most 10 s"),
+        (stack, base | {"model": "multilingual", "text": "Wait. [pause:soon] Go."}, "text", "e.g. [pause:750ms] or [pause:1.5s]"),
+        (stack, base | {"text": "[pause:1s] [sigh]"}, "text", "no words to speak"),
     ]
     for running, body, field, words in cases:
         response = running.client.post("/api/v1/tts", json=body)
@@ -86,6 +92,29 @@ def test_what_a_model_cannot_do_is_a_400_naming_the_field(stack: RunningService,
         assert words in response.json()["error"]["message"], response.text
     assert_error(stack.client.post("/api/v1/tts", json=base | {"model": "gpt-5"}), 422, "model")
     assert_error(stack.client.post("/api/v1/tts", json=base | {"language": "French"}), 422, "language")
+
+
+def silences(audio: bytes, at_least: float = 0.3) -> list[float]:
+    """Seconds of each stretch of exact silence of at least `at_least` (random weights speak
+    noise: only inserted pauses are silent)."""
+    samples, rate = sf.read(io.BytesIO(audio), dtype="int16")
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (samples == 0).astype(np.int8), [0]])))
+    runs = (edges[1::2] - edges[::2]) / rate
+    return [round(float(run), 2) for run in runs if run >= at_least]
+
+
+def test_pauses_are_silence_between_the_words_and_tags_go_only_to_turbo(stack: RunningService) -> None:
+    text = "Hello there [laugh]. [pause:1.5s] Goodbye now. [pause:750ms]"
+    whole = stack.client.post("/api/v1/tts", json={"text": text, "voice": "models-alex", "seed": 5, "output_format": "wav"})
+    assert whole.status_code == 200, whole.text
+    assert whole.headers["x-tags-removed"] == "[laugh]" and whole.json()["metadata"]["parameters"]["tags_removed"] == ["[laugh]"]
+    assert silences(stack.client.get(whole.json()["url"]).content) == pytest.approx([1.5, 0.75], abs=0.04)  # less the crossfade into each
+
+    body = {"text": text, "model": "turbo", "voice": "models-alex", "seed": 5, "output_format": "wav", "response_mode": "stream", "stream_chunks": True}
+    with stack.client.stream("POST", "/api/v1/tts", json=body) as streamed:
+        assert streamed.status_code == 200 and "x-tags-removed" not in streamed.headers  # turbo performs it
+        audio = streamed.read()
+    assert silences(audio) == pytest.approx([1.5, 0.75], abs=0.04)
 
 
 def test_openai_model_names_choose_the_model(stack: RunningService) -> None:
@@ -102,6 +131,9 @@ def test_openai_model_names_choose_the_model(stack: RunningService) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         client.audio.speech.create(model="tts-1", voice="models-alex", input="Hi.", extra_body={"language": "de"})
     assert refused.value.body["param"] == "language"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.audio.speech.create(model="tts-1", voice="models-alex", input="Ha [giggle].")
+    assert refused.value.body["param"] == "input" and "unknown tag [giggle]" in refused.value.body["message"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(("model", "extra"), [("turbo", {}), ("multilingual", {"language": "de"})])

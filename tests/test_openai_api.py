@@ -20,10 +20,10 @@ import pytest
 
 from audio.codec import decode
 from audio.stream_encoding import with_flac_length
-from models.text_chunks import split_for_streaming
 from tests.processes import ROOT, wait_until
 from tests.stacks import API_KEYS as KEYS
 from tests.stacks import FIRST_CHUNK_CHARS, LIBRARY_VOICE, MAX_CHUNK_CHARS, MAX_PENDING, RunningService, write_clip
+from text.chunks import split_into_chunks
 
 CONTENT_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
 LONG_TEXT = "One two. Three four five six seven. Eight nine ten eleven twelve. Thirteen fourteen fifteen. Sixteen seventeen eighteen nineteen."
@@ -198,7 +198,7 @@ def read_stream(client: httpx.Client, path: str, body: dict) -> tuple[httpx.Resp
 
 def test_streamed_speech_is_the_whole_text(service: OpenAIService) -> None:
     """Every sentence group is generated once and sent: the stream decodes to the stored output."""
-    groups = split_for_streaming(LONG_TEXT, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)
+    groups = split_into_chunks(LONG_TEXT, MAX_CHUNK_CHARS, first_chars=FIRST_CHUNK_CHARS)
     assert len(groups) >= 3
     done_before = service.jobs_done()
     with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1-hd", "voice": "alloy", "input": LONG_TEXT, "response_format": "wav", "seed": 3}) as response:
@@ -216,7 +216,7 @@ def test_audio_arrives_while_generated_and_stops_when_the_listener_leaves(servic
     hangs up no further group is asked for. The count is taken when the abandoned request
     has let go of its slot and a request sent after it has finished: the runner works in
     arrival order, so nothing of the abandoned stream is left to come."""
-    groups = split_for_streaming(ENDLESS_TEXT, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)
+    groups = split_into_chunks(ENDLESS_TEXT, MAX_CHUNK_CHARS, first_chars=FIRST_CHUNK_CHARS)
     done_before = service.jobs_done()
     with service.running.client.stream("POST", "/v1/audio/speech", json={"model": "tts-1-hd", "voice": "alloy", "input": ENDLESS_TEXT, "response_format": "mp3"}) as response:
         assert response.status_code == 200
@@ -258,7 +258,7 @@ def test_api_v1_tts_streams_chunks_and_stores_the_whole(service: OpenAIService) 
     metadata = service.running.stored_output(response.headers["x-output-filename"])
     # the stored copy is the streamed bytes (encoded once), its FLAC header told the length
     assert service.running.storage.get(f"outputs/{response.headers['x-output-filename']}") == with_flac_length(b"".join(pieces), round(streamed.duration_seconds * 16_000))
-    assert metadata["parameters"]["chunks"] == len(split_for_streaming(text, FIRST_CHUNK_CHARS, MAX_CHUNK_CHARS)) == 2
+    assert metadata["parameters"]["chunks"] == len(split_into_chunks(text, MAX_CHUNK_CHARS, first_chars=FIRST_CHUNK_CHARS)) == 2
     assert metadata["sample_rate"] == 16_000 and metadata["duration_seconds"] == pytest.approx(streamed.duration_seconds, abs=0.01)
 
 

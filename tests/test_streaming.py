@@ -15,7 +15,7 @@ from audio.formats import OutputFormat
 from audio.speed import change_speed
 from audio.stream_encoding import StreamEncoder, wav_stream_header
 from config import AudioSettings
-from models.text_chunks import split_for_streaming, split_into_chunks
+from text.chunks import split_into_chunks
 
 RATE = 24_000
 BITRATES = AudioSettings(mp3_bitrate="192k", opus_bitrate="64k", aac_bitrate="128k", sample_rate=None)
@@ -29,13 +29,13 @@ def tone(seconds: float, frequency: float = 220.0, start: int = 0) -> np.ndarray
 
 
 def test_stream_groups_start_short_and_keep_every_word() -> None:
-    groups = split_for_streaming(TEXT, 20, 60)
+    groups = split_into_chunks(TEXT, 60, first_chars=20)
     assert groups[0] == "Hi."
     assert all(len(group) <= 60 for group in groups)
     assert " ".join(groups) == " ".join(TEXT.split())
     assert all(split_into_chunks(group, 60) == [group] for group in groups)  # the engine says each in one go
-    assert split_for_streaming(TEXT, 500, 1000) == [" ".join(TEXT.split())]
-    assert split_for_streaming("  ", 20, 60) == []
+    assert split_into_chunks(TEXT, 1000, first_chars=500) == [" ".join(TEXT.split())]
+    assert split_into_chunks("  ", 60, first_chars=20) == []
 
 
 def encode_in_blocks(fmt: OutputFormat, blocks: list[np.ndarray], sample_rate: int = RATE) -> tuple[bytes, int]:

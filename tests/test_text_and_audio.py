@@ -8,8 +8,8 @@ import pytest
 from audio.codec import AudioDecodeError, decode
 from audio.crossfade import crossfade_join
 from models.conditioning import LRUCache
-from models.text_chunks import split_into_chunks
 from tests.testdata import read_testdata
+from text.chunks import split_into_chunks
 
 
 def test_chunks_respect_sentences_and_limit() -> None:
