@@ -200,6 +200,7 @@ class ModelHealth(BaseModel):
     source: str | None = None
     device: str | None = None
     has_default_voice: bool | None = None
+    tags: list[str] | None = Field(None, description="The paralinguistic tags the model performs in the text (turbo; empty for the others).")
     conditioning_cache_entries: int | None = None
     conditioning_cache_hits: int | None = None
     conditioning_cache_misses: int | None = None

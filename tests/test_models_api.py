@@ -18,6 +18,7 @@ from outputs.store import OUTPUT_NAME
 from tests.conftest import assert_error
 from tests.stacks import RunningService
 from tests.testdata import read_testdata
+from text.script import DOCUMENTED_TAGS
 
 SHORT_VOICE_SECONDS = 4.0  # under Turbo's 5 s minimum
 
@@ -44,6 +45,7 @@ def test_health_reports_every_enabled_model(stack: RunningService, s3_stack: Run
     assert body["default_model"] == "original" and set(body["models"]) == {"original", "multilingual", "turbo"}
     for name, model in body["models"].items():
         assert model["ready"] and model["model"] == name and model["source"] == "random" and model["device"] == "cpu"
+        assert model["tags"] == (sorted(DOCUMENTED_TAGS) if name == "turbo" else [])  # the turbo tokenizer's added tokens
     assert body["tts"] == body["models"]["original"] and body["vc"]["model"] == "original"
     assert set(s3_stack.health()["models"]) == {"original"}
 
