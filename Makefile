@@ -26,6 +26,7 @@ $(INSTALLED): requirements.lock requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "Python 3.11 is required (found $(PYTHON)); set PYTHON=..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock -r requirements-dev.lock
+	$(BIN)/python scripts/warm_caches.py   # librosa's numba kernels, compiled once instead of by every process
 	touch $@
 
 ffmpeg:
