@@ -1,0 +1,261 @@
+"""`Client` and `AsyncClient`: the same operations, sent with httpx's sync or async client.
+
+Every operation is written once (`_Operations`, as flows of calls: `_calls.py`); the two
+classes only send. Both retry 429 and 503 answers (honouring `Retry-After`) and dropped
+connections up to `max_retries` times, take the API key from the argument or
+`CHATTERBOX_API_KEY`, and raise the typed exceptions of `errors.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from chatterbox_client import models
+from chatterbox_client._calls import Call, Flow, Settings, attempts, finished, model_of, single, wait_before_retry, without_none
+from chatterbox_client.errors import ConflictError
+
+FileInput = str | Path | bytes | IO[bytes]
+ETAG_ATTEMPTS = 3  # a voice changed by someone else between our read and our write: read again
+
+
+def _file(source: FileInput, default_name: str) -> tuple[str, Any]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        return path.name, path.read_bytes()
+    if isinstance(source, bytes):
+        return default_name, source
+    return Path(getattr(source, "name", default_name)).name, source
+
+
+def _listing_params(page: int, page_size: int, filters: dict[str, Any]) -> dict[str, Any]:
+    return without_none({"page": page, "page_size": page_size, **filters})
+
+
+class _Operations:
+    """The API's operations; `_run` sends a flow (sync: returns its value; async: a coroutine)."""
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        raise NotImplementedError
+
+    def health(self) -> models.HealthResponse:
+        """Each part's readiness, the enabled models and their tags (a 503 answer is returned too)."""
+        return self._run(single(Call("GET", "/api/v1/health", accept=(503,)), model_of(models.HealthResponse)))
+
+    def models(self) -> models.ModelList:
+        """The OpenAI model names this server serves."""
+        return self._run(single(Call("GET", "/v1/models"), model_of(models.ModelList)))
+
+    def speak(self, text: str, *, voice: str | None = None, model: str | None = None, **parameters: Any) -> models.OutputResponse:
+        """Generate and store speech; the answer names the stored output (`filename`, `url`).
+        `parameters`: any other field of `TTSRequest` (language, exaggeration, seed, ...)."""
+        body = models.TTSRequest(text=text, voice=voice, model=model, **parameters).model_dump(mode="json", exclude_none=True)
+        return self._run(single(Call("POST", "/api/v1/tts", json=body | {"response_mode": "url"}), model_of(models.OutputResponse)))
+
+    def convert(self, source: FileInput | None = None, *, target_voice: str, source_output: str | None = None, **form: Any) -> models.OutputResponse:
+        """Voice conversion of an uploaded file, or of a stored output (`source_output`), to a library voice."""
+        files = {"input_audio": _file(source, "source.wav")} if source is not None else None
+        data = without_none({"target_voice": target_voice, "input_filename": source_output, "response_mode": "url", **form})
+        return self._run(single(Call("POST", "/api/v1/vc", data=data, files=files), model_of(models.OutputResponse)))
+
+    def voice(self, name: str) -> models.VoiceResponse:
+        return self._run(single(Call("GET", f"/api/v1/voice/{name}"), model_of(models.VoiceResponse)))
+
+    def voices(self, *, page: int = 1, page_size: int = 50, **filters: Any) -> models.VoiceListResponse:
+        """One page of the library; `filters`: search, folder, tags, names, sort, order..."""
+        return self._run(single(Call("GET", "/api/v1/voices", params=_listing_params(page, page_size, filters)), model_of(models.VoiceListResponse)))
+
+    def upload_voice(self, audio: FileInput, *, name: str | None = None, overwrite: bool = False, **metadata: Any) -> models.VoiceResponse:
+        """Add a voice (name: the file's, unless given); `metadata`: folder, tags, display_name, ..."""
+        filename, content = _file(audio, "voice.wav")
+        data = without_none({"name": name, "overwrite": str(overwrite).lower(), **{key: ",".join(value) if isinstance(value, list) else value for key, value in metadata.items()}})
+        return self._run(single(Call("POST", "/api/v1/voice", data=data, files={"file": (filename, content)}), model_of(models.VoiceResponse)))
+
+    def update_voice(self, name: str, **changes: Any) -> models.VoiceResponse:
+        """Change a voice's metadata (rename and move too). The ETag is handled here: the
+        voice is read, then written only if unchanged since, read again if it was."""
+        return self._run(self._update_voice(name, models.VoiceMetadataPatch(**changes).model_dump(mode="json", exclude_unset=True)))
+
+    def _update_voice(self, name: str, patch: dict[str, Any]) -> Flow[models.VoiceResponse]:
+        for _ in range(ETAG_ATTEMPTS):
+            current = yield Call("GET", f"/api/v1/voice/{name}")
+            written = yield Call("PUT", f"/api/v1/voice/{name}/metadata", json=patch, headers={"If-Match": current.headers["etag"]}, accept=(412,))
+            if written.status_code != 412:
+                return models.VoiceResponse.model_validate(written.json())
+        raise ConflictError(f"voice {name!r} kept changing while it was updated", status=412, error_type="precondition_failed")
+
+    def delete_voice(self, name: str, *, dry_run: bool = False) -> models.DeletedVoices | models.DeletionPreview:
+        """Delete a voice; with `dry_run`, only what would be deleted."""
+
+        kind = models.DeletionPreview if dry_run else models.DeletedVoices  # without confirm the server answers 400 with the list
+        call = Call("DELETE", f"/api/v1/voice/{name}", params={"confirm": str(not dry_run).lower()}, accept=(400,) if dry_run else ())
+        return self._run(single(call, model_of(kind)))
+
+    def outputs(self, *, page: int = 1, page_size: int = 50, **filters: Any) -> models.OutputListResponse:
+        """One page of stored outputs; `filters`: search, type, voice, sort, order..."""
+        return self._run(single(Call("GET", "/api/v1/outputs", params=_listing_params(page, page_size, filters)), model_of(models.OutputListResponse)))
+
+    def delete_output(self, filename: str) -> models.DeletedOutput:
+        return self._run(single(Call("DELETE", f"/api/v1/outputs/{filename}"), model_of(models.DeletedOutput)))
+
+    def job(self, job_id: str) -> models.JobResponse:
+        return self._run(single(Call("GET", f"/api/v1/jobs/{job_id}"), model_of(models.JobResponse)))
+
+
+class Client(_Operations):
+    """A synchronous client. Use as a context manager, or call `close()`."""
+
+    def __init__(self, base_url: str | None = None, *, api_key: str | None = None, max_retries: int = 3, timeout: float | httpx.Timeout | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = Settings.of(base_url, api_key, max_retries, timeout)
+        self._http = httpx.Client(base_url=self.settings.base_url, headers=self.settings.headers, timeout=self.settings.timeout, transport=transport)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
+        for attempt in attempts(self.settings.max_retries):
+            outcome: httpx.Response | httpx.TransportError
+            try:
+                outcome = self._http.send(self._http.build_request(**call.request), stream=stream)
+            except httpx.TransportError as exc:
+                outcome = exc
+            if (delay := wait_before_retry(outcome, attempt, self.settings.max_retries)) is None:
+                if isinstance(outcome, httpx.Response) and stream and outcome.is_error:
+                    outcome.read()
+                return finished(outcome, call)
+            if isinstance(outcome, httpx.Response):
+                outcome.close()
+            time.sleep(delay)
+        raise AssertionError("attempts() ends with a final answer")
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        try:
+            call = next(flow)
+            while True:
+                call = flow.send(self._send(call))
+        except StopIteration as done:
+            return done.value
+
+    @staticmethod
+    def _every_page(fetch: Any, page_size: int, filters: dict[str, Any]) -> Iterator[Any]:
+        page, pages = 1, 1
+        while page <= pages:
+            listing = fetch(page=page, page_size=page_size, **filters)
+            yield from listing.items
+            page, pages = page + 1, listing.pages
+
+    def iter_voices(self, *, page_size: int = 100, **filters: Any) -> Iterator[models.VoiceMetadata]:
+        """Every voice the filters select, fetched page by page as the loop goes."""
+        return self._every_page(self.voices, page_size, filters)
+
+    def iter_outputs(self, *, page_size: int = 100, **filters: Any) -> Iterator[models.OutputMetadata]:
+        """Every output the filters select, fetched page by page as the loop goes."""
+        return self._every_page(self.outputs, page_size, filters)
+
+    @contextmanager
+    def stream_speech(self, text: str, *, voice: str | None = None, model: str | None = None, **parameters: Any) -> Iterator[httpx.Response]:
+        """Speech sent while it is generated: iterate `response.iter_bytes()`; the stored
+        output's name is `response.headers["x-output-filename"]`."""
+        body = models.TTSRequest(text=text, voice=voice, model=model, **parameters).model_dump(mode="json", exclude_none=True)
+        response = self._send(Call("POST", "/api/v1/tts", json=body | {"response_mode": "stream", "stream_chunks": True}), stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def download_output(self, filename: str, path: str | Path) -> Path:
+        """Save a stored output to `path`; a partial file there is resumed with a Range request."""
+        path = Path(path)
+        have = path.stat().st_size if path.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        response = self._send(Call("GET", f"/api/v1/outputs/{filename}", headers=headers, accept=(416,)), stream=True)
+        try:
+            if response.status_code == 416:  # the partial file is the whole file already
+                return path
+            with path.open("ab" if response.status_code == 206 else "wb") as file:
+                for block in response.iter_bytes():
+                    file.write(block)
+        finally:
+            response.close()
+        return path
+
+
+class AsyncClient(_Operations):
+    """An asyncio client: the same operations as `Client`, awaited."""
+
+    def __init__(self, base_url: str | None = None, *, api_key: str | None = None, max_retries: int = 3, timeout: float | httpx.Timeout | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = Settings.of(base_url, api_key, max_retries, timeout)
+        self._http = httpx.AsyncClient(base_url=self.settings.base_url, headers=self.settings.headers, timeout=self.settings.timeout, transport=transport)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
+        for attempt in attempts(self.settings.max_retries):
+            outcome: httpx.Response | httpx.TransportError
+            try:
+                outcome = await self._http.send(self._http.build_request(**call.request), stream=stream)
+            except httpx.TransportError as exc:
+                outcome = exc
+            if (delay := wait_before_retry(outcome, attempt, self.settings.max_retries)) is None:
+                if isinstance(outcome, httpx.Response) and stream and outcome.is_error:
+                    await outcome.aread()
+                return finished(outcome, call)
+            if isinstance(outcome, httpx.Response):
+                await outcome.aclose()
+            await asyncio.sleep(delay)
+        raise AssertionError("attempts() ends with a final answer")
+
+    async def _run(self, flow: Flow[Any]) -> Any:  # type: ignore[override]
+        try:
+            call = next(flow)
+            while True:
+                call = flow.send(await self._send(call))
+        except StopIteration as done:
+            return done.value
+
+    @staticmethod
+    async def _every_page(fetch: Any, page_size: int, filters: dict[str, Any]) -> AsyncIterator[Any]:
+        page, pages = 1, 1
+        while page <= pages:
+            listing = await fetch(page=page, page_size=page_size, **filters)
+            for item in listing.items:
+                yield item
+            page, pages = page + 1, listing.pages
+
+    def iter_voices(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[models.VoiceMetadata]:
+        return self._every_page(self.voices, page_size, filters)
+
+    def iter_outputs(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[models.OutputMetadata]:
+        return self._every_page(self.outputs, page_size, filters)
+
+    @asynccontextmanager
+    async def stream_speech(self, text: str, *, voice: str | None = None, model: str | None = None, **parameters: Any) -> AsyncIterator[httpx.Response]:
+        """As `Client.stream_speech`: iterate `response.aiter_bytes()`."""
+        body = models.TTSRequest(text=text, voice=voice, model=model, **parameters).model_dump(mode="json", exclude_none=True)
+        response = await self._send(Call("POST", "/api/v1/tts", json=body | {"response_mode": "stream", "stream_chunks": True}), stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+

@@ -1,0 +1,126 @@
+"""The Python SDK and CLI (`clients/python`) against the served local stack: speech whole and
+streamed, downloads resumed with Range, the voice library with the ETag handled for the
+caller (a real 412 from a concurrent edit), typed errors, the async client, the CLI; its
+models are what the generator makes of docs/openapi.yaml, so they cannot drift."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import soundfile as sf
+from chatterbox_client import AsyncClient, BadRequestError, Client, NotFoundError, ServiceUnavailableError, models
+from chatterbox_client.cli import main as cli
+
+from scripts.generate_client_models import MODELS, generated
+from tests.processes import wait_until
+from tests.stacks import RunningService
+from tests.testdata import read_testdata
+
+VOICE = "sdk-voice"
+
+
+@pytest.fixture(scope="module")
+def client(local_stack: RunningService) -> Iterator[Client]:
+    key = local_stack.headers.get("Authorization", "").removeprefix("Bearer ") or None
+    with Client(local_stack.base_url, api_key=key) as sdk:
+        sdk.upload_voice(read_testdata("voice_alex.wav"), name=VOICE, overwrite=True, folder="sdk", tags=["english", "test"])
+        yield sdk
+
+
+def seconds_of(data: bytes) -> float:
+    info = sf.info(io.BytesIO(data))
+    return info.frames / info.samplerate
+
+
+def test_the_models_are_the_openapi_documents() -> None:
+    assert MODELS.read_text() == generated(), "run scripts/generate_client_models.py after scripts/export_openapi.py"
+
+
+def test_speech_whole_streamed_and_downloaded_with_resume(client: Client, local_stack: RunningService, tmp_path: Path) -> None:
+    result = client.speak("Hello from the SDK.", voice=VOICE, seed=7, output_format="wav")
+    assert isinstance(result, models.OutputResponse) and result.metadata.voice == VOICE and result.metadata.parameters["seed"] == 7
+    whole = local_stack.client.get(result.url).content
+    partial = tmp_path / "resumed.wav"
+    partial.write_bytes(whole[: len(whole) // 3])  # an interrupted download
+    assert client.download_output(result.filename, partial).read_bytes() == whole
+    assert client.download_output(result.filename, partial).read_bytes() == whole  # complete already: nothing appended
+
+    with client.stream_speech("A first sentence. The zebrafinch sings second.", voice=VOICE, seed=7) as response:
+        blocks = [block for block in response.iter_bytes() if block]
+        streamed_name = response.headers["x-output-filename"]
+    assert len(blocks) >= 2 and seconds_of(b"".join(blocks)) > 0.5
+    found = wait_until(lambda: [output.filename for output in client.iter_outputs(page_size=1, search="zebrafinch")], 60, "the streamed output stored")
+    assert found == [streamed_name]  # pages of one, fetched as the loop goes (stored once the stream ended)
+
+
+def test_the_library_with_etags_handled_and_typed_errors(client: Client, local_stack: RunningService) -> None:
+    listed = list(client.iter_voices(page_size=1, folder="sdk"))
+    assert [voice.name for voice in listed] == [VOICE] and listed[0].tags == ["english", "test"]
+
+    class EditsFirst(httpx.HTTPTransport):
+        """Someone else edits the voice between the SDK's read and its first write: a real 412."""
+
+        edited = False
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "PUT" and not self.edited:
+                self.edited = True
+                assert local_stack.client.put(f"/api/v1/voice/{VOICE}/metadata", json={"description": "edited elsewhere"}).status_code == 200
+            return super().handle_request(request)
+
+    transport = EditsFirst()
+    with Client(local_stack.base_url, api_key=client.settings.api_key, transport=transport) as racing:
+        updated = racing.update_voice(VOICE, display_name="SDK voice")
+    assert transport.edited and updated.voice.display_name == "SDK voice" and updated.voice.description == "edited elsewhere"  # neither edit lost
+
+    preview = client.delete_voice(VOICE, dry_run=True)
+    assert isinstance(preview, models.DeletionPreview) and preview.would_delete == [VOICE]
+    with pytest.raises(NotFoundError) as missing:
+        client.voice("no-such-voice")
+    assert missing.value.status == 404 and missing.value.request_id
+    with pytest.raises(BadRequestError) as refused:
+        client.speak("Ha [giggle].", voice=VOICE, model="turbo")
+    assert refused.value.field == "text" and "unknown tag [giggle]" in refused.value.message
+
+
+def test_busy_answers_are_retried_as_retry_after_says() -> None:
+    answers = iter([httpx.Response(503, headers={"Retry-After": "0"}, json={"error": {"type": "model_unavailable", "message": "starting"}}),
+                    httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"type": "rate_limit_exceeded", "message": "busy"}}),
+                    httpx.Response(200, json={"object": "list", "data": []})])
+    with Client("http://sdk.test", max_retries=2, transport=httpx.MockTransport(lambda request: next(answers))) as patient:
+        assert patient.models().data == []
+    always_busy = httpx.MockTransport(lambda request: httpx.Response(503, headers={"Retry-After": "0"}, json={"error": {"type": "model_unavailable", "message": "starting"}}))
+    with Client("http://sdk.test", max_retries=1, transport=always_busy) as impatient, pytest.raises(ServiceUnavailableError, match="starting"):
+        impatient.models()
+
+
+def test_the_async_client_does_the_same(client: Client, local_stack: RunningService) -> None:
+    async def scenario() -> tuple[models.HealthResponse, models.OutputResponse, list[str], int]:
+        async with AsyncClient(local_stack.base_url, api_key=client.settings.api_key) as sdk:
+            health, spoken = await asyncio.gather(sdk.health(), sdk.speak("Asynchronously.", voice=VOICE, seed=3))
+            names = [voice.name async for voice in sdk.iter_voices(folder="sdk")]
+            async with sdk.stream_speech("Streamed too.", voice=VOICE) as response:
+                size = len(await response.aread())
+            return health, spoken, names, size
+
+    health, spoken, names, size = asyncio.run(scenario())
+    assert health.status == "ok" and "turbo" in health.models and spoken.metadata.voice == VOICE and names == [VOICE] and size > 1000
+
+
+def test_the_cli_speaks_lists_and_reports_refusals(client: Client, local_stack: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = ["--url", local_stack.base_url] + (["--api-key", client.settings.api_key] if client.settings.api_key else [])
+    cli([*server, "speak", "Hello from the shell.", "--voice", VOICE, "--format", "mp3", "-o", str(tmp_path / "hello.mp3")])
+    assert capsys.readouterr().out.strip().endswith(".mp3") and seconds_of((tmp_path / "hello.mp3").read_bytes()) > 0.3
+    cli([*server, "voices", "ls", "--folder", "sdk"])
+    assert capsys.readouterr().out.startswith(f"{VOICE}\tsdk\tenglish,test\t")
+    with pytest.raises(SystemExit, match=r"language .* \(field: language\)"):
+        cli([*server, "speak", "Bonjour.", "--model", "turbo", "--language", "fr"])
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--dry-run", "--quiet", str(Path(MODELS).parents[1])], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr  # the package builds as `pip install ./clients/python` would
