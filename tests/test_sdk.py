@@ -90,6 +90,20 @@ def test_the_library_with_etags_handled_and_typed_errors(client: Client, local_s
     assert refused.value.field == "text" and "unknown tag [giggle]" in refused.value.message
 
 
+def test_jobs_followed_to_the_end_and_the_library_exported_and_imported(client: Client, tmp_path: Path) -> None:
+    spoken = client.speak("Joined.", voice=VOICE, seed=2)
+    updates: list[models.JobResponse] = []
+    joined = client.concat([{"silence_ms": 20_000}, {"output": spoken.filename}, {"silence_ms": 12_000}], sample_rate=8000, progress=updates.append, poll_seconds=0.2)
+    assert isinstance(joined, models.OutputResponse) and joined.metadata.type == "concat" and joined.metadata.duration_seconds > 32
+    assert updates[0].status in ("queued", "running", "succeeded") and updates[-1].status == "succeeded" and updates[-1].progress.percent == 100.0
+
+    archive = client.export_voices(tmp_path / "voices.zip", folder="sdk")
+    restored = client.import_voices(archive, on_conflict="skip")
+    assert [(result.name, result.status) for result in restored.results] == [(VOICE, "skipped")]  # it is still there
+    bulk = client.upload_voices([read_testdata("voice_bella.wav"), b"not audio"], folder="sdk-bulk", overwrite=True)
+    assert (bulk.created + bulk.replaced, bulk.failed) == (1, 1) and bulk.results[1].error
+
+
 def test_busy_answers_are_retried_as_retry_after_says() -> None:
     answers = iter([httpx.Response(503, headers={"Retry-After": "0"}, json={"error": {"type": "model_unavailable", "message": "starting"}}),
                     httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"type": "rate_limit_exceeded", "message": "busy"}}),

@@ -1,7 +1,8 @@
 """What the clients send, written once for both: each operation is a generator that yields
-the HTTP calls it needs and receives each answer, so a multi-step operation (an update that
-fetches the ETag first and retries on 412) is the same code for `Client` and `AsyncClient`,
-which only differ in how they send (`_Driver` below)."""
+the HTTP calls it needs (and the pauses between them) and receives each answer, so a
+multi-step operation (an update that fetches the ETag first and retries on 412, a job
+followed until it ends) is the same code for `Client` and `AsyncClient`, which only differ
+in how they send and sleep."""
 
 from __future__ import annotations
 
@@ -37,7 +38,14 @@ class Call:
         return {"method": self.method, "url": self.path, "params": self.params, "json": self.json, "data": self.data, "files": self.files, "headers": self.headers}
 
 
-Flow = Generator[Call, httpx.Response, T]
+@dataclass(frozen=True)
+class Wait:
+    """A pause the flow asks for (polling a job): the driver sleeps, then sends None."""
+
+    seconds: float
+
+
+Flow = Generator[Call | Wait, Any, T]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -18,10 +18,12 @@ from typing import IO, Any
 import httpx
 
 from chatterbox_client import models
-from chatterbox_client._calls import Call, Flow, Settings, attempts, finished, model_of, single, wait_before_retry, without_none
-from chatterbox_client.errors import ConflictError
+from chatterbox_client._calls import Call, Flow, Settings, Wait, attempts, finished, model_of, single, wait_before_retry, without_none
+from chatterbox_client.errors import ChatterboxError, ConflictError, ServerError
 
 FileInput = str | Path | bytes | IO[bytes]
+JobProgress = Callable[[models.JobResponse], None]
+JOB_ENDS = ("succeeded", "failed", "cancelled")
 ETAG_ATTEMPTS = 3  # a voice changed by someone else between our read and our write: read again
 
 
@@ -77,6 +79,17 @@ class _Operations:
         data = without_none({"name": name, "overwrite": str(overwrite).lower(), **{key: ",".join(value) if isinstance(value, list) else value for key, value in metadata.items()}})
         return self._run(single(Call("POST", "/api/v1/voice", data=data, files={"file": (filename, content)}), model_of(models.VoiceResponse)))
 
+    def upload_voices(self, files: list[FileInput], *, folder: str | None = None, tags: list[str] | None = None, overwrite: bool = False) -> models.BulkVoiceResponse:
+        """Many voices in one request, one result per file (a bad file fails alone)."""
+        parts = [("files", _file(source, f"voice-{index}.wav")) for index, source in enumerate(files)]
+        data = without_none({"folder": folder, "tags": ",".join(tags) if tags else None, "overwrite": str(overwrite).lower()})
+        return self._run(single(Call("POST", "/api/v1/voices/bulk", data=data, files=parts), model_of(models.BulkVoiceResponse)))
+
+    def import_voices(self, archive: FileInput, *, on_conflict: str = "skip") -> models.ImportResponse:
+        """Restore an export (`export_voices`); `on_conflict`: skip, overwrite or rename."""
+        files = {"archive": _file(archive, "voices.zip")}
+        return self._run(single(Call("POST", "/api/v1/voices/import", data={"on_conflict": on_conflict}, files=files), model_of(models.ImportResponse)))
+
     def update_voice(self, name: str, **changes: Any) -> models.VoiceResponse:
         """Change a voice's metadata (rename and move too). The ETag is handled here: the
         voice is read, then written only if unchanged since, read again if it was."""
@@ -106,6 +119,36 @@ class _Operations:
 
     def job(self, job_id: str) -> models.JobResponse:
         return self._run(single(Call("GET", f"/api/v1/jobs/{job_id}"), model_of(models.JobResponse)))
+
+    def cancel_job(self, job_id: str) -> models.JobResponse:
+        return self._run(single(Call("DELETE", f"/api/v1/jobs/{job_id}"), model_of(models.JobResponse)))
+
+    def concat(self, inputs: list[dict[str, Any]], *, wait: bool = True, progress: JobProgress | None = None, poll_seconds: float = 1.0, **options: Any) -> models.OutputResponse | models.JobResponse:
+        """Join stored outputs, voices and silences (`inputs`, as `ConcatRequest` takes them)
+        into one output. A long one runs as a background job: with `wait`, it is followed
+        until it ends (`progress` gets each poll's job, with percent and ETA) and its output
+        returned; without, the job is returned at once."""
+        body = models.ConcatRequest(inputs=inputs, **options).model_dump(mode="json", exclude_none=True) | {"response_mode": "url"}
+        return self._run(self._concat(body, wait, progress, poll_seconds))
+
+    def _concat(self, body: dict[str, Any], wait: bool, progress: JobProgress | None, poll_seconds: float) -> Flow[models.OutputResponse | models.JobResponse]:
+        answer = yield Call("POST", "/api/v1/concat", json=body)
+        if answer.status_code != 202:
+            return models.OutputResponse.model_validate(answer.json())
+        job = models.JobResponse.model_validate(answer.json())
+        while wait:
+            if progress is not None:
+                progress(job)
+            if job.status in JOB_ENDS:
+                break
+            yield Wait(poll_seconds)
+            job = models.JobResponse.model_validate((yield Call("GET", f"/api/v1/jobs/{job.id}")).json())
+        if not wait:
+            return job
+        if job.status == "succeeded" and job.result is not None:
+            return job.result
+        message = job.error.message if job.error else f"the job ended {job.status}"
+        raise (ServerError if job.status == "failed" else ChatterboxError)(message, error_type=job.error.type if job.error else job.status)
 
 
 class Client(_Operations):
@@ -143,9 +186,13 @@ class Client(_Operations):
 
     def _run(self, flow: Flow[Any]) -> Any:
         try:
-            call = next(flow)
+            step = next(flow)
             while True:
-                call = flow.send(self._send(call))
+                if isinstance(step, Wait):
+                    time.sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(self._send(step))
         except StopIteration as done:
             return done.value
 
@@ -175,6 +222,17 @@ class Client(_Operations):
             yield response
         finally:
             response.close()
+
+    def export_voices(self, path: str | Path, **filters: Any) -> Path:
+        """Save a zip of the selected voices (all by default) to `path`, as it streams."""
+        response = self._send(Call("GET", "/api/v1/voices/export", params=without_none(filters)), stream=True)
+        try:
+            with Path(path).open("wb") as file:
+                for block in response.iter_bytes():
+                    file.write(block)
+        finally:
+            response.close()
+        return Path(path)
 
     def download_output(self, filename: str, path: str | Path) -> Path:
         """Save a stored output to `path`; a partial file there is resumed with a Range request."""
@@ -228,9 +286,13 @@ class AsyncClient(_Operations):
 
     async def _run(self, flow: Flow[Any]) -> Any:  # type: ignore[override]
         try:
-            call = next(flow)
+            step = next(flow)
             while True:
-                call = flow.send(await self._send(call))
+                if isinstance(step, Wait):
+                    await asyncio.sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(await self._send(step))
         except StopIteration as done:
             return done.value
 
