@@ -9,6 +9,7 @@ import asyncio
 import io
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,25 +116,40 @@ def test_busy_answers_are_retried_as_retry_after_says() -> None:
         impatient.models()
 
 
-def test_the_async_client_does_the_same(client: Client, local_stack: RunningService) -> None:
+def test_the_async_client_does_the_same(client: Client, local_stack: RunningService, tmp_path: Path) -> None:
     async def scenario() -> tuple[models.HealthResponse, models.OutputResponse, list[str], int]:
         async with AsyncClient(local_stack.base_url, api_key=client.settings.api_key) as sdk:
             health, spoken = await asyncio.gather(sdk.health(), sdk.speak("Asynchronously.", voice=VOICE, seed=3))
             names = [voice.name async for voice in sdk.iter_voices(folder="sdk")]
             async with sdk.stream_speech("Streamed too.", voice=VOICE) as response:
                 size = len(await response.aread())
+            (tmp_path / "async.wav").write_bytes(b"RIFF")  # a download cut after four bytes
+            await asyncio.gather(sdk.download_output(spoken.filename, tmp_path / "async.wav"), sdk.export_voices(tmp_path / "async.zip", folder="sdk"))
             return health, spoken, names, size
 
     health, spoken, names, size = asyncio.run(scenario())
     assert health.status == "ok" and "turbo" in health.models and spoken.metadata.voice == VOICE and names == [VOICE] and size > 1000
+    assert (tmp_path / "async.wav").read_bytes() == local_stack.client.get(spoken.url).content
+    assert zipfile.ZipFile(tmp_path / "async.zip").namelist()
 
 
 def test_the_cli_speaks_lists_and_reports_refusals(client: Client, local_stack: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     server = ["--url", local_stack.base_url] + (["--api-key", client.settings.api_key] if client.settings.api_key else [])
     cli([*server, "speak", "Hello from the shell.", "--voice", VOICE, "--format", "mp3", "-o", str(tmp_path / "hello.mp3")])
-    assert capsys.readouterr().out.strip().endswith(".mp3") and seconds_of((tmp_path / "hello.mp3").read_bytes()) > 0.3
+    spoken = capsys.readouterr().out.strip()
+    assert spoken.endswith(".mp3") and seconds_of((tmp_path / "hello.mp3").read_bytes()) > 0.3
     cli([*server, "voices", "ls", "--folder", "sdk"])
     assert capsys.readouterr().out.startswith(f"{VOICE}\tsdk\tenglish,test\t")
+    cli([*server, "convert", spoken, "--voice", VOICE, "-o", str(tmp_path / "converted.wav")])
+    converted = capsys.readouterr().out.strip()
+    assert converted.startswith("vc_") and seconds_of((tmp_path / "converted.wav").read_bytes()) > 0.3
+    cli([*server, "concat", spoken, converted, "--pause-ms", "500", "--format", "wav", "-o", str(tmp_path / "joined.wav")])
+    assert capsys.readouterr().out.strip().startswith("concat_")
+    parts = seconds_of((tmp_path / "hello.mp3").read_bytes()) + seconds_of((tmp_path / "converted.wav").read_bytes())
+    assert abs(seconds_of((tmp_path / "joined.wav").read_bytes()) - (parts + 0.5)) < 0.1
+    cli([*server, "voices", "export", str(tmp_path / "backup.zip"), "--folder", "sdk"])
+    cli([*server, "voices", "import", capsys.readouterr().out.strip(), "--on-conflict", "skip"])
+    assert capsys.readouterr().out.startswith(f"{VOICE}\tskipped")
     with pytest.raises(SystemExit, match=r"language .* \(field: language\)"):
         cli([*server, "speak", "Bonjour.", "--model", "turbo", "--language", "fr"])
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--dry-run", "--quiet", str(Path(MODELS).parents[1])], capture_output=True, text=True)

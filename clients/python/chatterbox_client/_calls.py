@@ -10,7 +10,8 @@ import os
 import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -31,6 +32,7 @@ class Call:
     files: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     accept: tuple[int, ...] = ()  # failing statuses the operation handles itself (not raised)
+    save_to: Path | None = None  # the body goes to this file as it arrives (`target_of`), not into memory
 
     @property
     def request(self) -> dict[str, Any]:
@@ -100,6 +102,15 @@ def finished(outcome: httpx.Response | httpx.TransportError, call: Call) -> http
     if outcome.is_error and outcome.status_code not in call.accept:
         raise error_from(outcome)
     return outcome
+
+
+def target_of(call: Call, response: httpx.Response) -> IO[bytes] | None:
+    """The file a saved call's body is written to: appended to for a 206 (the rest of a
+    partial file), none for a 416 (the file is whole already), else written afresh."""
+    assert call.save_to is not None
+    if response.status_code == 416:
+        return None
+    return call.save_to.open("ab" if response.status_code == 206 else "wb")
 
 
 def single(call: Call, parse: Callable[[httpx.Response], T]) -> Flow[T]:

@@ -5,6 +5,10 @@
     chatterbox voices ls --search warm
     chatterbox outputs ls
     chatterbox outputs get tts_20261202_....wav -o copy.wav
+    chatterbox convert speech.wav --voice alex -o converted.wav
+    chatterbox concat tts_a.wav tts_b.wav --pause-ms 400 -o joined.mp3
+    chatterbox voices export backup.zip
+    chatterbox voices import backup.zip --on-conflict rename
 
 The server is --url or CHATTERBOX_URL (default http://localhost:3000), the key --api-key or
 CHATTERBOX_API_KEY. A refusal prints the server's message (and the field it names) and
@@ -18,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chatterbox_client import models
 from chatterbox_client.client import Client
 from chatterbox_client.errors import ChatterboxError
 
@@ -51,6 +56,35 @@ def speak(client: Client, args: argparse.Namespace) -> None:
     _say(result.filename)
 
 
+def convert(client: Client, args: argparse.Namespace) -> None:
+    source = Path(args.source)
+    result = client.convert(source if source.exists() else None, target_voice=args.voice, source_output=None if source.exists() else args.source,
+                            output_format=args.format)
+    if args.output:
+        client.download_output(result.filename, args.output)
+    _say(result.filename)
+
+
+def concat(client: Client, args: argparse.Namespace) -> None:
+    """Stored outputs joined in the order given; a long join runs as a job, followed with a progress bar."""
+    inputs: list[dict[str, object]] = []
+    for position, name in enumerate(args.outputs):
+        if position and args.pause_ms:
+            inputs.append({"silence_ms": args.pause_ms})
+        inputs.append({"output": name})
+    options = {key: value for key, value in {"crossfade_ms": args.crossfade_ms, "output_format": args.format}.items() if value is not None}
+
+    def progress(job: models.JobResponse) -> None:
+        eta = f"ETA {job.progress.eta_seconds:.0f} s" if job.progress.eta_seconds is not None else job.status
+        _progress(round(job.progress.percent or 0), 100, eta)
+
+    result = client.concat(inputs, progress=progress, **options)
+    assert isinstance(result, models.OutputResponse)
+    if args.output:
+        client.download_output(result.filename, args.output)
+    _say(result.filename)
+
+
 def voices_ls(client: Client, args: argparse.Namespace) -> None:
     filters = {key: value for key, value in {"search": args.search, "folder": args.folder}.items() if value is not None}
     for voice in client.iter_voices(**filters):
@@ -73,6 +107,15 @@ def voices_upload(client: Client, args: argparse.Namespace) -> None:
 def voices_rm(client: Client, args: argparse.Namespace) -> None:
     answer = client.delete_voice(args.name, dry_run=args.dry_run)
     _say(("would delete: " if args.dry_run else "deleted: ") + ", ".join(getattr(answer, "would_delete", None) or getattr(answer, "deleted", [])))
+
+
+def voices_export(client: Client, args: argparse.Namespace) -> None:
+    _say(str(client.export_voices(args.archive, **({"folder": args.folder} if args.folder else {}))))
+
+
+def voices_import(client: Client, args: argparse.Namespace) -> None:
+    for result in client.import_voices(Path(args.archive), on_conflict=args.on_conflict).results:
+        _say(f"{result.name}\t{result.status}")
 
 
 def outputs_ls(client: Client, args: argparse.Namespace) -> None:
@@ -107,6 +150,21 @@ def parser() -> argparse.ArgumentParser:
     said.add_argument("--stream", action="store_true", help="write the audio while it is generated")
     said.set_defaults(run=speak)
 
+    converted = commands.add_parser("convert", help="voice conversion to a library voice")
+    converted.add_argument("source", help="an audio file, or a stored output's name")
+    converted.add_argument("--voice", required=True, help="the library voice to sound like")
+    converted.add_argument("--format", choices=FORMATS)
+    converted.add_argument("-o", "--output", help="save the audio here")
+    converted.set_defaults(run=convert)
+
+    joined = commands.add_parser("concat", help="join stored outputs into one")
+    joined.add_argument("outputs", nargs="+", help="stored outputs' names, in order")
+    joined.add_argument("--pause-ms", type=int, help="silence between them")
+    joined.add_argument("--crossfade-ms", type=int)
+    joined.add_argument("--format", choices=FORMATS)
+    joined.add_argument("-o", "--output", help="save the audio here")
+    joined.set_defaults(run=concat)
+
     voices = commands.add_parser("voices", help="the voice library").add_subparsers(dest="action", required=True)
     listed = voices.add_parser("ls", help="list voices")
     listed.add_argument("--search")
@@ -122,6 +180,14 @@ def parser() -> argparse.ArgumentParser:
     removed.add_argument("name")
     removed.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     removed.set_defaults(run=voices_rm)
+    exported = voices.add_parser("export", help="save voices to a zip (a backup)")
+    exported.add_argument("archive")
+    exported.add_argument("--folder")
+    exported.set_defaults(run=voices_export)
+    imported = voices.add_parser("import", help="restore voices from an export")
+    imported.add_argument("archive")
+    imported.add_argument("--on-conflict", choices=["skip", "overwrite", "rename"], default="skip")
+    imported.set_defaults(run=voices_import)
 
     outputs = commands.add_parser("outputs", help="generated files").add_subparsers(dest="action", required=True)
     outputs_listed = outputs.add_parser("ls", help="list outputs")

@@ -18,7 +18,7 @@ from typing import IO, Any
 import httpx
 
 from chatterbox_client import models
-from chatterbox_client._calls import Call, Flow, Settings, Wait, attempts, finished, model_of, single, wait_before_retry, without_none
+from chatterbox_client._calls import Call, Flow, Settings, Wait, attempts, finished, model_of, single, target_of, wait_before_retry, without_none
 from chatterbox_client.errors import ChatterboxError, ConflictError, ServerError
 
 FileInput = str | Path | bytes | IO[bytes]
@@ -114,6 +114,19 @@ class _Operations:
         """One page of stored outputs; `filters`: search, type, voice, sort, order..."""
         return self._run(single(Call("GET", "/api/v1/outputs", params=_listing_params(page, page_size, filters)), model_of(models.OutputListResponse)))
 
+    def download_output(self, filename: str, path: str | Path) -> Path:
+        """Save a stored output to `path` as it streams; a partial file there is resumed
+        with a Range request."""
+        path = Path(path)
+        have = path.stat().st_size if path.exists() else 0
+        call = Call("GET", f"/api/v1/outputs/{filename}", headers={"Range": f"bytes={have}-"} if have else {}, accept=(416,), save_to=path)
+        return self._run(single(call, lambda _: path))
+
+    def export_voices(self, path: str | Path, **filters: Any) -> Path:
+        """Save a zip of the selected voices (all by default) to `path`, as it streams."""
+        path = Path(path)
+        return self._run(single(Call("GET", "/api/v1/voices/export", params=without_none(filters), save_to=path), lambda _: path))
+
     def delete_output(self, filename: str) -> models.DeletedOutput:
         return self._run(single(Call("DELETE", f"/api/v1/outputs/{filename}"), model_of(models.DeletedOutput)))
 
@@ -192,9 +205,20 @@ class Client(_Operations):
                     time.sleep(step.seconds)
                     step = flow.send(None)
                 else:
-                    step = flow.send(self._send(step))
+                    step = flow.send(self._save(step) if step.save_to else self._send(step))
         except StopIteration as done:
             return done.value
+
+    def _save(self, call: Call) -> httpx.Response:
+        response = self._send(call, stream=True)
+        try:
+            if (file := target_of(call, response)) is not None:
+                with file:
+                    for block in response.iter_bytes():
+                        file.write(block)
+        finally:
+            response.close()
+        return response
 
     @staticmethod
     def _every_page(fetch: Any, page_size: int, filters: dict[str, Any]) -> Iterator[Any]:
@@ -222,33 +246,6 @@ class Client(_Operations):
             yield response
         finally:
             response.close()
-
-    def export_voices(self, path: str | Path, **filters: Any) -> Path:
-        """Save a zip of the selected voices (all by default) to `path`, as it streams."""
-        response = self._send(Call("GET", "/api/v1/voices/export", params=without_none(filters)), stream=True)
-        try:
-            with Path(path).open("wb") as file:
-                for block in response.iter_bytes():
-                    file.write(block)
-        finally:
-            response.close()
-        return Path(path)
-
-    def download_output(self, filename: str, path: str | Path) -> Path:
-        """Save a stored output to `path`; a partial file there is resumed with a Range request."""
-        path = Path(path)
-        have = path.stat().st_size if path.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        response = self._send(Call("GET", f"/api/v1/outputs/{filename}", headers=headers, accept=(416,)), stream=True)
-        try:
-            if response.status_code == 416:  # the partial file is the whole file already
-                return path
-            with path.open("ab" if response.status_code == 206 else "wb") as file:
-                for block in response.iter_bytes():
-                    file.write(block)
-        finally:
-            response.close()
-        return path
 
 
 class AsyncClient(_Operations):
@@ -292,9 +289,20 @@ class AsyncClient(_Operations):
                     await asyncio.sleep(step.seconds)
                     step = flow.send(None)
                 else:
-                    step = flow.send(await self._send(step))
+                    step = flow.send(await (self._save(step) if step.save_to else self._send(step)))
         except StopIteration as done:
             return done.value
+
+    async def _save(self, call: Call) -> httpx.Response:
+        response = await self._send(call, stream=True)
+        try:
+            if (file := target_of(call, response)) is not None:
+                with file:
+                    async for block in response.aiter_bytes():
+                        file.write(block)
+        finally:
+            await response.aclose()
+        return response
 
     @staticmethod
     async def _every_page(fetch: Any, page_size: int, filters: dict[str, Any]) -> AsyncIterator[Any]:
