@@ -65,3 +65,6 @@ class MultilingualRunner(_TTSModelRunner):
 class TurboRunner(_TTSModelRunner):
     model_name: ModelName = "turbo"
 
+
+
+TTS_RUNNERS: dict[ModelName, type] = {"original": TTSRunner, "multilingual": MultilingualRunner, "turbo": TurboRunner}  # by model: their services' names

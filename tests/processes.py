@@ -69,17 +69,42 @@ def start_moto(log: Path) -> tuple[subprocess.Popen, str]:
     return process, endpoint
 
 
-def start_bentoml(env: dict[str, str], log: Path, port: int, timeout: float = 300, root: Path = ROOT) -> subprocess.Popen:
-    """`bentoml serve` of this repository (or of another checkout of it, `root`), returned
-    once /api/v1/health answers 200."""
-    process = subprocess.Popen(
-        [str(BIN / "bentoml"), "serve", "service:ChatterboxService", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=root, env={**os.environ, **S3_CREDENTIALS, **RANDOM_MODEL_ENV, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+def serve_command(port: int, alone: bool = False) -> list[str]:
+    """`bentoml serve` (the API and its runners under one arbiter), or with `alone`, one
+    service of the Bento as a Kubernetes pod runs it (`deploy/kubernetes`): the command the
+    Bento's container entrypoint maps `start-http-server` to, the service chosen by the same
+    environment variables the manifests set (`one_service_env`)."""
+    if alone:
+        return [sys.executable, "-m", "bentoml_cli._internal.start", "start-http-server", ".", "--host", "127.0.0.1", "--port", str(port)]
+    return [str(BIN / "bentoml"), "serve", "service:ChatterboxService", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def one_service_env(service: str | None = None, depends: dict[str, str] | None = None) -> dict[str, str]:
+    """A runner (`service`), or the API calling its runners at the URLs in `depends`."""
+    if service is not None:
+        return {"BENTOML_SERVE_SERVICE_NAME": service}
+    return {"BENTOML_SERVE_DEPENDS": " ".join(f"{name}={url}" for name, url in (depends or {}).items())}
+
+
+def launch(command: list[str], env: dict[str, str], log: Path, root: Path = ROOT) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=root, env={**os.environ, **S3_CREDENTIALS, **RANDOM_MODEL_ENV, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
+
+
+def wait_ready(process: subprocess.Popen, port: int, log: Path, timeout: float = 300, path: str = "/api/v1/health") -> subprocess.Popen:
+    """`process` once `path` answers 200 (BentoML's `/readyz` for a runner alone); on a
+    failure to start, the process is stopped and its log's end shown."""
     try:
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200, timeout, "bentoml serve", process)
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}{path}").status_code == 200, timeout, " ".join(process.args[-6:]), process)
     except Exception:
         stop(process)
         sys.stderr.write(log.read_text()[-5000:])
         raise
     return process
+
+
+def start_bentoml(env: dict[str, str], log: Path, port: int, timeout: float = 300, root: Path = ROOT) -> subprocess.Popen:
+    """`bentoml serve` of this repository (or of another checkout of it, `root`), returned
+    once /api/v1/health answers 200."""
+    return wait_ready(launch(serve_command(port), env, log, root), port, log, timeout)

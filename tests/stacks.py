@@ -30,12 +30,15 @@ from typing import Any
 
 import boto3
 import httpx
+import psutil
 import soundfile as sf
 
+from runners.tts_runner import TTS_RUNNERS
+from runners.vc_runner import VCRunner
 from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
-from tests.processes import ROOT, S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop, wait_until
+from tests.processes import RANDOM_MODEL_ENV, ROOT, S3_CREDENTIALS, free_port, launch, one_service_env, serve_command, start_bentoml, start_moto, stop, wait_ready, wait_until
 from tests.testdata import TESTDATA
 from voices.metadata import USAGE_FIELDS
 from voices.store import is_record_key
@@ -73,6 +76,46 @@ def s3_client(endpoint: str):
 
 
 @dataclass
+class RunnerPod:
+    """A runner service served alone, as its Kubernetes pod runs it (`deploy/kubernetes`):
+    killing its process is the pod dying, `start` its replacement at the same address (the
+    same Kubernetes Service)."""
+
+    service: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> RunnerPod:
+        self.process = launch(serve_command(self.port, alone=True), self.env | one_service_env(service=self.service), self.log)
+        return self
+
+    def wait_ready(self) -> None:
+        assert self.process is not None
+        wait_ready(self.process, self.port, self.log, path="/readyz")
+
+    def kill(self) -> None:
+        """The pod dies: every process in it at once (BentoML's worker has a session of its own)."""
+        assert self.process is not None
+        everyone = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
+        for process in everyone:
+            process.kill()
+        psutil.wait_procs(everyone, timeout=30)
+
+
+def runner_pods(env: dict[str, str], tmp: Path) -> dict[str, RunnerPod]:
+    """One pod per runner of the models `env` enables, and the VC runner's."""
+    models = env.get("CHATTERBOX_MODELS", RANDOM_MODEL_ENV["CHATTERBOX_MODELS"]).split(",")
+    services = [TTS_RUNNERS[model].name for model in models] + [VCRunner.name]
+    return {service: RunnerPod(service, free_port(), env, tmp / f"{service}.log") for service in services}
+
+
+@dataclass
 class RunningService:
     """A served stack as the tests see it: its URL, a client (with a key when keys are on),
     and the storage it writes to."""
@@ -85,6 +128,7 @@ class RunningService:
     headers: dict[str, str]
     process: subprocess.Popen
     env: dict[str, str]  # what the stack was started with, on top of config/default.yaml
+    runners: dict[str, RunnerPod] = field(default_factory=dict)  # the split topology's runner processes, by service name
     _records: dict[tuple[str, str], object] = field(default_factory=dict)
 
     def new_client(self) -> httpx.Client:
@@ -165,9 +209,11 @@ def write_clip(source: str, destination: Path, seconds: float = PREDEFINED_CLIP_
     sf.write(destination, samples[: int(seconds * rate)], rate)
 
 
-def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[str, str], api_key: str | None = None, root: Path = ROOT) -> RunningService:
-    """`bentoml serve` on `backend` storage with `env` on top of the random-model defaults;
-    returns once /api/v1/health answers 200."""
+def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[str, str], api_key: str | None = None, root: Path = ROOT,
+                  split: bool = False) -> RunningService:
+    """`bentoml serve` on `backend` storage with `env` on top of the random-model defaults,
+    or with `split`, the API and each runner as processes of their own talking over HTTP, as
+    the Kubernetes pods do; returns once /api/v1/health answers 200."""
     port = free_port()
     tmpdir = tmp / "tmp"
     tmpdir.mkdir()
@@ -181,11 +227,22 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
     else:
         env["STORAGE_DIR"] = str(tmp / "data")
         storage = LocalStorage(tmp / "data")
-    process = start_bentoml(env, tmp / "serve.log", port, root=root)
+    runners: dict[str, RunnerPod] = {}
+    if split:
+        runners = runner_pods(env, tmp)
+        for pod in runners.values():
+            pod.start()
+        for pod in runners.values():
+            pod.wait_ready()
+        depends = one_service_env(depends={name: pod.url for name, pod in runners.items()})
+        api = launch(serve_command(port, alone=True), env | depends, tmp / "serve.log", root)
+        process = wait_ready(api, port, tmp / "serve.log")
+    else:
+        process = start_bentoml(env, tmp / "serve.log", port, root=root)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base_url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=base_url, timeout=600, headers=headers)
-    return RunningService(backend, base_url, storage, tmpdir, client, headers, process, env)
+    return RunningService(backend, base_url, storage, tmpdir, client, headers, process, env, runners)
 
 
 @contextmanager

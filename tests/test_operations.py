@@ -1,7 +1,11 @@
 """What an operator meets, on a stack of its own because each would disturb the shared
 ones: tight rate limits, throttled failed authentication, S3 going away and coming back
-(through a proxy in front of moto), a slow S3, downloads redirected to S3, a runner killed mid-generation, and SIGTERM
-with generations in flight (Kubernetes' rolling update), which ends the stack, so it runs last."""
+(through a proxy in front of moto), a slow S3, downloads redirected to S3, a runner's pod
+killed mid-generation and replaced, and SIGTERM to every pod with generations in flight
+(a rolling update or a node drain), which ends the stack, so it runs last.
+
+The stack runs as `deploy/kubernetes` runs it: the API and each runner are processes of
+their own (`bentoml start-http-server`, one service each) talking over HTTP."""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from storage.checker import check_storage
@@ -53,11 +56,12 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> I
         "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "3600",  # and the snapshot
         "CHATTERBOX_OUTPUTS__DOWNLOAD_MODE": "redirect",
     }
-    running = start_service("s3", tmp_path_factory.mktemp("ops"), s3_proxy.endpoint, env, api_key=OPS_KEY)  # short path: BentoML's socket paths must fit
+    running = start_service("s3", tmp_path_factory.mktemp("ops"), s3_proxy.endpoint, env, api_key=OPS_KEY, split=True)  # short path: BentoML's socket paths must fit
     yield running
     running.client.close()
-    if running.process.poll() is None:
-        stop(running.process)
+    for process in [running.process, *(pod.process for pod in running.runners.values())]:
+        if process is not None and process.poll() is None:
+            stop(process)
 
 
 def test_rate_limit_is_per_key_with_retry_after_in_both_shapes(ops_stack: RunningService) -> None:
@@ -172,18 +176,21 @@ def test_s3_downloads_redirect_to_a_presigned_url(ops_stack: RunningService, s3_
     assert beyond.status_code == 416 and beyond.json()["error"]["field"] == "Range"
 
 
-def test_a_killed_runner_fails_its_requests_cleanly_and_comes_back(ops_stack: RunningService) -> None:
+def test_a_killed_runner_pod_fails_its_requests_cleanly_and_its_replacement_is_used(ops_stack: RunningService) -> None:
     service = ops_stack
+    pod = service.runners["chatterbox-tts-runner"]
     answers: dict[str, httpx.Response] = {}
-    speaking = speak_in_background(service, LONG_TEXT[:150], answers, "killed")
-    [runner] = [p for p in psutil.Process(service.process.pid).children(recursive=True) if "chatterbox-tts-runner" in " ".join(p.cmdline())]
-    runner.kill()
+    speaking = speak_in_background(service, LONG_TEXT[:1200], answers, "killed")  # long enough to be cut
+    wait_until(lambda: service.health()["generations"]["in_flight"] >= 1, 60, "the request in flight")
+    pod.kill()
     speaking.join(timeout=300)
-    # a call cut by the kill is tried once more: it either reached the respawned runner (200)
-    # or failed cleanly; never a hang, a plain-text error or a 500
-    if answers["killed"].status_code != 200:
-        assert_clean_5xx(answers["killed"], 503, "model_unavailable")
-    wait_until(lambda: service.client.get("/api/v1/health").status_code == 200, 180, "the runner respawned")
+    assert_clean_5xx(answers["killed"], 503, "model_unavailable")  # tried once more, and nobody answers there now
+    down = service.client.get("/api/v1/health")
+    assert down.status_code == 503 and not down.json()["tts"]["ready"]  # a readiness probe takes the API out of rotation
+    assert service.client.get("/api/v1/voices").status_code == 200  # what needs no model goes on
+
+    pod.start()  # its replacement, behind the same Service address
+    wait_until(lambda: service.client.get("/api/v1/health").status_code == 200, 180, "the API sees the new runner")
     assert service.client.post("/api/v1/tts", json={"text": "Alive again.", "voice": FAULT_VOICE}).status_code == 200
 
 
@@ -205,18 +212,22 @@ def test_sigterm_drains_in_flight_work_then_exits_with_state_flushed(ops_stack: 
     )
     wait_until(lambda: service.health()["generations"]["in_flight"] >= (1 if "short" in answers else 2), 120, "both requests in flight")
 
+    pods = [service.process, *(pod.process for pod in service.runners.values() if pod.process is not None)]
     signalled = time.monotonic()
-    service.process.send_signal(signal.SIGTERM)  # the arbiter only, as Kubernetes does
+    for process in pods:  # every pod at once, each to its main process only, as Kubernetes does
+        process.send_signal(signal.SIGTERM)
     short_one.join(timeout=120)
     long_one.join(timeout=120)
-    service.process.wait(timeout=KUBERNETES_GRACE_SECONDS + 30)
-    exited = time.monotonic() - signalled
+    exits = []
+    for process in pods:
+        process.wait(timeout=KUBERNETES_GRACE_SECONDS + 30)
+        exits.append(time.monotonic() - signalled)
 
     assert answers["short"].status_code == 200, answers["short"].text
     cut = answers["long"]
     assert cut.status_code == 503, cut.text[:300]
     assert cut.json()["error"]["type"] == "shutting_down" and cut.headers["retry-after"]
-    assert exited < KUBERNETES_GRACE_SECONDS, f"exit took {exited:.1f} s after SIGTERM"
+    assert max(exits) < KUBERNETES_GRACE_SECONDS, f"exits took {exits} s after SIGTERM (the API's first)"
 
     record = json.loads(service.storage.get(record_key("drained")))
     assert record["usage_count"] == 2  # warm-up and VC, written by the shutdown flush (the cut request counts no use)
