@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 3000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-NODE_CHECK := tests/node/node_modules/.installed
+NODE_CHECKS := tests/node/node_modules/.installed examples/node/node_modules/.installed
 
 .PHONY: serve test build lock ffmpeg jemalloc node clean
 
@@ -38,15 +38,16 @@ jemalloc:
 node:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
 
-# the official openai npm package, for the test that calls the service from Node.js
-$(NODE_CHECK): tests/node/package-lock.json | node
-	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+# the official openai npm package, for the tests that call the service from Node.js
+# (tests/node) and run the Node.js examples (examples/node)
+%/node_modules/.installed: %/package-lock.json | node
+	npm ci --prefix $* --no-audit --no-fund --loglevel=error
 	touch $@
 
 serve: $(INSTALLED) ffmpeg jemalloc
 	LD_PRELOAD=$(ALLOCATOR) $(BIN)/bentoml serve service:ChatterboxService --port $(PORT)
 
-test: $(INSTALLED) ffmpeg $(NODE_CHECK)
+test: $(INSTALLED) ffmpeg $(NODE_CHECKS)
 	$(BIN)/python -m pytest
 
 build: $(INSTALLED)
@@ -56,4 +57,4 @@ lock: $(INSTALLED)
 	$(BIN)/python scripts/lock_requirements.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/node/node_modules
+	rm -rf $(VENV) .pytest_cache tests/node/node_modules examples/node/node_modules

@@ -167,6 +167,11 @@ class RunningService:
         assert all(response is not None for response in responses), "a request got no answer"
         return [response for response in responses if response is not None]
 
+    @property
+    def log(self) -> Path:
+        """The stack's log: every process's lines, with BentoML's access line per request."""
+        return self.tmpdir.parent / "serve.log"
+
     def health(self) -> dict:
         return self.client.get("/api/v1/health").json()
 
