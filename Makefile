@@ -3,7 +3,7 @@
 #   make test    run the whole test suite
 # Both create .venv from the pinned locks and install Debian's ffmpeg when it is missing;
 # serve also installs jemalloc (the model runners' allocator, see docs/deployment.md), the
-# tests Node.js (when missing) and the openai npm package.
+# tests Node.js (when missing), the openai npm package and promtool.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -12,6 +12,7 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 3000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+PROMTOOL := $(BIN)/promtool
 NODE_CHECKS := tests/node/node_modules/.installed examples/node/node_modules/.installed
 
 .PHONY: serve test build lock ffmpeg jemalloc node clean
@@ -44,10 +45,16 @@ node:
 	npm ci --prefix $* --no-audit --no-fund --loglevel=error
 	touch $@
 
+# promtool, which checks and unit-tests the alert rules (deploy/monitoring), taken from Debian's
+# prometheus package into the venv: installing the package would also start a Prometheus server
+$(PROMTOOL): | $(INSTALLED)
+	work="$$(mktemp -d)" && cd "$$work" && { apt-get download prometheus 2>/dev/null || { $(SUDO) apt-get update -qq && apt-get download prometheus; }; } \
+	  && dpkg-deb -x prometheus_*.deb . && cp usr/bin/promtool "$(abspath $(PROMTOOL))" && rm -rf "$$work"
+
 serve: $(INSTALLED) ffmpeg jemalloc
 	LD_PRELOAD=$(ALLOCATOR) $(BIN)/bentoml serve service:ChatterboxService --port $(PORT)
 
-test: $(INSTALLED) ffmpeg $(NODE_CHECKS)
+test: $(INSTALLED) ffmpeg $(NODE_CHECKS) $(PROMTOOL)
 	$(BIN)/python -m pytest
 
 build: $(INSTALLED)
