@@ -39,6 +39,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import add_json_option, publish  # noqa: E402
 from tests.processes import free_port, start_bentoml, stop  # noqa: E402
 from tests.testdata import TESTDATA  # noqa: E402
 
@@ -156,6 +157,7 @@ def main() -> None:
     parser.add_argument("--voice-seconds", type=float, default=3.0, help="reference clip length (S3Gen's prompt)")
     parser.add_argument("--t3-layers", type=int, default=2, help="T3 layers of the random model (30 is the full-size 0.5B T3)")
     parser.add_argument("--device", default=os.environ.get("CHATTERBOX_DEVICE", "cpu"), help="cpu | cuda")
+    add_json_option(parser)
     parser.add_argument("--log-dir", type=Path, help="keep the services' logs here (default: a temporary folder, removed at the end)")
     args = parser.parse_args()
     modes = {"batched": "true", "unbatched": "false"}
@@ -208,7 +210,7 @@ def main() -> None:
                 "device": health["device"], "model_source": health["source"], "t3_layers": args.t3_layers, "max_new_tokens": args.max_new_tokens,
                 "voices": args.voices, "max_batch_size": args.max_batch_size, "cpu_count": os.cpu_count(), "levels": levels, "summary": summary,
             }
-            print(json.dumps(report, indent=2))
+            publish(report, args.json)
         except BaseException:
             for mode in services:  # the logs go with the temporary folder: show their ends
                 sys.stderr.write(f"--- serve-{mode}.log (end) ---\n" + (logs / f"serve-{mode}.log").read_text()[-6000:])

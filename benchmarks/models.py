@@ -33,6 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import add_json_option, publish  # noqa: E402
+
 MODELS = ("original", "multilingual", "turbo")
 REAL_T3_LAYERS = {"original": 30, "multilingual": 30, "turbo": 24}
 TOKENS_PER_SECOND = 25
@@ -44,6 +46,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from audio.codec import decode
+    from benchmarks.timing import device_seconds
     from config import ModelSettings
     from models import family_speech
     from models.conditioning import with_exaggeration
@@ -73,14 +76,8 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, Any]:
             made.append(family_speech.decode_request(model, job, tokens, conds.t3, configured, stop_after=args.tokens))
         return made
 
-    def timed(run: Any) -> float:
-        if device == "cuda":
-            torch.cuda.synchronize()
-        began = time.perf_counter()
-        run()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - began
+    def timed(run: Any) -> float:  # one call: the loop below warms up once for all of them
+        return device_seconds(run, device, warm_up=False)
 
     with torch.inference_mode():
         decode_batch(model.t3, requests(1))  # warm-up
@@ -113,7 +110,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--tokens", type=int, default=100, help="speech tokens per request (25 a second of audio)")
     parser.add_argument("--renders", type=int, default=2, help="S3Gen renders timed per model")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    add_json_option(parser)
     parser.add_argument("--worker", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -135,8 +132,7 @@ def main() -> None:
                 f"{'':13} concurrency {row['concurrency']}: T3 batched {row['t3_batched_x_realtime']}x, unbatched {row['t3_unbatched_x_realtime']}x real time "
                 f"(batching {row['t3_batching_speedup']}x)\n"
             )
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    publish(results, args.json, echo=False)
 
 
 if __name__ == "__main__":

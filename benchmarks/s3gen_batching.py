@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -31,25 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audio.codec import decode  # noqa: E402
+from benchmarks.timing import device_seconds  # noqa: E402
 from config import ModelSettings  # noqa: E402
 from models.conditioning import s3gen_reference  # noqa: E402
 from models.loader import load_vc  # noqa: E402
 from tests.testdata import TESTDATA  # noqa: E402
-
-
-def seconds(run: Callable[[], object], device: str, repeats: int) -> float:
-    """Median wall time of `run` after one warm-up call."""
-    timings = []
-    for attempt in range(repeats + 1):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        run()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if attempt:
-            timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def main() -> None:
@@ -82,14 +65,14 @@ def main() -> None:
         for length in args.tokens:
             for batch in args.batch_sizes:
                 tokens = torch.randint(0, 6561, (batch, length), device=args.device)
-                together = seconds(lambda: render(tokens), args.device, args.repeats)
-                alone = seconds(lambda: [render(tokens[row : row + 1]) for row in range(batch)], args.device, args.repeats)
+                together = device_seconds(lambda: render(tokens), args.device, args.repeats)
+                alone = device_seconds(lambda: [render(tokens[row : row + 1]) for row in range(batch)], args.device, args.repeats)
                 results.append({"stage": "s3gen_render", "tokens": length, "batch": batch, "batched_s": round(together, 3), "one_by_one_s": round(alone, 3), "speedup": round(alone / together, 2)})
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)
         for batch in args.batch_sizes:
             sources = [source[: 16_000 * (2 + row % 4)] for row in range(batch)]  # 2 to 5 s, padded in the batch
-            together = seconds(lambda: s3gen.tokenizer(sources), args.device, args.repeats)
-            alone = seconds(lambda: [s3gen.tokenizer([one]) for one in sources], args.device, args.repeats)
+            together = device_seconds(lambda: s3gen.tokenizer(sources), args.device, args.repeats)
+            alone = device_seconds(lambda: [s3gen.tokenizer([one]) for one in sources], args.device, args.repeats)
             results.append({"stage": "s3_tokenizer", "batch": batch, "batched_s": round(together, 3), "one_by_one_s": round(alone, 3), "speedup": round(alone / together, 2)})
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(json.dumps({"device": device_name, "threads": torch.get_num_threads(), "voice_seconds": args.voice_seconds, "results": results}, indent=2))

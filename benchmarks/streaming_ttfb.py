@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audio.codec import decode  # noqa: E402
+from benchmarks.results import add_json_option, publish  # noqa: E402
 from tests.processes import free_port, start_bentoml, stop  # noqa: E402
 from tests.testdata import TESTDATA  # noqa: E402
 
@@ -65,6 +65,7 @@ def timed(client: httpx.Client, path: str, body: dict) -> tuple[float, float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2, help="requests per mode")
+    add_json_option(parser)
     parser.add_argument("--max-new-tokens", type=int, default=100, help="speech tokens per group (random weights rarely stop by themselves)")
     parser.add_argument("--voice-seconds", type=float, default=3.0, help="length of the reference clip (S3Gen's prompt)")
     args = parser.parse_args()
@@ -108,7 +109,7 @@ def main() -> None:
                 }
                 for mode, values in results.items()
             }
-            print(json.dumps({"device": health["device"], "model_source": health["source"], "requests_per_mode": args.requests, "sentences": 10, "results": report}, indent=2))
+            publish({"device": health["device"], "model_source": health["source"], "requests_per_mode": args.requests, "sentences": 10, "results": report}, args.json)
         finally:
             stop(service)
 

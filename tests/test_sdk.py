@@ -121,7 +121,7 @@ def test_the_async_client_does_the_same(client: Client, local_stack: RunningServ
         async with AsyncClient(local_stack.base_url, api_key=client.settings.api_key) as sdk:
             health, spoken = await asyncio.gather(sdk.health(), sdk.speak("Asynchronously.", voice=VOICE, seed=3))
             names = [voice.name async for voice in sdk.iter_voices(folder="sdk")]
-            async with sdk.stream_speech("Streamed too.", voice=VOICE) as response:
+            async with sdk.stream_speech("Streamed too.", voice=VOICE, seed=3) as response:  # a seed: an unseeded random model may stop at once
                 size = len(await response.aread())
             (tmp_path / "async.wav").write_bytes(b"RIFF")  # a download cut after four bytes
             await asyncio.gather(sdk.download_output(spoken.filename, tmp_path / "async.wav"), sdk.export_voices(tmp_path / "async.zip", folder="sdk"))
