@@ -168,6 +168,11 @@ class RunningService:
         return [response for response in responses if response is not None]
 
     @property
+    def processes(self) -> list[subprocess.Popen]:
+        """The stack's main processes: `bentoml serve` (or the API alone), and each runner pod's."""
+        return [self.process, *(pod.process for pod in self.runners.values() if pod.process is not None)]
+
+    @property
     def log(self) -> Path:
         """The stack's log: every process's lines, with BentoML's access line per request."""
         return self.tmpdir.parent / "serve.log"

@@ -59,6 +59,12 @@ def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
 
 
+def settings_data(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """The one ConfigMap's data: every pod's settings."""
+    [config] = of_kind(docs, "ConfigMap").values()
+    return config["data"]
+
+
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
     [only] = deployment["spec"]["template"]["spec"]["containers"]
     return only
@@ -88,8 +94,7 @@ def test_every_resource_is_valid_against_the_kubernetes_schema(rendered: tuple[s
 
 def test_the_api_depends_on_exactly_the_runners_deployed(rendered: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = rendered
-    [config] = of_kind(docs, "ConfigMap").values()
-    expected = expected_services(config["data"]["CHATTERBOX_MODELS"])
+    expected = expected_services(settings_data(docs)["CHATTERBOX_MODELS"])
     runners = dict(runner_deployments(docs))
     assert set(runners) == expected
 
@@ -125,8 +130,7 @@ def settings_of(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
 
 def test_the_settings_are_real_settings_with_valid_values(rendered: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch) -> None:
     _, docs = rendered
-    [config] = of_kind(docs, "ConfigMap").values()
-    settings = settings_of(config["data"], monkeypatch)
+    settings = settings_of(settings_data(docs), monkeypatch)
     deployments = of_kind(docs, "Deployment")
     api_grace = deployments["chatterbox-api"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert api_grace >= settings.shutdown.drain_seconds + 5, "the API needs its drain and a moment to flush before SIGKILL"
@@ -150,8 +154,7 @@ def test_probes_budgets_and_scaling(rendered: tuple[str, list[dict[str, Any]]]) 
         assert len(selected) == 1, f"{budget['metadata']['name']} selects {selected}"
     [autoscaler] = of_kind(docs, "HorizontalPodAutoscaler").values()
     assert autoscaler["spec"]["scaleTargetRef"]["name"] == "chatterbox-api"
-    [device] = {(of_kind(docs, "ConfigMap").popitem()[1])["data"]["CHATTERBOX_DEVICE"]}
-    assert device == {"gpu": "cuda", "cpu": "cpu"}[overlay]
+    assert settings_data(docs)["CHATTERBOX_DEVICE"] == {"gpu": "cuda", "cpu": "cpu"}[overlay]
 
 
 def test_bentocloud_configures_every_service_of_the_bento(monkeypatch: pytest.MonkeyPatch) -> None:

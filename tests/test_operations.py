@@ -59,8 +59,8 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> I
     running = start_service("s3", tmp_path_factory.mktemp("ops"), s3_proxy.endpoint, env, api_key=OPS_KEY, split=True)  # short path: BentoML's socket paths must fit
     yield running
     running.client.close()
-    for process in [running.process, *(pod.process for pod in running.runners.values())]:
-        if process is not None and process.poll() is None:
+    for process in running.processes:
+        if process.poll() is None:
             stop(process)
 
 
@@ -212,7 +212,7 @@ def test_sigterm_drains_in_flight_work_then_exits_with_state_flushed(ops_stack: 
     )
     wait_until(lambda: service.health()["generations"]["in_flight"] >= (1 if "short" in answers else 2), 120, "both requests in flight")
 
-    pods = [service.process, *(pod.process for pod in service.runners.values() if pod.process is not None)]
+    pods = service.processes
     signalled = time.monotonic()
     for process in pods:  # every pod at once, each to its main process only, as Kubernetes does
         process.send_signal(signal.SIGTERM)

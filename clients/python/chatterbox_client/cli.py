@@ -58,8 +58,10 @@ def speak(client: Client, args: argparse.Namespace) -> None:
 
 def convert(client: Client, args: argparse.Namespace) -> None:
     source = Path(args.source)
-    result = client.convert(source if source.exists() else None, target_voice=args.voice, source_output=None if source.exists() else args.source,
-                            output_format=args.format)
+    if source.exists():
+        result = client.convert(source, target_voice=args.voice, output_format=args.format)
+    else:  # a stored output's name
+        result = client.convert(target_voice=args.voice, source_output=args.source, output_format=args.format)
     if args.output:
         client.download_output(result.filename, args.output)
     _say(result.filename)
