@@ -3,7 +3,7 @@
 #   make test    run the whole test suite
 # Both create .venv from the pinned locks and install Debian's ffmpeg when it is missing;
 # serve also installs jemalloc (the model runners' allocator, see docs/deployment.md), the
-# tests Node.js (when missing), the openai npm package and promtool.
+# tests Node.js (when missing), the openai npm package, promtool, and Chromium with its driver.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROMTOOL := $(BIN)/promtool
 NODE_CHECKS := tests/node/node_modules/.installed examples/node/node_modules/.installed
 
-.PHONY: serve test build lock ffmpeg jemalloc node clean
+.PHONY: serve test build lock ffmpeg jemalloc node chromium clean
 
 # PyTorch's CPU tensors of ever-changing shapes fragment glibc's heap: runner memory kept
 # growing for ten minutes of a soak under glibc and stayed flat under jemalloc
@@ -36,6 +36,10 @@ ffmpeg:
 jemalloc:
 	@[ -n "$(JEMALLOC)" ] || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libjemalloc2; }
 
+# Debian's headless Chromium and its chromedriver, for the studio's browser tests (tests/test_studio.py)
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
 node:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
 
@@ -54,7 +58,7 @@ $(PROMTOOL): | $(INSTALLED)
 serve: $(INSTALLED) ffmpeg jemalloc
 	LD_PRELOAD=$(ALLOCATOR) $(BIN)/bentoml serve service:ChatterboxService --port $(PORT)
 
-test: $(INSTALLED) ffmpeg $(NODE_CHECKS) $(PROMTOOL)
+test: $(INSTALLED) ffmpeg chromium $(NODE_CHECKS) $(PROMTOOL)
 	$(BIN)/python -m pytest
 
 build: $(INSTALLED)

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from api import __version__
+from api import __version__, studio
 from api.admission import AdmissionSlots
 from api.body_limits import BodyLimits, RequestBodyLimit
 from api.concat_serving import ConcatServing
@@ -111,6 +111,7 @@ app = FastAPI(
     description="Text-to-speech with zero-shot voice cloning and voice conversion, built on Resemble AI's Chatterbox.",
 )
 install_error_handlers(app)
+studio.install(app)  # the web page at /studio (api/studio.py)
 
 
 app.add_middleware(

@@ -18,6 +18,7 @@ from api.protocol import GenerationsHealth, HealthResponse, ModelHealth, OutputI
 from api.runner_calls import RunnerInfoCall
 from config.settings import ModelName
 from lifecycle.drain import Drain
+from models.families import FAMILIES
 from outputs.library import OutputLibrary
 from storage import Storage, StorageError
 from voices.library import VoiceLibrary
@@ -52,6 +53,13 @@ async def model_health(info: RunnerInfoCall) -> ModelHealth:
     )
 
 
+def with_family(name: ModelName, health: ModelHealth) -> ModelHealth:
+    """What a TTS model speaks and honours, from the family table (known even while its
+    runner starts), for clients such as the studio that build their pickers from it."""
+    family = FAMILIES[name]
+    return health.model_copy(update={"languages": family.languages, "guidance": family.guidance})
+
+
 class HealthServing:
     def __init__(self, storage: Storage, voices: VoiceLibrary, outputs: OutputLibrary, drain: Drain, slots: AdmissionSlots) -> None:
         self.storage = storage
@@ -72,7 +80,7 @@ class HealthServing:
         """The body and its status: 200 when every part is ready, else 503."""
         names = list(tts_infos)
         *models, vc, storage = await asyncio.gather(*(model_health(tts_infos[name]) for name in names), model_health(vc_info), self._storage())
-        by_name = dict(zip(names, models, strict=True))
+        by_name = {name: with_family(name, model) for name, model in zip(names, models, strict=True)}
         tts = by_name[default]
         voice_index = VoiceIndexHealth(ready=self.voices.loaded, voices=self.voices.size)
         outputs_index = OutputIndexHealth(ready=self.outputs.loaded, outputs=self.outputs.size)

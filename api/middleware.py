@@ -2,8 +2,8 @@
 `api.body_limits`).
 
 What needs a key, when keys are configured: everything under `/api/` and `/v1/` except
-`/api/v1/health` (probes; its answer holds no internals). `/docs` and `/openapi.json`
-describe the API and hold no data: public. `/metrics` is BentoML's own route, outside this
+`/api/v1/health` (probes; its answer holds no internals). `/docs`, `/openapi.json` and the
+web studio (`/studio`, whose calls send the key its user typed) hold no data: public. `/metrics` is BentoML's own route, outside this
 app: keep it on the cluster network (see docs/deployment.md).
 
 All are plain ASGI middleware rather than Starlette's BaseHTTPMiddleware, which would

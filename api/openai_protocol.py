@@ -57,6 +57,7 @@ class ModelObject(BaseModel):
     object: Literal["model"] = "model"
     created: int = Field(description="Unix time; the same for every model (the service's release).")
     owned_by: str = "chatterbox"
+    root: str = Field(description="The Chatterbox model this name runs: original, multilingual or turbo (as vLLM's model cards name theirs).")
 
 
 class ModelList(BaseModel):

@@ -35,7 +35,7 @@ class OpenAIServing:
         return {name: model for name, model in self.settings.model_map.items() if model in self.tts_models.enabled}
 
     def models(self) -> ModelList:
-        return ModelList(data=[ModelObject(id=name, created=MODELS_CREATED) for name in self._served()])
+        return ModelList(data=[ModelObject(id=name, created=MODELS_CREATED, root=model) for name, model in self._served().items()])
 
     def model(self, model_id: str) -> ModelName:
         """The Chatterbox model an OpenAI model name runs, or OpenAI's 404."""
@@ -45,8 +45,7 @@ class OpenAIServing:
         return served[model_id]
 
     def model_object(self, model_id: str) -> ModelObject:
-        self.model(model_id)
-        return ModelObject(id=model_id, created=MODELS_CREATED)
+        return ModelObject(id=model_id, created=MODELS_CREATED, root=self.model(model_id))
 
     async def voices(self) -> VoiceListing:
         runner = self.tts_models.pick(None)

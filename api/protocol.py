@@ -201,6 +201,8 @@ class ModelHealth(BaseModel):
     device: str | None = None
     has_default_voice: bool | None = None
     tags: list[str] | None = Field(None, description="The paralinguistic tags the model performs in the text (turbo; empty for the others).")
+    languages: dict[str, str] | None = Field(None, description="The languages it speaks: ISO 639-1 code -> English name (what `language` accepts).")
+    guidance: bool | None = Field(None, description="Whether it honours exaggeration and cfg_weight (turbo ignores them).")
     conditioning_cache_entries: int | None = None
     conditioning_cache_hits: int | None = None
     conditioning_cache_misses: int | None = None

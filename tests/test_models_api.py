@@ -14,6 +14,7 @@ import openai
 import pytest
 import soundfile as sf
 
+from models.languages import ENGLISH_ONLY, LANGUAGES
 from outputs.store import OUTPUT_NAME
 from tests.conftest import assert_error
 from tests.stacks import RunningService
@@ -46,7 +47,9 @@ def test_health_reports_every_enabled_model(stack: RunningService, s3_stack: Run
     for name, model in body["models"].items():
         assert model["ready"] and model["model"] == name and model["source"] == "random" and model["device"] == "cpu"
         assert model["tags"] == (sorted(DOCUMENTED_TAGS) if name == "turbo" else [])  # the turbo tokenizer's added tokens
-    assert body["tts"] == body["models"]["original"] and body["vc"]["model"] == "original"
+        assert model["languages"] == (LANGUAGES if name == "multilingual" else ENGLISH_ONLY)  # what `language` accepts (the studio's picker)
+        assert model["guidance"] is (name != "turbo")
+    assert body["tts"] == body["models"]["original"] and body["vc"]["model"] == "original" and body["vc"]["languages"] is None
     assert set(s3_stack.health()["models"]) == {"original"}
 
 
@@ -121,8 +124,9 @@ def test_pauses_are_silence_between_the_words_and_tags_go_only_to_turbo(stack: R
 
 def test_openai_model_names_choose_the_model(stack: RunningService) -> None:
     client = openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=stack.headers["Authorization"].split()[1], max_retries=0, timeout=600)
-    ids = {model.id for model in client.models.list()}
-    assert {"tts-1", "tts-1-hd", "chatterbox", "chatterbox-turbo", "chatterbox-multilingual"} <= ids
+    roots = {model.id: model.root for model in client.models.list()}  # `root`: the Chatterbox model a name runs (as vLLM's cards say)
+    assert roots.items() >= {"tts-1": "turbo", "tts-1-hd": "original", "chatterbox": "original", "chatterbox-turbo": "turbo", "chatterbox-multilingual": "multilingual"}.items()
+    assert client.models.retrieve("chatterbox-multilingual").root == "multilingual"
     for model, extra, expected in (("tts-1", {}, "turbo"), ("chatterbox-multilingual", {"language": "ja"}, "multilingual"), ("tts-1-hd", {}, "original")):
         with client.audio.speech.with_streaming_response.create(model=model, voice="models-alex", input="こんにちは。" if extra else "Hello there.", response_format="wav", extra_body={"seed": 2} | extra) as response:
             audio = response.read()

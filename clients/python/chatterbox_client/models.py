@@ -250,6 +250,20 @@ class ModelHealth(BaseModel):
             title='Tags',
         ),
     ] = None
+    languages: Annotated[
+        dict[str, str] | None,
+        Field(
+            description='The languages it speaks: ISO 639-1 code -> English name (what `language` accepts).',
+            title='Languages',
+        ),
+    ] = None
+    guidance: Annotated[
+        bool | None,
+        Field(
+            description='Whether it honours exaggeration and cfg_weight (turbo ignores them).',
+            title='Guidance',
+        ),
+    ] = None
     conditioning_cache_entries: Annotated[
         int | None, Field(title='Conditioning Cache Entries')
     ] = None
@@ -321,6 +335,13 @@ class ModelObject(BaseModel):
         ),
     ]
     owned_by: Annotated[str | None, Field(title='Owned By')] = 'chatterbox'
+    root: Annotated[
+        str,
+        Field(
+            description="The Chatterbox model this name runs: original, multilingual or turbo (as vLLM's model cards name theirs).",
+            title='Root',
+        ),
+    ]
 
 
 class OpenAIErrorDetail(BaseModel):
