@@ -111,7 +111,7 @@ app = FastAPI(
     description="Text-to-speech with zero-shot voice cloning and voice conversion, built on Resemble AI's Chatterbox.",
 )
 install_error_handlers(app)
-studio.install(app)  # the web page at /studio (api/studio.py)
+studio.install(app, settings.studio)  # the web page at /studio (api/studio.py)
 
 
 app.add_middleware(

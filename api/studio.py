@@ -17,6 +17,8 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from config.settings import StudioSettings
+
 STUDIO_DIR = Path(__file__).resolve().parent.parent / "studio"
 PATH = "/studio"
 SECURITY_HEADERS = {
@@ -38,8 +40,11 @@ class StudioFiles(StaticFiles):
         return response
 
 
-def install(app: FastAPI) -> None:
-    """`/studio` redirects to `/studio/` (the page's relative asset paths need the slash)."""
+def install(app: FastAPI, settings: StudioSettings) -> None:
+    """`/studio` redirects to `/studio/` (the page's relative asset paths need the slash);
+    with `studio.enabled` false nothing is added, and `/studio` is a plain 404."""
+    if not settings.enabled:
+        return
 
     @app.get(PATH, include_in_schema=False)
     async def studio_page() -> RedirectResponse:

@@ -250,6 +250,10 @@ class AuthSettings(_Section):
         return keys
 
 
+class StudioSettings(_Section):
+    enabled: bool
+
+
 class _ContractEnvSource(PydanticBaseSettingsSource):
     """Reads the short contract names (``S3_BUCKET``...) into their nested keys."""
 
@@ -287,6 +291,7 @@ class Settings(BaseSettings):
     auth: AuthSettings
     rate_limits: RateLimitSettings
     idempotency: IdempotencySettings
+    studio: StudioSettings
 
     @classmethod
     def settings_customise_sources(

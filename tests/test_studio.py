@@ -21,9 +21,13 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from selenium.webdriver.common.keys import Keys
 
 from api.studio import SECURITY_HEADERS, STUDIO_DIR
+from api.studio import install as install_studio
+from config.settings import StudioSettings
 from tests.processes import ROOT
 from tests.stacks import API_KEYS, CONCAT_SYNC_MAX_SECONDS, RunningService
 from tests.studio_page import Studio, chromium_driver, screenshot_folder
@@ -117,6 +121,15 @@ def test_the_page_and_its_assets_are_served_by_the_service_with_a_strict_policy(
     assert "js/app.js" in parser.urls
     for path in STUDIO_DIR.rglob("*.*"):  # no script or style reaches for another origin either
         assert not re.search(r"""["'(](https?:)?//""", path.read_text()), f"{path.name} refers to another origin"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_studio_can_be_turned_off(enabled: bool) -> None:
+    app = FastAPI()
+    install_studio(app, StudioSettings(enabled=enabled))
+    with TestClient(app) as client:
+        assert client.get("/studio/").status_code == (200 if enabled else 404)
+        assert client.get("/studio/js/app.js").status_code == (200 if enabled else 404)
 
 
 def test_with_keys_on_the_page_asks_once_per_tab_and_shows_a_refused_key(studio: Studio) -> None:
@@ -275,6 +288,21 @@ def test_export_then_import_round_trips_the_selection(studio: Studio, local_stac
 # --- speaking, outputs, joining, converting ---------------------------------------------------
 
 
+def test_the_pickers_follow_what_each_model_can_do(studio: Studio, local_stack: RunningService) -> None:
+    studio.open(KEY)
+    models = {model["id"]: model["root"] for model in local_stack.client.get("/v1/models").json()["data"]}
+    assert [option.get_attribute("value") for option in studio.find_all("#speak-model option")] == list(models)
+    health = local_stack.health()["models"]
+    for name, root in models.items():
+        studio.select("#speak-model", name)
+        family = health[root]
+        languages = [option.get_attribute("value") for option in studio.find_all("#speak-language option")]
+        assert languages == list(family["languages"]) and studio.find("#speak-language").is_enabled() is (len(languages) > 1)
+        assert studio.find("#speak-exaggeration").is_enabled() is family["guidance"] and studio.find("#speak-cfg-weight").is_enabled() is family["guidance"]
+        assert all(tag in studio.find("#speak-markup").text for tag in family["tags"])
+    assert set(models.values()) == {"original", "multilingual", "turbo"}  # each kind of picker was seen
+
+
 @pytest.mark.parametrize("audio_format", ["mp3", "wav"])  # Media Source Extensions; Web Audio
 def test_speak_plays_while_it_streams_and_keeps_the_output(studio: Studio, local_stack: RunningService, voice: str, audio_format: str) -> None:
     studio.open(KEY)
@@ -366,7 +394,20 @@ def test_join_two_outputs_and_an_upload_follows_the_job_to_100_percent(studio: S
     assert studio.audio_seconds("#join-audio") == pytest.approx(expected, abs=0.05)
 
 
-def test_convert_a_microphone_recording_into_a_library_voice(studio: Studio, local_stack: RunningService, voice: str) -> None:
+def converted(studio: Studio, stack: RunningService, voice: str) -> dict:
+    """Converts what the Convert form holds into `voice`; the stored output's metadata, after
+    checking the page plays the result."""
+    studio.fill("#convert-voice", voice)
+    shown = studio.find("#convert-filename").text
+    studio.find("#convert-form button[type=submit]").click()
+    studio.wait(lambda: studio.find("#convert-result").is_displayed() and studio.find("#convert-filename").text != shown, "the conversion never finished")
+    stored = stack.client.get("/api/v1/outputs", params={"names": studio.find("#convert-filename").text}).json()["items"][0]
+    assert stored["type"] == "vc" and stored["voice"] == voice
+    assert studio.audio_seconds("#convert-audio") == pytest.approx(stored["duration_seconds"], abs=0.05)
+    return stored
+
+
+def test_convert_a_microphone_recording_or_a_file_into_a_library_voice(studio: Studio, local_stack: RunningService, voice: str, tmp_path: Path) -> None:
     studio.open(KEY)
     studio.tab("convert")
     studio.find("#convert-record").click()
@@ -375,14 +416,13 @@ def test_convert_a_microphone_recording_into_a_library_voice(studio: Studio, loc
     studio.find("#convert-record-stop").click()
     recorded = studio.audio_seconds("#convert-source")
     assert recorded >= 1.0
-    studio.fill("#convert-voice", voice)
-    studio.find("#convert-form button[type=submit]").click()
-    studio.wait(lambda: studio.find("#convert-result").is_displayed(), "the conversion never finished")
-    filename = studio.find("#convert-filename").text
-    stored = local_stack.client.get("/api/v1/outputs", params={"names": filename}).json()["items"][0]
-    assert stored["type"] == "vc" and stored["voice"] == voice
-    assert studio.audio_seconds("#convert-audio") == pytest.approx(stored["duration_seconds"], abs=0.05)
-    assert stored["duration_seconds"] == pytest.approx(recorded, abs=0.1)
+    assert converted(studio, local_stack, voice)["duration_seconds"] == pytest.approx(recorded, abs=0.1)
+
+    source = tmp_path / "speech.wav"
+    source.write_bytes(read_testdata("source_speech_16k.wav"))
+    studio.find("#convert-file").send_keys(str(source))  # a chosen file replaces the recording
+    assert not studio.find("#convert-source").is_displayed()
+    assert converted(studio, local_stack, voice)["duration_seconds"] == pytest.approx(soundfile.info(source).duration, abs=0.1)
 
 
 # --- for everyone, everywhere -----------------------------------------------------------------

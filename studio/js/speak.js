@@ -36,6 +36,8 @@ export async function setUpSpeak(health) {
     fillSelect($("#speak-language"), languages.map(([code, name]) => [code, `${name} (${code})`]), "en");
     $("#speak-language").disabled = languages.length < 2;
     for (const name of GUIDED) form.elements[name].disabled = family.guidance === false;
+    const tags = family.tags?.length ? ` Tags it performs: ${family.tags.join(" ")}.` : "";
+    $("#speak-markup").textContent = `Write [pause:1.5s] for a silence.${tags}`;
   };
   $("#speak-model").addEventListener("change", modelChanged);
   modelChanged();
