@@ -77,6 +77,7 @@ function setUpUploads() {
     upload(form, [...event.dataTransfer.files]);
   });
   input.addEventListener("change", () => { upload(form, [...input.files]); input.value = ""; });
+  form.addEventListener("submit", (event) => event.preventDefault()); // Enter in a field: nothing to send without files
 }
 
 const isZip = (file) => file.name.toLowerCase().endsWith(".zip");
