@@ -322,7 +322,7 @@ def test_speak_plays_while_it_streams_and_keeps_the_output(studio: Studio, local
     filename = studio.find("#speak-filename").text
     assert studio.find("#speak-download").get_attribute("download") == filename and filename.endswith(f".{audio_format}")
     seconds = studio.audio_seconds("#speak-audio")
-    stored = local_stack.client.get("/api/v1/outputs", params={"names": filename}).json()["items"][0]
+    stored = local_stack.stored_output(filename)
     assert stored["voice"] == voice and stored["parameters"]["seed"] == 11
     assert seconds == pytest.approx(stored["duration_seconds"], abs=0.1)
 
@@ -387,7 +387,7 @@ def test_join_two_outputs_and_an_upload_follows_the_job_to_100_percent(studio: S
     assert any(state.startswith(("Queued", "Joining")) for state in states), f"no job was followed: {states}"
     assert states[-1] == "Done: 100 %" and studio.js("return document.querySelector('#join-bar').value") == 100
     filename = studio.find("#join-filename").text
-    stored = local_stack.client.get("/api/v1/outputs", params={"names": filename}).json()["items"][0]
+    stored = local_stack.stored_output(filename)
     assert stored["type"] == "concat"
     expected = first["duration_seconds"] + pause_ms / 1000 + second["duration_seconds"] + soundfile.info(upload).duration
     assert stored["duration_seconds"] == pytest.approx(expected, abs=0.05)
@@ -401,7 +401,7 @@ def converted(studio: Studio, stack: RunningService, voice: str) -> dict:
     shown = studio.find("#convert-filename").text
     studio.find("#convert-form button[type=submit]").click()
     studio.wait(lambda: studio.find("#convert-result").is_displayed() and studio.find("#convert-filename").text != shown, "the conversion never finished")
-    stored = stack.client.get("/api/v1/outputs", params={"names": studio.find("#convert-filename").text}).json()["items"][0]
+    stored = stack.stored_output(studio.find("#convert-filename").text)
     assert stored["type"] == "vc" and stored["voice"] == voice
     assert studio.audio_seconds("#convert-audio") == pytest.approx(stored["duration_seconds"], abs=0.05)
     return stored

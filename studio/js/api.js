@@ -76,6 +76,14 @@ export async function schemaOf(name) {
   return (await schemas)[name];
 }
 
+// The output formats the studio offers: the API's, less `pcm` (raw samples are neither
+// playable nor a file to keep).
+export async function fileFormats() {
+  return (await schemaOf("OutputFormat")).enum.filter((format) => format !== "pcm");
+}
+
+export const outputPath = (filename) => `/api/v1/outputs/${encodeURIComponent(filename)}`;
+
 // {minimum, maximum, type} of a (possibly optional) numeric property of a schema.
 export function rangeOf(property) {
   const number = property.anyOf?.find((option) => option.type === "number" || option.type === "integer") ?? property;

@@ -1,7 +1,7 @@
 // Audio in the page: playing a response while it streams, playing stored files fetched with
 // the key (an <audio src> cannot send one), and recording the microphone as WAV.
 
-import { call } from "./api.js";
+import { call, outputPath } from "./api.js";
 import { $, setSource } from "./ui.js";
 
 // Formats the browser can play while they arrive (Media Source Extensions).
@@ -9,6 +9,11 @@ const STREAMABLE = { mp3: "audio/mpeg", aac: "audio/aac" };
 
 function once(target, event) {
   return new Promise((resolve) => target.addEventListener(event, resolve, { once: true }));
+}
+
+// `audio` tells when it first plays (`studio:streaming`, as the Web Audio path does).
+function onFirstSound(audio) {
+  audio.addEventListener("playing", () => audio.dispatchEvent(new Event("studio:streaming")), { once: true });
 }
 
 async function appendAll(reader, buffer, parts) {
@@ -31,19 +36,18 @@ export async function playStream(audio, response, format, signal) {
   if (format === "wav") return playThroughWebAudio(audio, response, signal);
   const blob = await response.blob();
   setSource(audio, blob);
-  audio.addEventListener("playing", () => audio.dispatchEvent(new Event("studio:streaming")), { once: true });
+  onFirstSound(audio);
   audio.play().catch(() => {});
   return blob;
 }
 
 async function playThroughMediaSource(audio, response, type) {
   const source = new MediaSource();
-  if (audio.src.startsWith("blob:")) URL.revokeObjectURL(audio.src);
-  audio.src = URL.createObjectURL(source);
+  setSource(audio, source);
   await once(source, "sourceopen");
   const buffer = source.addSourceBuffer(type);
   const parts = [];
-  audio.addEventListener("playing", () => audio.dispatchEvent(new Event("studio:streaming")), { once: true });
+  onFirstSound(audio);
   audio.play().catch(() => {});
   try {
     await appendAll(response.body.getReader(), buffer, parts);
@@ -149,7 +153,7 @@ export async function playPath(audio, path, query) {
 export async function showOutput(section, filename) {
   $(`#${section}-filename`).textContent = filename;
   $(`#${section}-result`).hidden = false;
-  const blob = await playPath($(`#${section}-audio`), `/api/v1/outputs/${encodeURIComponent(filename)}`);
+  const blob = await playPath($(`#${section}-audio`), outputPath(filename));
   const download = $(`#${section}-download`);
   if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
   Object.assign(download, { href: URL.createObjectURL(blob), download: filename });

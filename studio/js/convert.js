@@ -1,14 +1,14 @@
 // Convert: voice conversion (POST /api/v1/vc) of an uploaded file or a microphone
 // recording into a library voice.
 
-import { schemaOf, sendForm } from "./api.js";
+import { fileFormats, sendForm } from "./api.js";
 import { showOutput, startRecording } from "./audio.js";
 import { $, announce, fillSelect, setSource, showError, submitting } from "./ui.js";
 import { searchVoices } from "./voice_search.js";
 
 export async function setUpConvert() {
   const form = $("#convert-form");
-  fillSelect($("#convert-format"), (await schemaOf("OutputFormat")).enum.filter((format) => format !== "pcm").map((format) => [format, format]), "wav");
+  fillSelect($("#convert-format"), (await fileFormats()).map((format) => [format, format]), "wav");
   searchVoices($("#convert-voice"), $("#convert-voices"));
   let recording = null;
   let recorded = null; // the last recording (a WAV Blob), used when no file is chosen

@@ -2,7 +2,7 @@
 // Short joins are answered at once; long ones become a job whose progress and ETA are
 // polled from GET /api/v1/jobs/{id} until it succeeds, fails or is cancelled.
 
-import { call, getJson, schemaOf } from "./api.js";
+import { call, fileFormats, getJson } from "./api.js";
 import { showOutput } from "./audio.js";
 import { $, announce, el, fillSelect, formValues, seconds, submitting } from "./ui.js";
 
@@ -12,7 +12,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function setUpJoin() {
   const join = new JoinList();
-  fillSelect($("#join-format"), (await schemaOf("OutputFormat")).enum.filter((format) => format !== "pcm").map((format) => [format, format]), "wav");
+  fillSelect($("#join-format"), (await fileFormats()).map((format) => [format, format]), "wav");
   return join;
 }
 

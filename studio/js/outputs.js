@@ -1,14 +1,13 @@
 // Outputs: browse what was generated (search, type, voice, sort, pages), play, see the
 // metadata, download, delete, or add to the Join list.
 
-import { call, getJson } from "./api.js";
+import { call, getJson, outputPath as path } from "./api.js";
 import { playPath } from "./audio.js";
 import { PagedList } from "./paged_list.js";
 import { $, announce, el, saveBlob, seconds, showError, when } from "./ui.js";
 
 const PAGE_SIZE = 20;
 const TYPES = { tts: "Speech", vc: "Conversion", concat: "Join" };
-const path = (filename) => `/api/v1/outputs/${encodeURIComponent(filename)}`;
 
 export function setUpOutputs(join) {
   const browser = new OutputBrowser(join);

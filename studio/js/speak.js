@@ -2,14 +2,13 @@
 // models /v1/models lists, the languages /api/v1/health reports for each, library voices,
 // and the parameters' ranges from the OpenAPI document.
 
-import { call, getJson, rangeOf, schemaOf } from "./api.js";
+import { call, fileFormats, getJson, rangeOf, schemaOf } from "./api.js";
 import { playStream } from "./audio.js";
 import { $, announce, fillSelect, formValues, numberField, submitting } from "./ui.js";
 import { searchVoices } from "./voice_search.js";
 
 const PARAMETERS = [["exaggeration", "Exaggeration"], ["cfg_weight", "CFG weight"], ["temperature", "Temperature"], ["speed", "Speed"], ["seed", "Seed"]];
 const GUIDED = ["exaggeration", "cfg_weight"]; // ignored by models without guidance (turbo)
-const PLAYABLE_FORMATS = (formats) => formats.filter((format) => format !== "pcm"); // raw samples: no file to play or keep
 
 export async function setUpSpeak(health) {
   const form = $("#speak-form");
@@ -23,8 +22,7 @@ export async function setUpSpeak(health) {
 
   $("#speak-parameters").replaceChildren(...PARAMETERS.map(([name, label]) =>
     numberField(`speak-${name.replace("_", "-")}`, name, label, rangeOf(schema.properties[name]), name === "seed" ? 1 : undefined)));
-  const formats = (await schemaOf("OutputFormat")).enum;
-  fillSelect($("#speak-format"), PLAYABLE_FORMATS(formats).map((format) => [format, format]), "mp3");
+  fillSelect($("#speak-format"), (await fileFormats()).map((format) => [format, format]), "mp3");
 
   const models = (await getJson("/v1/models")).data;
   const families = health.models;

@@ -124,9 +124,9 @@ export function numberField(id, name, label, range, step) {
     el("p", { id: `${id}-range`, class: "hint", text: hint }));
 }
 
-// Keeps one object URL per media element, revoking the previous one.
-export function setSource(audio, blob) {
+// Keeps one object URL per media element, revoking the previous one (`media`: a Blob or a MediaSource).
+export function setSource(audio, media) {
   if (audio.src.startsWith("blob:")) URL.revokeObjectURL(audio.src);
-  audio.src = URL.createObjectURL(blob);
+  audio.src = URL.createObjectURL(media);
   return audio.src;
 }
