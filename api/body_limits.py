@@ -5,7 +5,7 @@ bytes as the server receives them. Past it, reading stops (the parser sees an er
 parts Starlette spooled are closed), whatever the route started to answer is dropped, and
 the client gets a 413 in the route's error shape with `Connection: close`, so the rest of
 its body is never read. A JSON body is small whatever the route; only multipart bodies
-carry audio, and only the archive routes carry archives.
+carry audio, and only the routes declared with `archive_body` carry archives.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, is_openai_path
+from api.route_policies import RoutePolicies
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,12 @@ class BodyLimits:
     json_bytes: int  # any body that is not multipart: JSON, url-encoded forms, or junk
     upload_bytes: int  # one uploaded file
     archive_bytes: int  # one archive, or all files of one bulk request
-    archive_routes: tuple[str, ...]
+    policies: RoutePolicies  # which routes take archives (`archive_body`)
 
     def for_request(self, path: str, content_type: str) -> int:
         if not content_type.lower().startswith(MULTIPART):
             return self.json_bytes
-        if path in self.archive_routes:
+        if self.policies(path).archive_body:
             return self.archive_bytes + FORM_OVERHEAD_BYTES
         return 2 * self.upload_bytes + FORM_OVERHEAD_BYTES  # VC takes a source and a target
 

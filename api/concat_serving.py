@@ -33,11 +33,11 @@ from api.output_serving import OutputServing, not_found, output_body, output_res
 from api.protocol import JobResponse
 from api.temp_files import TempFileResponse
 from api.uploads import read_upload
-from audio.codec import AudioDecodeError, decode
+from audio.decoding import AudioDecodeError, decode
 from audio.encoding import output_spec
-from concat.jobs import JobManager, JobNotFoundError, JobQueueFullError
+from concat.job_queue import JobManager, JobNotFoundError, JobQueueFullError
 from concat.pipeline import ConcatCancelledError, Segment, SegmentError, run_concat
-from concat.protocol import ConcatRequest, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
+from concat.request import ConcatRequest, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
 from config import Settings
 from outputs.library import OutputLibrary, OutputNotFoundError
 from outputs.store import OutputMetadata, new_output_name

@@ -15,10 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from api import __version__
 from api.admission import AdmissionSlots
 from api.protocol import GenerationsHealth, HealthResponse, ModelHealth, OutputIndexHealth, StorageHealth, VoiceIndexHealth
-from api.runner_calls import RunnerInfoCall
-from config.settings import ModelName
+from api.runner_calls import ModelRunners, RunnerInfoCall
+from contract.families import FAMILIES, ModelName
 from lifecycle.drain import Drain
-from models.families import FAMILIES
 from outputs.library import OutputLibrary
 from storage import Storage, StorageError
 from voices.library import VoiceLibrary
@@ -61,7 +60,8 @@ def with_family(name: ModelName, health: ModelHealth) -> ModelHealth:
 
 
 class HealthServing:
-    def __init__(self, storage: Storage, voices: VoiceLibrary, outputs: OutputLibrary, drain: Drain, slots: AdmissionSlots) -> None:
+    def __init__(self, models: ModelRunners, storage: Storage, voices: VoiceLibrary, outputs: OutputLibrary, drain: Drain, slots: AdmissionSlots) -> None:
+        self.models = models
         self.storage = storage
         self.voices = voices
         self.outputs = outputs
@@ -76,10 +76,11 @@ class HealthServing:
             return StorageHealth(backend=self.storage.backend, ready=False, error="the storage backend is not reachable or not writable; see the service log")
         return StorageHealth(backend=self.storage.backend, ready=True)
 
-    async def health(self, tts_infos: dict[ModelName, RunnerInfoCall], default: ModelName, vc_info: RunnerInfoCall) -> tuple[HealthResponse, int]:
+    async def health(self) -> tuple[HealthResponse, int]:
         """The body and its status: 200 when every part is ready, else 503."""
+        tts_infos, default = self.models.tts_infos(), self.models.default
         names = list(tts_infos)
-        *models, vc, storage = await asyncio.gather(*(model_health(tts_infos[name]) for name in names), model_health(vc_info), self._storage())
+        *models, vc, storage = await asyncio.gather(*(model_health(tts_infos[name]) for name in names), model_health(self.models.vc.info), self._storage())
         by_name = {name: with_family(name, model) for name, model in zip(names, models, strict=True)}
         tts = by_name[default]
         voice_index = VoiceIndexHealth(ready=self.voices.loaded, voices=self.voices.size)

@@ -1,8 +1,8 @@
 """Checks that run before any route: API keys, and per-client rate limits (body sizes:
 `api.body_limits`).
 
-What needs a key, when keys are configured: everything under `/api/` and `/v1/` except
-`/api/v1/health` (probes; its answer holds no internals). `/docs`, `/openapi.json` and the
+What needs a key, when keys are configured: everything under `/api/` and `/v1/` except the
+routes declared public (`/api/v1/health`: probes; its answer holds no internals). `/docs`, `/openapi.json` and the
 web studio (`/studio`, whose calls send the key its user typed) hold no data: public. `/metrics` is BentoML's own route, outside this
 app: keep it on the cluster network (see docs/deployment.md).
 
@@ -22,14 +22,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.errors import error_response, is_openai_path
 from api.rate_limits import TokenBuckets, bearer_token, client_address, key_identity, retry_after
 from api.request_ids import current_request_id, request_id_of
+from api.route_policies import RoutePolicies
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_PATHS = ("/api/v1/health",)  # load balancers probe it without a key
-
-
-def is_api_path(path: str) -> bool:
-    return (is_openai_path(path) or path.startswith("/api/")) and path not in PUBLIC_PATHS
+def is_guarded(path: str, policies: RoutePolicies) -> bool:
+    """Under `/api/` or `/v1/`, and not a public route: what keys and rate limits guard."""
+    return (is_openai_path(path) or path.startswith("/api/")) and not policies(path).public
 
 
 async def _too_many(scope: Scope, receive: Receive, send: Send, message: str, wait: float) -> None:
@@ -44,14 +43,15 @@ class APIKeyAuth:
     `failures` times (refilled at `failure_rate` per second) before every request from it
     gets 429 for a while, so keys cannot be guessed at network speed."""
 
-    def __init__(self, app: ASGIApp, *, api_keys: list[str], failures: TokenBuckets, trust_forwarded_for: bool) -> None:
+    def __init__(self, app: ASGIApp, *, api_keys: list[str], failures: TokenBuckets, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
         self.app = app
+        self.policies = policies
         self.keys = [key.encode() for key in api_keys]
         self.failures = failures
         self.trust_forwarded_for = trust_forwarded_for
 
     def _protected(self, path: str) -> bool:
-        return bool(self.keys) and is_api_path(path)
+        return bool(self.keys) and is_guarded(path, self.policies)
 
     def _authorized(self, headers: Headers) -> bool:
         token = bearer_token(headers)
@@ -88,8 +88,9 @@ class RateLimit:
     """Per API key (per client address when keys are off, or for a request without one) a
     token bucket over `/api/` and `/v1/`; inside `APIKeyAuth`, so a key seen here is valid."""
 
-    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets, keyed: bool, trust_forwarded_for: bool) -> None:
+    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets, keyed: bool, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
         self.app = app
+        self.policies = policies
         self.buckets = buckets
         self.keyed = keyed  # keys are configured: a bearer token here is a valid key
         self.trust_forwarded_for = trust_forwarded_for
@@ -101,7 +102,7 @@ class RateLimit:
         return "address:" + client_address(scope, self.trust_forwarded_for)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_api_path(scope["path"]) and (wait := self.buckets.take(self._client(scope))):
+        if scope["type"] == "http" and is_guarded(scope["path"], self.policies) and (wait := self.buckets.take(self._client(scope))):
             logger.info("request refused: rate limit", extra={"path": scope["path"]})
             await _too_many(scope, receive, send, f"rate limit: at most {self.buckets.rate:g} requests per second after a burst of {self.buckets.burst}; retry after Retry-After seconds", wait)
             return

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from audio.formats import OutputFormat
-from models.parameters import DEFAULT_EXAGGERATION, CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
+from contract.formats import OutputFormat
+from contract.parameters import DEFAULT_EXAGGERATION, CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
 
 MAX_INPUT_CHARS = 4096  # OpenAI's limit
 OPENAI_CONTENT_TYPES = {OutputFormat.opus: "audio/opus"}  # the others are the same as /api/v1's

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +18,8 @@ from starlette.types import Receive, Scope, Send
 from api.errors import APIError, error_response
 from api.protocol import DeletedOutput, OutputListResponse, OutputLookupResponse, OutputResponse
 from api.ranges import RangeNotSatisfiableError, parse_range
-from audio.formats import CONTENT_TYPE_BY_EXTENSION
 from config import OutputSettings
+from contract.formats import CONTENT_TYPE_BY_EXTENSION
 from outputs.library import OutputLibrary, OutputNotFoundError
 from outputs.query import OutputListQuery
 from outputs.store import OutputMetadata
@@ -90,8 +89,7 @@ class OutputServing:
     async def list(self, query: OutputListQuery) -> OutputListResponse:
         self._require_index()
         items, total, missing = await run_in_threadpool(self.library.list, query)
-        pages = max(1, math.ceil(total / query.page_size))
-        return OutputListResponse(items=items, total=total, page=query.page, page_size=query.page_size, pages=pages, missing=missing)
+        return OutputListResponse.of(items, total, query, missing=missing)
 
     async def lookup(self, names: list[str]) -> OutputLookupResponse:
         found, missing = await run_in_threadpool(self.library.lookup, names)

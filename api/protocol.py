@@ -6,11 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from audio.formats import SAMPLE_RATES, OutputFormat, check_sample_rate
 from audio.speed import SpeedLibrary
-from concat.protocol import JobRecord
-from config.settings import ModelName
-from models.parameters import CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
+from concat.request import JobRecord
+from contract.families import ModelName
+from contract.formats import SAMPLE_RATES, OutputFormat, check_sample_rate
+from contract.paging import Paged
+from contract.parameters import CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
 from outputs.query import MAX_NAMES
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
 from outputs.store import OutputMetadata
@@ -89,7 +90,7 @@ class OutputResponse(BaseModel):
     metadata: OutputMetadata
 
 
-class OutputListResponse(BaseModel):
+class OutputListResponse(Paged):
     items: list[OutputMetadata] = Field(description="The outputs' JSON companions.")
     total: int = Field(description="Outputs matching the filters, over all pages.")
     page: int
@@ -140,7 +141,7 @@ class VoiceResponse(BaseModel):
     created: bool = False
 
 
-class VoiceListResponse(BaseModel):
+class VoiceListResponse(Paged):
     items: list[VoiceMetadata]
     total: int = Field(description="Voices matching the filters, over all pages.")
     page: int

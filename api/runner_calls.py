@@ -17,9 +17,9 @@ import aiohttp
 
 from api.errors import APIError
 from api.runner_voices import RunnerVoice, VoiceChangedError
-from config.settings import ModelName
+from contract.families import ModelName
+from contract.runner_jobs import RunnerInfo, VoiceReference
 from lifecycle.drain import Drain, ShuttingDownError
-from models.jobs import RunnerInfo, VoiceReference
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +38,19 @@ class RunnerStages:
 
 @dataclass(frozen=True)
 class ModelRunner:
-    """One TTS model's runner as the API reaches it."""
+    """One runner as the API reaches it: an enabled TTS model's, or VC's (`name` "vc")."""
 
-    name: ModelName
+    name: str
     stages: RunnerStages
     info: RunnerInfoCall
 
 
-class TTSModels:
-    """The enabled TTS models, each on its own runner; a request names one or gets the
-    default. `runner_of` resolves a model's runner at call time (BentoML's dependency proxies
-    are reached through the service instance)."""
+class ModelRunners:
+    """The runners of the enabled TTS models (a request names one or gets the default) and
+    VC's. `runner_of` resolves a runner at call time (BentoML's dependency proxies are
+    reached through the service instance)."""
 
-    def __init__(self, runner_of: Callable[[ModelName], ModelRunner], enabled: list[ModelName], default: ModelName) -> None:
+    def __init__(self, runner_of: Callable[[str], ModelRunner], enabled: list[ModelName], default: ModelName) -> None:
         self._runner_of = runner_of
         self.enabled = enabled
         self.default = default
@@ -61,6 +61,14 @@ class TTSModels:
         if name not in self.enabled:
             raise APIError(400, f"model {name!r} is not enabled on this server; use one of: {', '.join(self.enabled)}", field="model")
         return self._runner_of(name)
+
+    @property
+    def vc(self) -> ModelRunner:
+        return self._runner_of("vc")
+
+    def tts_infos(self) -> dict[ModelName, RunnerInfoCall]:
+        """Each enabled TTS model's `info` call, for health."""
+        return {name: self._runner_of(name).info for name in self.enabled}
 
 
 def runner_unavailable(kind: str) -> APIError:

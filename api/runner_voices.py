@@ -13,7 +13,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-from models.jobs import VoiceReference
+from contract.runner_jobs import VoiceReference
 
 ForgetConditioning = Callable[[list[str]], Awaitable[None]]
 

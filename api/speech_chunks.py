@@ -14,7 +14,7 @@ from api.runner_calls import RunnerCalls, RunnerStages
 from api.speech_plan import SpeechPlan
 from audio.crossfade import crossfade_join
 from config import TTSSettings
-from models.jobs import AudioPayload, DecodeResult, JobResult, RenderJob, TTSJob, VoiceReference
+from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, RenderJob, TTSJob, VoiceReference
 
 
 class SpeechChunks:

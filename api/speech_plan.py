@@ -13,9 +13,8 @@ from api.protocol import TTSRequest
 from api.voice_resolution import ResolvedVoice
 from audio.speed import SpeedLibrary
 from config import TTSSettings
-from config.settings import ModelName
-from models.families import FAMILIES
-from models.parameters import DEFAULT_CFG_WEIGHT, DEFAULT_EXAGGERATION, DEFAULT_TEMPERATURE
+from contract.families import FAMILIES, ModelName
+from contract.parameters import DEFAULT_CFG_WEIGHT, DEFAULT_EXAGGERATION, DEFAULT_TEMPERATURE
 from text.chunks import SpeechChunk, script_chunks
 from text.script import PauseLimits, Script, ScriptError, parse_script
 from voices.metadata import VoiceDefaults

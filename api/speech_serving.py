@@ -20,18 +20,18 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
 from api.generation import GenerationServing
-from api.output_saving import OutputDetails
+from api.generation_results import OutputDetails
 from api.protocol import TTSRequest
-from api.runner_calls import RunnerStages, TTSModels
+from api.runner_calls import RunnerStages
 from api.speech_chunks import SpeechChunks
 from api.speech_plan import SpeechPlan, check_model_parameters, plan_speech, speech_script
 from api.speech_stream import SpeechStream, SpeechStreamingResponse
 from api.voice_resolution import BUILTIN_VOICE, ResolvedVoice
 from audio.encoding import output_spec
 from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
-from models.families import FAMILIES
-from models.jobs import JobResult
-from models.metrics import timed_stage
+from contract.families import FAMILIES
+from contract.metrics import timed_stage
+from contract.runner_jobs import JobResult
 from outputs.store import new_output_name
 
 logger = logging.getLogger(__name__)
@@ -60,18 +60,18 @@ class SpeechServing(GenerationServing):
         metadata, reference = await self.voices.runner_voice(name, "voice")
         return ResolvedVoice(metadata.name, "library", metadata, reference)
 
-    async def tts(self, request: Request, body: TTSRequest, models: TTSModels) -> Response:
-        return await self.speak(request, body, partial(self.library_voice, body.voice), models)
+    async def tts(self, request: Request, body: TTSRequest) -> Response:
+        return await self.speak(request, body, partial(self.library_voice, body.voice))
 
     async def speak(
-        self, request: Request, body: TTSRequest, resolve_voice: Callable[[], Awaitable[ResolvedVoice]], models: TTSModels,
+        self, request: Request, body: TTSRequest, resolve_voice: Callable[[], Awaitable[ResolvedVoice]],
         *, sse: bool = False, media_type: str | None = None, store: bool = True, extra_parameters: dict[str, Any] | None = None, text_field: str = "text",
     ) -> Response:
         """Generate `body.text` with the model it names, in the voice `resolve_voice` finds:
         whole (then stored, answered with its URL or its bytes), or with `stream_chunks` sent
         group by group as it is generated. Holds one generation slot, taken before any other
         work (but checking the request against its model), until the last byte is sent."""
-        runner = models.pick(body.model)
+        runner = self.models.pick(body.model)
         check_model_parameters(body, runner.name)
         tags = (await self.runners.info(runner.name, runner.info)).tags if FAMILIES[runner.name].tags else None
         script = speech_script(body.text, tags, self.settings.tts, text_field)
@@ -109,7 +109,7 @@ class SpeechServing(GenerationServing):
             "speed_factor_library_used": used_library, "speed_seconds": round(speed_seconds, 4),
             "sample_rate": spec.sample_rate, "chunks": result.chunks, "conditioning_cache_hit": result.conditioning_cache_hit,
         }
-        response = await self.saver.store(
+        response = await self.results.store(
             request, "tts", samples, result.audio.sample_rate, spec, plan.body.response_mode, plan.summary,
             OutputDetails(result.generation_seconds, plan.voice_name, plan.parameters | details, plan.model_source),
         )
@@ -151,7 +151,7 @@ class SpeechServing(GenerationServing):
                 "chunks": len(chunks), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
             }
             try:
-                await self.saver.save_encoded(
+                await self.results.save_encoded(
                     "tts", data, seconds, spec, filename, OutputDetails(time.perf_counter() - started, plan.voice_name, plan.parameters | details, plan.model_source)
                 )
             except Exception:  # the listener has the audio; only the stored copy is lost

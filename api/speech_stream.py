@@ -31,8 +31,8 @@ from api.openai_protocol import OpenAIErrorDetail, SpeechAudioDelta, SpeechAudio
 from audio.crossfade import StreamingJoiner
 from audio.encoding import EncodeSpec
 from audio.stream_encoding import StreamEncoder
+from contract.runner_jobs import JobResult
 from lifecycle.drain import ShuttingDownError
-from models.jobs import JobResult
 
 logger = logging.getLogger(__name__)
 

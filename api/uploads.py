@@ -3,7 +3,7 @@
 The body limit (`api.body_limits`) has already capped the request while it arrived, and
 Starlette spooled each part to an anonymous temp file that is closed when the request
 ends. One upload at a time is then read (at most `max_upload_bytes`) and decoded through
-`audio.codec`'s allow-lists, refused early when it declares more audio than the route takes.
+`audio.decoding`'s allow-lists, refused early when it declares more audio than the route takes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
-from audio.codec import AudioDecodeError, AudioTooLongError, DecodedAudio, UploadedAudio, decode
+from audio.decoding import AudioDecodeError, AudioTooLongError, DecodedAudio, UploadedAudio, decode
 
 
 async def read_upload(file: UploadFile, field: str, max_bytes: int) -> bytes:

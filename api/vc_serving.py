@@ -14,16 +14,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
 from api.generation import GenerationServing
-from api.output_saving import OutputDetails
+from api.generation_results import OutputDetails
 from api.output_serving import not_found
 from api.protocol import ResponseMode
-from api.runner_calls import RunnerInfoCall, RunnerStages
 from api.runner_voices import RunnerVoice
 from api.uploads import check_duration, read_audio_upload
-from audio.codec import AudioDecodeError, decode
+from audio.decoding import AudioDecodeError, decode
 from audio.encoding import output_spec
-from audio.formats import OutputFormat
-from models.jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob
+from contract.formats import OutputFormat
+from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob
 from outputs.library import OutputNotFoundError
 from outputs.store import is_output_name
 from storage import ObjectNotFoundError
@@ -60,8 +59,8 @@ class VCServing(GenerationServing):
         if not is_output_name(input_filename):
             raise APIError(422, f"input_filename {input_filename!r} is not an output file name (see GET /api/v1/outputs)", field="input_filename")
         try:
-            stored = await run_in_threadpool(self.saver.outputs.get, input_filename)
-            data = await run_in_threadpool(self.saver.outputs.store.storage.get, self.saver.outputs.store.audio_key(input_filename))
+            stored = await run_in_threadpool(self.results.outputs.get, input_filename)
+            data = await run_in_threadpool(self.results.outputs.store.storage.get, self.results.outputs.store.audio_key(input_filename))
             pcm_rate = stored.sample_rate if stored.format == OutputFormat.pcm.value else None
             audio = await run_in_threadpool(partial(decode, data, VC_SOURCE_SAMPLE_RATE, raw_pcm_rate=pcm_rate))
         except (OutputNotFoundError, ObjectNotFoundError):
@@ -80,17 +79,18 @@ class VCServing(GenerationServing):
             return None, await self.voices.uploaded_voice(target_audio, "target_audio")
         return None, None
 
-    async def vc(self, request: Request, form: VCForm, stages: RunnerStages, info: RunnerInfoCall) -> Response:
+    async def vc(self, request: Request, form: VCForm) -> Response:
         with self.slots.hold():
             source = await self._source(form.input_audio, form.input_filename)
             target_metadata, target = await self._target(form.target_voice, form.target_audio)
-            model_source = await self.runners.model_source("vc", info)
+            runner = self.models.vc
+            model_source = await self.runners.model_source(runner.name, runner.info)
             started = time.perf_counter()
             release_voice = self.in_use.hold(target)
             try:
-                tokens: DecodeResult = await self.runners.run(stages.decode, lambda _: VCJob(source=source), None, "vc", "target_voice")
+                tokens: DecodeResult = await self.runners.run(runner.stages.decode, lambda _: VCJob(source=source), None, "vc", "target_voice")
                 result: JobResult = await self.runners.run(
-                    stages.render, lambda reference: VCRenderJob(target_voice=reference, speech_tokens=tokens.speech_tokens), target, "vc", "target_voice"
+                    runner.stages.render, lambda reference: VCRenderJob(target_voice=reference, speech_tokens=tokens.speech_tokens), target, "vc", "target_voice"
                 )
             finally:
                 release_voice()
@@ -110,7 +110,7 @@ class VCServing(GenerationServing):
             assert result.audio is not None
             spec = output_spec(form.output_format, form.sample_rate, self.settings.audio, result.audio.sample_rate)
             target_label = form.target_voice or ("upload" if form.target_audio is not None else "default")
-            return await self.saver.store(
+            return await self.results.store(
                 request, "vc", result.audio.to_array(), result.audio.sample_rate, spec, form.response_mode, {"voice": target_label},
                 OutputDetails(generation_seconds, form.target_voice, parameters | {"sample_rate": spec.sample_rate}, model_source),
             )

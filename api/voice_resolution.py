@@ -23,15 +23,14 @@ from api.openai_protocol import VoiceEntry, VoiceListing
 from api.runner_voices import RunnerVoice
 from api.uploads import decode_upload
 from api.voice_serving import VoiceServing
-from audio.formats import INPUT_EXTENSIONS
 from config import LimitSettings, OpenAISettings
-from models.jobs import VoiceReference
-from models.voice_references import unstored_reference
+from contract.formats import INPUT_EXTENSIONS
+from contract.runner_jobs import VoiceReference, unstored_reference
+from contract.voice_layout import REFERENCE_SAMPLE_RATE
 from voices.metadata import VoiceMetadata
 from voices.names import is_voice_name
 from voices.predefined import PredefinedVoiceFolder
 from voices.query import VoiceFilter
-from voices.store import REFERENCE_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 

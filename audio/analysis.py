@@ -12,7 +12,7 @@ import numpy as np
 import pyloudnorm
 from pydantic import BaseModel
 
-from audio.codec import DecodedAudio
+from audio.decoding import DecodedAudio
 
 FRAME_SECONDS = 0.02
 SILENCE_BELOW_PEAK_DB = 40.0  # a frame this far below the loudest frame is silence...

@@ -18,9 +18,9 @@ import numpy as np
 import soundfile as sf
 from pydantic import BaseModel, Field
 
-from audio.codec import to_int16
-from audio.formats import FFMPEG_ENCODERS, SAMPLE_RATES, OutputFormat
+from audio.decoding import to_int16
 from config import AudioSettings
+from contract.formats import SAMPLE_RATES, OutputFormat
 
 
 class AudioEncodeError(RuntimeError):
@@ -41,6 +41,12 @@ def output_spec(fmt: OutputFormat, requested_rate: int | None, settings: AudioSe
     return EncodeSpec(format=fmt, sample_rate=requested_rate or settings.sample_rate or source_rate, bitrate=settings.bitrate(fmt.value))
 
 
+# the lossy formats (`LOSSY_FORMATS`, which take a bitrate): format -> (ffmpeg codec, ffmpeg muxer)
+FFMPEG_ENCODERS = {
+    OutputFormat.mp3: ("libmp3lame", "mp3"),
+    OutputFormat.opus: ("libopus", "ogg"),
+    OutputFormat.aac: ("aac", "adts"),
+}
 # A response streamed while generated: FLAC goes through ffmpeg too, each packet is written
 # as soon as it is encoded, and Ogg pages are cut every 100 ms instead of every second, so
 # Opus starts about as soon as MP3 does.

@@ -14,13 +14,12 @@ from typing import Literal
 
 import numpy as np
 
-from audio.codec import to_int16
+from audio.decoding import to_int16
+from contract.parameters import MAX_SPEED, MIN_SPEED
 
 logger = logging.getLogger(__name__)
 
 SpeedLibrary = Literal["auto", "audiostretchy", "librosa", "torchaudio"]
-MIN_SPEED = 0.25  # OpenAI's speech API range
-MAX_SPEED = 4.0
 PITCH_RANGE_HZ = (55, 333)  # the voice pitch range TDHS searches for periods in
 N_FFT = 1024
 HOP = 256

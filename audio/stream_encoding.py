@@ -17,9 +17,9 @@ from collections.abc import Callable
 import numpy as np
 import soxr
 
-from audio.codec import STREAMED_WAV_SIZE, complete_riff, to_int16
+from audio.decoding import STREAMED_WAV_SIZE, complete_riff, to_int16
 from audio.encoding import STREAM_ENCODERS, EncodeSpec, FFmpegEncoder
-from audio.formats import OutputFormat
+from contract.formats import OutputFormat
 
 READ_BYTES = 4096
 FLAC_TOTAL_SAMPLES = slice(18, 26)  # STREAMINFO's sample rate ... total samples (its low 36 bits), big-endian

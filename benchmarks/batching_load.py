@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import add_json_option, publish  # noqa: E402
-from tests.processes import free_port, start_bentoml, stop  # noqa: E402
-from tests.testdata import TESTDATA  # noqa: E402
+from harness.processes import free_port, start_bentoml, stop  # noqa: E402
+from harness.testdata import TESTDATA  # noqa: E402
 
 SENTENCES = [
     "The train to the airport leaves every twenty minutes.",

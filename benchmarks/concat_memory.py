@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from audio.codec import decode  # noqa: E402
+from audio.decoding import decode  # noqa: E402
 from audio.encoding import EncodeSpec, encode  # noqa: E402
-from audio.formats import OutputFormat  # noqa: E402
+from contract.formats import OutputFormat  # noqa: E402
+from harness.testdata import TESTDATA  # noqa: E402
 from outputs.store import OutputMetadata, OutputStore, new_output_name  # noqa: E402
 from storage.local import LocalStorage  # noqa: E402
-from tests.testdata import TESTDATA  # noqa: E402
 
 RATE = 24_000
 
@@ -58,7 +58,7 @@ def child(root: Path, names: list[str], out: Path) -> dict:
 
     from api.concat_serving import _loader
     from concat.pipeline import Segment, run_concat
-    from concat.protocol import ConcatRequest
+    from concat.request import ConcatRequest
 
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     storage = LocalStorage(root)

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.stacks import TEST_ENV, benchmark_stack  # noqa: E402
-from tests.test_fuzz import fuzz  # noqa: E402
-from tests.testdata import read_testdata  # noqa: E402
+from harness.fuzzing import fuzz  # noqa: E402
+from harness.stacks import TEST_ENV, benchmark_stack  # noqa: E402
+from harness.testdata import read_testdata  # noqa: E402
 
 
 def main() -> int:

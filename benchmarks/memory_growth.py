@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.batching_load import SENTENCES, upload_voices  # noqa: E402
-from tests.processes import free_port, start_bentoml, stop  # noqa: E402
+from harness.processes import free_port, start_bentoml, stop  # noqa: E402
 
 
 async def run(client: httpx.AsyncClient, voices: list[str], requests: int, concurrency: int, sample_every: int) -> list[dict]:

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import add_json_option, publish  # noqa: E402
+from contract.families import MODEL_NAMES as MODELS  # noqa: E402
 
-MODELS = ("original", "multilingual", "turbo")
 REAL_T3_LAYERS = {"original": 30, "multilingual": 30, "turbo": 24}
 TOKENS_PER_SECOND = 25
 TEXT = "The museum opens at nine, and the first tour leaves from the main hall."
@@ -45,16 +45,16 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, Any]:
     """One model's figures, in this process."""
     import torch
 
-    from audio.codec import decode
+    from audio.decoding import decode
     from benchmarks.timing import device_seconds
     from config import ModelSettings
-    from models import family_speech
+    from contract.runner_jobs import TTSJob
+    from harness.model_settings import engine_settings
+    from harness.testdata import TESTDATA
     from models.conditioning import with_exaggeration
-    from models.jobs import TTSJob
+    from models.families import family_class
     from models.loader import load_tts
     from models.t3_batch import decode_batch
-    from tests.conftest import engine_settings
-    from tests.testdata import TESTDATA
 
     device = args.device
     settings = ModelSettings(
@@ -65,15 +65,16 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, Any]:
     model = load_tts(settings, model_name).model
     load_seconds = time.perf_counter() - started
     reference = decode((TESTDATA / "voice_alex.wav").read_bytes(), 24_000).samples
-    conds = with_exaggeration(family_speech.conditionals(model, reference), 0.5, model.device)
-    tokens = family_speech.text_tokens(model, TEXT, "en")
+    family = family_class(model_name)(model)
+    conds = with_exaggeration(family.conditionals(reference), 0.5, model.device)
+    tokens = family.text_tokens(TEXT, "en")
     configured = engine_settings(args.tokens + 1)
 
     def requests(count: int) -> list:
         made = []
         for seed in range(count):
             job = TTSJob(text=TEXT, seed=seed, language="en")
-            made.append(family_speech.decode_request(model, job, tokens, conds.t3, configured, stop_after=args.tokens))
+            made.append(family.decode_request(job, tokens, conds.t3, configured, stop_after=args.tokens))
         return made
 
     def timed(run: Any) -> float:  # one call: the loop below warms up once for all of them
@@ -89,8 +90,8 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, Any]:
             rows.append({"concurrency": concurrency, "t3_batched_x_realtime": round(audio_seconds / batched, 3), "t3_unbatched_x_realtime": round(audio_seconds / alone, 3),
                          "t3_batching_speedup": round(alone / batched, 2)})
         speech = decode_batch(model.t3, requests(1))[0].tolist()
-        family_speech.render(model, speech, conds.gen)  # warm-up
-        render_seconds = [timed(lambda: family_speech.render(model, speech, conds.gen)) for _ in range(args.renders)]
+        family.render(speech, conds.gen)  # warm-up
+        render_seconds = [timed(lambda: family.render(speech, conds.gen)) for _ in range(args.renders)]
     return {
         "model": model_name, "device": device, "source": args.source, "tokens": args.tokens, "load_seconds": round(load_seconds, 1),
         "t3_parameters_m": round(sum(p.numel() for p in model.t3.parameters()) / 1e6, 1),

@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config import OutputSettings  # noqa: E402
+from harness.processes import free_port, start_bentoml, stop  # noqa: E402
 from outputs.library import OutputLibrary  # noqa: E402
 from outputs.store import OutputMetadata, OutputStore, companion_key, new_output_name  # noqa: E402
 from storage.local import LocalStorage  # noqa: E402
-from tests.processes import free_port, start_bentoml, stop  # noqa: E402
 
 WORDS = ["museum", "garden", "ticket", "painting", "history", "lunch", "weather", "river", "castle", "market", "station", "library"]
 VOICES = [f"voice-{n:03d}" for n in range(200)]

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.soak import SENTENCES, processes  # noqa: E402
-from tests.stacks import RunningService, benchmark_stack  # noqa: E402
-from tests.testdata import read_testdata  # noqa: E402
+from harness.stacks import RunningService, benchmark_stack  # noqa: E402
+from harness.testdata import read_testdata  # noqa: E402
 
 RUNNER_CALL = re.compile(r"\[service:chatterbox-(?:tts|vc)-runner:\d+\] .*?path=/(decode|render),type=[^,]*,length=(\d+)\)")
 PROBE_SECONDS = 0.02

@@ -27,12 +27,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audio.codec import decode  # noqa: E402
+from audio.decoding import decode  # noqa: E402
 from benchmarks.timing import device_seconds  # noqa: E402
 from config import ModelSettings  # noqa: E402
+from harness.testdata import TESTDATA  # noqa: E402
 from models.conditioning import s3gen_reference  # noqa: E402
 from models.loader import load_vc  # noqa: E402
-from tests.testdata import TESTDATA  # noqa: E402
 
 
 def main() -> None:

@@ -35,9 +35,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.checker import check_storage  # noqa: E402
-from tests.stacks import TEST_ENV, RunningService, benchmark_stack  # noqa: E402
-from tests.testdata import read_testdata  # noqa: E402
+from harness.stacks import TEST_ENV, RunningService, benchmark_stack  # noqa: E402
+from harness.testdata import read_testdata  # noqa: E402
+from maintenance.storage_check import check_storage  # noqa: E402
 
 SAMPLE_SECONDS = 5
 WARM_UP_FRACTION = 0.2

@@ -24,8 +24,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.processes import free_port, start_bentoml, stop  # noqa: E402
-from tests.testdata import TESTDATA  # noqa: E402
+from harness.processes import free_port, start_bentoml, stop  # noqa: E402
+from harness.testdata import TESTDATA  # noqa: E402
 
 TEXTS = [
     "The museum opens at nine, and the first tour leaves from the main hall.",

@@ -34,10 +34,10 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audio.codec import decode  # noqa: E402
+from audio.decoding import decode  # noqa: E402
 from benchmarks.results import add_json_option, publish  # noqa: E402
-from tests.processes import free_port, start_bentoml, stop  # noqa: E402
-from tests.testdata import TESTDATA  # noqa: E402
+from harness.processes import free_port, start_bentoml, stop  # noqa: E402
+from harness.testdata import TESTDATA  # noqa: E402
 
 TEXT = (
     "The museum opens at nine. The first tour leaves from the main hall. "

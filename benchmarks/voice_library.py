@@ -39,15 +39,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.uploads import decode_upload  # noqa: E402
 from config import VoiceSettings  # noqa: E402
+from contract.voice_layout import audio_keys, record_key  # noqa: E402
+from harness.processes import S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop  # noqa: E402
+from harness.testdata import TESTDATA  # noqa: E402
 from storage import Storage  # noqa: E402
 from storage.local import LocalStorage  # noqa: E402
 from storage.s3 import S3Storage  # noqa: E402
-from tests.processes import S3_CREDENTIALS, free_port, start_bentoml, start_moto, stop  # noqa: E402
-from tests.testdata import TESTDATA  # noqa: E402
 from voices.library import VoiceLibrary  # noqa: E402
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch  # noqa: E402
 from voices.prepared_audio import prepare  # noqa: E402
-from voices.store import VoiceStore, audio_keys, record_key  # noqa: E402
+from voices.store import VoiceStore
 
 WORDS = ["warm", "deep", "bright", "calm", "raspy", "soft", "clear", "gravelly", "young", "old", "fast", "slow"]
 LANGUAGES = ["en", "de", "fr", "es", "it", "ja"]

@@ -22,7 +22,7 @@ import numpy as np
 from audio.crossfade import StreamingJoiner
 from audio.encoding import AudioWriter, EncodeSpec
 from audio.levels import normalize
-from concat.protocol import ConcatRequest
+from concat.request import ConcatRequest
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -23,8 +23,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from audio.formats import check_sample_rate
-from audio.speed import MAX_SPEED, MIN_SPEED
+from contract.families import FAMILIES, MODEL_NAMES, ModelName
+from contract.formats import check_sample_rate
+from contract.parameters import MAX_SPEED, MIN_SPEED
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.yaml")
 ENV_PREFIX = "CHATTERBOX_"
@@ -57,9 +58,6 @@ class _Section(BaseModel):
     model_config = {"extra": "forbid"}
 
 
-ModelName = Literal["original", "multilingual", "turbo"]  # the Chatterbox family (models/families.py)
-
-
 class CheckpointSettings(_Section):
     """Where one model's weights are: a local folder, else its hub repository."""
 
@@ -67,14 +65,12 @@ class CheckpointSettings(_Section):
     dir: Path | None
 
 
-class ModelSettings(_Section):
+class _ModelSettings(_Section):
     source: Literal["auto", "huggingface", "local", "random"]
     dir: Path | None  # the original model's folder (VC reads its S3Gen from there too)
     device: Literal["auto", "cuda", "cpu", "mps"]
     hf_repo_id: str  # the original model's repository
-    multilingual: CheckpointSettings = CheckpointSettings(hf_repo_id="ResembleAI/chatterbox", dir=None)
-    turbo: CheckpointSettings = CheckpointSettings(hf_repo_id="ResembleAI/chatterbox-turbo", dir=None)
-    enabled: list[ModelName] = Field(["original", "multilingual", "turbo"], min_length=1)
+    enabled: list[ModelName] = Field(list(MODEL_NAMES), min_length=1)
     default: ModelName = "original"
     random_seed: int
     random_t3_layers: int = Field(ge=1, le=30)
@@ -89,7 +85,7 @@ class ModelSettings(_Section):
         return names
 
     @model_validator(mode="after")
-    def _default_is_enabled(self) -> ModelSettings:
+    def _default_is_enabled(self) -> _ModelSettings:
         if len(set(self.enabled)) != len(self.enabled):
             raise ValueError(f"model.enabled lists a model twice: {self.enabled}")
         if self.default not in self.enabled:
@@ -99,7 +95,15 @@ class ModelSettings(_Section):
     def checkpoint(self, name: ModelName) -> CheckpointSettings:
         if name == "original":
             return CheckpointSettings(hf_repo_id=self.hf_repo_id, dir=self.dir)
-        return self.multilingual if name == "multilingual" else self.turbo
+        return getattr(self, name)
+
+
+# A checkpoint section per model family besides the original (whose keys, model.dir and
+# model.hf_repo_id, came first): model.multilingual, model.turbo, from the family table.
+ModelSettings = create_model(
+    "ModelSettings", __base__=_ModelSettings,
+    **{name: (CheckpointSettings, CheckpointSettings(hf_repo_id=family.hub_repo_id, dir=None)) for name, family in FAMILIES.items() if name != "original"},
+)
 
 
 class TTSSettings(_Section):

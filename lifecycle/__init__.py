@@ -1,1 +1,1 @@
-"""How the service processes start and stop."""
+"""How the service processes live: the SIGTERM drain, background tasks on a cadence."""

@@ -2,7 +2,7 @@
 
 Upstream `ChatterboxTTS.generate` writes the voice into `self.conds`, so two concurrent
 requests would speak in whichever voice was set last. Here conditionals are values: built
-from a reference clip (each model's way: `models/family_speech.conditionals`), passed explicitly to generation, and memoised in a bounded LRU keyed
+from a reference clip (each model's way: `ModelFamily.conditionals`, `models/families/`), passed explicitly to generation, and memoised in a bounded LRU keyed
 by the clip's content hash, because computing them costs about as much as a short
 generation. Exaggeration is not part of the key: it only scales one small tensor, applied
 per job (`with_exaggeration`), so a client sweeping it neither recomputes nor evicts anything.

@@ -3,7 +3,7 @@
 `auto` prefers a configured local folder, then the hub, then random weights with a loud
 warning; `local` and `huggingface` never fall back, so a production deploy that names its
 source fails at start-up instead of silently serving noise. Each model family
-(`models/families.py`) has its own folder, repository and files.
+(`contract/families.py`, its code in `models/families/`) has its own folder, repository and files.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from chatterbox.tts_turbo import ChatterboxTurboTTS
 from chatterbox.vc import ChatterboxVC
 
 from config import ModelSettings
-from config.settings import ModelName
-from models.families import FAMILIES, Family
+from contract.families import FAMILIES, FamilyFacts, ModelName
+from models.families import family_class
 from models.random_weights import build_random_s3gen
 
 logger = logging.getLogger(__name__)
 
 LoadedSource = Literal["local", "huggingface", "random"]
-TTSModel = ChatterboxTTS | ChatterboxMultilingualTTS | ChatterboxTurboTTS
 ModelT = TypeVar("ModelT", ChatterboxTTS, ChatterboxMultilingualTTS, ChatterboxTurboTTS, ChatterboxVC)
 VC_FILES = ("s3gen.safetensors",)
 
@@ -44,7 +43,7 @@ class Loaded(Generic[ModelT]):
     source: LoadedSource
     device: str
     location: str | None
-    family: Family = FAMILIES["original"]
+    family: FamilyFacts = FAMILIES["original"]
 
     @property
     def random_weights(self) -> bool:
@@ -92,7 +91,7 @@ def _hub_dir(repo_id: str, required: tuple[str, ...], optional: tuple[str, ...])
     return folder
 
 
-def _resolve_checkpoint(settings: ModelSettings, family: Family, required: tuple[str, ...] | None = None) -> tuple[LoadedSource, Path | None]:
+def _resolve_checkpoint(settings: ModelSettings, family: FamilyFacts, required: tuple[str, ...] | None = None) -> tuple[LoadedSource, Path | None]:
     checkpoint = settings.checkpoint(family.name)
     required = family.files if required is None else required
     if settings.source == "random":
@@ -115,14 +114,14 @@ def _resolve_checkpoint(settings: ModelSettings, family: Family, required: tuple
 
 def load_tts(settings: ModelSettings, name: ModelName = "original") -> Loaded:
     """One TTS model of the family `name`, with its own architecture whatever the source."""
-    family = FAMILIES[name]
+    family, code = FAMILIES[name], family_class(name)
     device = resolve_device(settings.device)
     source, folder = _resolve_checkpoint(settings, family)
     if folder is None:
-        model = family.build_random(settings.random_seed, settings.random_t3_layers, settings.random_s3gen, device)
+        model = code.build_random(settings.random_seed, settings.random_t3_layers, settings.random_s3gen, device)
     else:
         try:
-            model = family.from_local(folder, device)
+            model = code.from_local(folder, device)
         except Exception as exc:  # a truncated file, a wrong checkpoint in the folder
             raise ModelLoadError(f"the {name} model in {folder} cannot be loaded ({type(exc).__name__}: {str(exc)[:300]}); check {family.dir_variable}") from exc
     logger.info("tts model loaded", extra={"model": name, "source": source, "device": device, "location": str(folder)})

@@ -1,4 +1,5 @@
-"""Real Chatterbox classes with randomly initialised weights.
+"""Real Chatterbox classes with randomly initialised weights: what every family's random
+build shares (each family's own build is in its module, `models/families/`).
 
 The Hugging Face hub is not always reachable (CI, air-gapped installs). Random mode builds
 each model family's own classes, as its checkpoint loader does: the original's Llama T3, the
@@ -32,16 +33,12 @@ from chatterbox.models.s3gen.hifigan import HiFTGenerator
 from chatterbox.models.s3gen.transformer.upsample_encoder import UpsampleConformerEncoder
 from chatterbox.models.s3tokenizer import S3_TOKEN_RATE
 from chatterbox.models.t3 import T3
-from chatterbox.models.t3.llama_configs import GPT2_MEDIUM_CONFIG, LLAMA_520M_CONFIG_DICT, LLAMA_CONFIGS
+from chatterbox.models.t3.llama_configs import LLAMA_520M_CONFIG_DICT, LLAMA_CONFIGS
 from chatterbox.models.t3.modules.t3_config import T3Config
 from chatterbox.models.voice_encoder import VoiceEncoder
-from chatterbox.mtl_tts import ChatterboxMultilingualTTS
-from chatterbox.tts import ChatterboxTTS
-from chatterbox.tts_turbo import ChatterboxTurboTTS
 from s3tokenizer.model_v2 import ModelConfig, S3TokenizerV2
 
 from config.settings import S3GenSize
-from models.random_tokenizers import TURBO_TEXT_VOCAB_SIZE, english_tokenizer, multilingual_tokenizer, turbo_tokenizer
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -70,21 +67,7 @@ def small_t3_config(num_layers: int, multilingual: bool = False) -> T3Config:
     return config
 
 
-def small_turbo_config(num_layers: int) -> T3Config:
-    """Turbo's T3 layout, as `ChatterboxTurboTTS.from_local` builds it, with fewer GPT-2 layers."""
-    name = f"GPT2_medium_{num_layers}_layers"
-    LLAMA_CONFIGS.setdefault(name, {**GPT2_MEDIUM_CONFIG, "n_layer": num_layers})
-    config = T3Config(text_tokens_dict_size=TURBO_TEXT_VOCAB_SIZE)
-    config.llama_config_name = name
-    config.speech_tokens_dict_size = 6563
-    config.input_pos_emb = None
-    config.speech_cond_prompt_len = 375
-    config.use_perceiver_resampler = False
-    config.emotion_adv = False
-    return config
-
-
-def _seeded(seed: int, factory: Callable[[], ModuleT]) -> ModuleT:
+def seeded(seed: int, factory: Callable[[], ModuleT]) -> ModuleT:
     """Build one network from its own seed, leaving the caller's random state alone, so a
     component comes out the same whichever others are built beside it (TTS and VC share S3Gen)."""
     with torch.random.fork_rng(devices=[]):
@@ -107,33 +90,16 @@ def _small_s3gen_parts() -> Iterator[None]:
         yield
 
 
+def on_device(seed: int, device: str, t3: T3, s3gen: S3Gen) -> tuple[T3, S3Gen, VoiceEncoder]:
+    """A family's random T3 and S3Gen with the voice encoder every family shares (drawn from
+    `seed + 2`), moved to `device`, in inference mode."""
+    voice_encoder = seeded(seed + 2, VoiceEncoder)
+    return t3.to(device).eval(), s3gen.to(device).eval(), voice_encoder.to(device).eval()
+
+
 def build_random_s3gen(seed: int, size: S3GenSize, meanflow: bool = False) -> S3Gen:
     with _small_s3gen_parts() if size == "small" else nullcontext():
-        return _seeded(seed + 1, lambda: S3Gen(meanflow=meanflow))
-
-
-def build_random_original(seed: int, t3_layers: int, s3gen_size: S3GenSize, device: str) -> ChatterboxTTS:
-    config = small_t3_config(t3_layers)
-    t3 = _seeded(seed, lambda: T3(config))
-    parts = (t3, build_random_s3gen(seed, s3gen_size), _seeded(seed + 2, VoiceEncoder))
-    t3, s3gen, voice_encoder = (part.to(device).eval() for part in parts)
-    return ChatterboxTTS(t3, s3gen, voice_encoder, english_tokenizer(config), device)
-
-
-def build_random_multilingual(seed: int, t3_layers: int, s3gen_size: S3GenSize, device: str) -> ChatterboxMultilingualTTS:
-    config = small_t3_config(t3_layers, multilingual=True)
-    parts = (_seeded(seed + 3, lambda: T3(config)), build_random_s3gen(seed, s3gen_size), _seeded(seed + 2, VoiceEncoder))
-    t3, s3gen, voice_encoder = (part.to(device).eval() for part in parts)
-    return ChatterboxMultilingualTTS(t3, s3gen, voice_encoder, multilingual_tokenizer(config), device)
-
-
-def build_random_turbo(seed: int, t3_layers: int, s3gen_size: S3GenSize, device: str) -> ChatterboxTurboTTS:
-    config = small_turbo_config(t3_layers)
-    t3 = _seeded(seed + 4, lambda: T3(config))
-    del t3.tfmr.wte  # as upstream loads it: T3 feeds embeddings, never GPT-2's token ids
-    parts = (t3, build_random_s3gen(seed + 5, s3gen_size, meanflow=True), _seeded(seed + 2, VoiceEncoder))
-    t3, s3gen, voice_encoder = (part.to(device).eval() for part in parts)
-    return ChatterboxTurboTTS(t3, s3gen, voice_encoder, turbo_tokenizer(), device)
+        return seeded(seed + 1, lambda: S3Gen(meanflow=meanflow))
 
 
 def utterance_tokens(text: str, seed: int) -> int:

@@ -17,17 +17,18 @@ from __future__ import annotations
 import logging
 import threading
 
-import numpy as np
 import torch
 from chatterbox.tts import Conditionals
 
 from config import TTSSettings
+from contract.metrics import count_cache_lookup, metrics, timed_stage
+from contract.runner_jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
 from lifecycle.drain import ShuttingDownError
-from models import family_speech
-from models.conditioning import LRUCache, with_exaggeration
-from models.jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
-from models.loader import Loaded, TTSModel
-from models.metrics import count_cache_lookup, metrics, timed_stage
+from models.conditioning import with_exaggeration
+from models.engine import ModelEngine
+from models.families import family_class
+from models.families.base import TTSModel
+from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, TurboDecodeRequest, decode_batch
 from models.voice_references import ReferenceReader
@@ -41,22 +42,24 @@ class NoDefaultVoiceError(ClientFaultError):
     """The checkpoint has no built-in voice (conds.pt) and the request named none."""
 
 
-class TTSEngine:
+class TTSEngine(ModelEngine[Conditionals]):
+    kind = "tts"
+
     def __init__(self, loaded: Loaded[TTSModel], settings: TTSSettings, references: ReferenceReader, stop: threading.Event | None = None) -> None:
-        self.model = loaded.model
-        self.references = references
+        super().__init__(loaded.model, settings.conditioning_cache_size, references)
+        self.model: TTSModel = loaded.model
+        self.family = family_class(loaded.family.name)(loaded.model)  # the model family's own code
         self.stop = stop or threading.Event()  # set when a shutdown's drain ends: decoding stops
         self.settings = settings
         self.random_weights = loaded.random_weights  # utterances end after a plausible length
-        self.sample_rate: int = self.model.sr
-        self.jobs_done = 0  # reported on /health
-        self.cache: LRUCache[Conditionals] = LRUCache(settings.conditioning_cache_size)
         self._t3_lock = threading.Lock()
-        self._s3gen_lock = threading.Lock()
 
     @property
     def has_default_voice(self) -> bool:
         return self.model.conds is not None
+
+    def performed_tags(self) -> list[str]:
+        return self.family.performed_tags()
 
     def _conditionals(self, job: TTSJob, *, counted: bool) -> tuple[Conditionals, bool]:
         """The job's conditionals at its exaggeration, from the cache when it has the voice.
@@ -69,7 +72,7 @@ class TTSEngine:
         voice = job.voice
         with timed_stage("tts", "conditioning"):
             conds, hit = self.cache.get_or_compute(
-                voice.content_hash, lambda: family_speech.conditionals(self.model, self.references.samples(voice)), counted=counted
+                voice.content_hash, lambda: self.family.conditionals(self.references.samples(voice)), counted=counted
             )
         if counted:
             count_cache_lookup("tts", hit)
@@ -77,7 +80,7 @@ class TTSEngine:
 
     def _request(self, job: TTSJob, tokens: torch.Tensor, conds: Conditionals) -> DecodeRequest | TurboDecodeRequest:
         stop_after = utterance_tokens(job.text, job.seed) if self.random_weights else None
-        return family_speech.decode_request(self.model, job, tokens, conds.t3, self.settings, stop_after)
+        return self.family.decode_request(job, tokens, conds.t3, self.settings, stop_after)
 
     def _decode(self, requests: list[DecodeRequest | TurboDecodeRequest]) -> list[torch.Tensor | Exception]:
         """All requests in loops of DECODE_BATCH; if a loop fails, its requests are retried
@@ -111,7 +114,7 @@ class TTSEngine:
             for index, job in enumerate(jobs):
                 try:
                     conds, hit = self._conditionals(job, counted=True)
-                    tokens = family_speech.text_tokens(self.model, job.text, job.language)
+                    tokens = self.family.text_tokens(job.text, job.language)
                 except Exception as exc:
                     results[index] = failed_job(exc, "tts", DecodeResult)
                     continue
@@ -134,15 +137,9 @@ class TTSEngine:
         try:
             with torch.inference_mode():
                 conds, _ = self._conditionals(render.job, counted=False)
-            with self._s3gen_lock, torch.inference_mode():
-                torch.manual_seed(render.job.seed)
-                with timed_stage("tts", "s3gen"):
-                    samples = family_speech.render(self.model, render.speech_tokens, conds.gen)
-                if samples.size == 0:
-                    logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(render.job.text)})
-                else:
-                    with timed_stage("tts", "watermark"):
-                        samples = np.asarray(self.model.watermarker.apply_watermark(samples, sample_rate=self.sample_rate), dtype=np.float32)
+            samples = self.rendered(lambda: self.family.render(render.speech_tokens, conds.gen), render.job.seed)
+            if samples.size == 0:
+                logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(render.job.text)})
             return JobResult(audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, speech_tokens=len(render.speech_tokens))
         except Exception as exc:
             return failed_job(exc, "tts")

@@ -22,9 +22,10 @@ from chatterbox.models.s3tokenizer import S3_SR
 from chatterbox.vc import ChatterboxVC
 
 from config import TTSSettings
-from models.conditioning import LRUCache, s3gen_reference
-from models.jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob, VoiceReference, failed_job
-from models.metrics import count_cache_lookup, timed_stage
+from contract.metrics import count_cache_lookup, timed_stage
+from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob, VoiceReference, failed_job
+from models.conditioning import s3gen_reference
+from models.engine import ModelEngine
 from models.tts_engine import NoDefaultVoiceError
 from models.voice_references import ReferenceReader
 
@@ -32,15 +33,13 @@ logger = logging.getLogger(__name__)
 RENDER_SEED = 0
 
 
-class VCEngine:
+class VCEngine(ModelEngine[dict]):
+    kind = "vc"
+
     def __init__(self, model: ChatterboxVC, settings: TTSSettings, references: ReferenceReader) -> None:
-        self.model = model
-        self.references = references
-        self.sample_rate: int = model.sr
-        self.jobs_done = 0  # reported on /health
-        self.cache: LRUCache[dict] = LRUCache(settings.conditioning_cache_size)
+        super().__init__(model, settings.conditioning_cache_size, references)
+        self.model: ChatterboxVC = model
         self._tokenizer_lock = threading.Lock()
-        self._s3gen_lock = threading.Lock()
 
     @property
     def has_default_voice(self) -> bool:
@@ -92,14 +91,13 @@ class VCEngine:
         try:
             with torch.inference_mode():  # conditioning (maybe a storage read) outside S3Gen's lock
                 ref_dict, cache_hit = self._target(job.target_voice)
-            with self._s3gen_lock, torch.inference_mode():
-                torch.manual_seed(RENDER_SEED)
-                with timed_stage("vc", "s3gen"):
-                    tokens = torch.tensor(job.speech_tokens, dtype=torch.long, device=self.model.device)[None]
-                    wav, _ = self.model.s3gen.inference(speech_tokens=tokens, ref_dict=ref_dict)
-                with timed_stage("vc", "watermark"):
-                    samples = wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
-                    samples = np.asarray(self.model.watermarker.apply_watermark(samples, sample_rate=self.sample_rate), dtype=np.float32)
+
+            def render() -> np.ndarray:
+                tokens = torch.tensor(job.speech_tokens, dtype=torch.long, device=self.model.device)[None]
+                wav, _ = self.model.s3gen.inference(speech_tokens=tokens, ref_dict=ref_dict)
+                return wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
+
+            samples = self.rendered(render, RENDER_SEED)
             return JobResult(
                 audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, conditioning_cache_hit=cache_hit, speech_tokens=len(job.speech_tokens)
             )

@@ -15,29 +15,12 @@ import threading
 
 import numpy as np
 
-from audio.codec import AudioDecodeError, decode
-from models.jobs import AudioPayload, ReferenceNeededError, VoiceReference
+from audio.decoding import AudioDecodeError, decode
+from contract.runner_jobs import ReferenceNeededError, VoiceReference, conditioning_samples
+from contract.voice_layout import REFERENCE_SAMPLE_RATE, is_reference_key
 from storage.base import ObjectNotFoundError, Storage, StorageError
-from voices.quality import CONDITIONING_SECONDS
-from voices.store import REFERENCE_SAMPLE_RATE, is_reference_key
 
 logger = logging.getLogger(__name__)
-
-
-def conditioning_samples(samples: np.ndarray) -> np.ndarray:
-    """What conditioning reads of a reference: at most its first CONDITIONING_SECONDS."""
-    return samples[: int(CONDITIONING_SECONDS * REFERENCE_SAMPLE_RATE)]
-
-
-def conditioning_reference(samples: np.ndarray, content_hash: str, reference_key: str | None = None) -> VoiceReference:
-    """A voice with the audio a runner conditions on, for a runner that asked for it."""
-    return VoiceReference(content_hash=content_hash, reference_key=reference_key, audio=AudioPayload.from_array(conditioning_samples(samples), REFERENCE_SAMPLE_RATE))
-
-
-def unstored_reference(samples: np.ndarray) -> VoiceReference:
-    """A voice that is in no library (an upload used once, a predefined file), keyed by the
-    hash of its samples so a second use of the same recording hits the runner's cache."""
-    return conditioning_reference(samples, hashlib.sha256(samples.tobytes()).hexdigest())
 
 
 class ReferenceReader:

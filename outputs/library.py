@@ -13,13 +13,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from config import OutputSettings
+from lifecycle.periodic import TICK_SECONDS, PeriodicTasks, Task
 from outputs.index import IMMUTABLE, OutputEntry, OutputIndex
 from outputs.query import OutputListQuery, page_of, sort_and_page
 from outputs.store import OutputMetadata, OutputStore, companion_key
 from storage.base import ObjectNotFoundError
 from storage.lease import Lease
 from storage.synced_index import SyncedLibrary
-from storage.upkeep import TICK_SECONDS, Task, Upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class OutputLibrary(SyncedLibrary[OutputMetadata, OutputEntry]):
         self._index: OutputIndex
         self.store = store
         self.settings = settings
-        self._upkeep: Upkeep | None = None
+        self._periodic: PeriodicTasks | None = None
         # one replica at a time runs retention; the lease outlives two checks, so its holder keeps it
         self._retention_lease = Lease(store.storage, "output-retention", timedelta(seconds=2 * settings.retention_check_seconds))
 
@@ -89,16 +89,16 @@ class OutputLibrary(SyncedLibrary[OutputMetadata, OutputEntry]):
 
     def start(self) -> None:
         settings = self.settings
-        self._upkeep = Upkeep("outputs", [
+        self._periodic = PeriodicTasks("outputs", [
             Task("sync", lambda: settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
             Task("snapshot", lambda: settings.snapshot_seconds, self.save_snapshot),
             Task("retention", lambda: settings.retention_check_seconds, self.retention_turn),
         ])
-        self._upkeep.start()
+        self._periodic.start()
 
     def close(self) -> None:
-        if self._upkeep is not None:
-            self._upkeep.stop()
+        if self._periodic is not None:
+            self._periodic.stop()
         if self.settings.snapshot_seconds > 0:
             self.save_snapshot()
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from contract.paging import PageRequest
 from outputs.store import OutputType
 
 if TYPE_CHECKING:
@@ -48,8 +49,7 @@ class OutputFilter(BaseModel):
         return entries
 
 
-class OutputListQuery(OutputFilter):
-    page: int = Field(1, ge=1)
+class OutputListQuery(OutputFilter, PageRequest):
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
     sort: OutputSortKey = "created"
     order: Literal["asc", "desc"] = "desc"
@@ -66,10 +66,9 @@ SORT_KEYS: dict[str, Callable[[OutputEntry], tuple]] = {
 
 def page_of(ascending: list[OutputEntry], query: OutputListQuery) -> list[OutputEntry]:
     """The requested page of entries already sorted ascending by the query's key."""
-    start = (query.page - 1) * query.page_size
     if query.order == "asc":
-        return ascending[start : start + query.page_size]
-    end = len(ascending) - start
+        return query.window(ascending)
+    end = len(ascending) - query.start
     return ascending[max(0, end - query.page_size) : max(0, end)][::-1]
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config import get_settings  # noqa: E402
+from maintenance.storage_check import check_storage  # noqa: E402
 from storage import StorageError, create_storage  # noqa: E402
-from storage.checker import check_storage  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,8 @@ import io
 import numpy as np
 import soundfile as sf
 
-from audio.codec import decode
-from models.family_speech import SPEECH_VOCAB_SIZE
+from audio.decoding import decode
+from models.families.base import SPEECH_VOCAB_SIZE
 
 FASTEST_CHARS_PER_SECOND = 26.0  # random mode's speaking rate stays within these (4 sigma of its spread)
 SLOWEST_CHARS_PER_SECOND = 7.5

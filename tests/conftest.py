@@ -1,6 +1,6 @@
 """Fixtures that run the real thing: `bentoml serve` with random-weight Chatterbox models, on
 local-folder storage and on a moto S3 server, reached over HTTP. Which stacks exist and why:
-`tests/stacks.py`. Each starts once per session, on first use."""
+`harness/stacks.py`. Each starts once per session, on first use."""
 
 from __future__ import annotations
 
@@ -11,32 +11,16 @@ import huggingface_hub.constants
 import pytest
 from chatterbox.tts import ChatterboxTTS
 
-from config import ModelSettings, TTSSettings
-from config.settings import S3GenSize
+from harness.model_settings import random_model_settings
+from harness.processes import S3_CREDENTIALS, start_moto, stop
+from harness.stacks import API_KEYS, RunningService, local_stack_env, s3_client, s3_stack_env, start_service
+from harness.testdata import read_testdata
 from models.loader import Loaded, load_tts
 from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
-from tests.processes import S3_CREDENTIALS, start_moto, stop
-from tests.stacks import API_KEYS, RunningService, local_stack_env, s3_client, s3_stack_env, start_service
-from tests.testdata import read_testdata
 
 os.environ.update(S3_CREDENTIALS)  # the test process only ever talks to moto
-
-
-def engine_settings(max_new_tokens: int = 1000) -> TTSSettings:
-    """TTS settings for engines built directly in tests."""
-    return TTSSettings(
-        max_new_tokens=max_new_tokens, max_chunk_chars=50, crossfade_ms=30, repetition_penalty=1.2, min_p=0.05, top_p=1.0,
-        conditioning_cache_size=8, speed_factor=1.0, speed_factor_library="auto", stream_first_chunk_chars=20, chunks_in_flight=4,
-        max_pause_seconds=10, max_total_pause_seconds=60,
-    )
-
-
-def random_model_settings(t3_layers: int = 1, s3gen: S3GenSize = "small") -> ModelSettings:
-    """Random weights on the CPU, for models built in the test process (one T3 layer and the
-    small S3Gen unless a test needs more)."""
-    return ModelSettings(source="random", dir=None, device="cpu", hf_repo_id="unused", random_seed=0, random_t3_layers=t3_layers, random_s3gen=s3gen)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import asyncio
 import threading
 from contextlib import suppress
 
-from tests.processes import free_port
+from harness.processes import free_port
 
 CHUNK = 1 << 16
 

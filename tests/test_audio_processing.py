@@ -13,13 +13,13 @@ import soundfile as sf
 
 from api.ranges import ByteRange, RangeNotSatisfiableError, parse_range
 from audio import speed
-from audio.codec import decode
 from audio.crossfade import StreamingJoiner, crossfade_join
+from audio.decoding import decode
 from audio.encoding import AudioWriter, EncodeSpec, encode
-from audio.formats import SAMPLE_RATES, OutputFormat
 from audio.levels import normalize
 from audio.speed import STRETCHERS, change_speed
-from tests.testdata import read_testdata
+from contract.formats import SAMPLE_RATES, OutputFormat
+from harness.testdata import read_testdata
 
 RATE = 24_000
 

@@ -6,9 +6,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from harness.stacks import MAX_UPLOAD_BYTES, RunningService
+from harness.testdata import read_testdata
 from tests.conftest import assert_error
-from tests.stacks import MAX_UPLOAD_BYTES, RunningService
-from tests.testdata import read_testdata
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from chatterbox.models.t3.modules.cond_enc import T3Cond
 from chatterbox.models.t3.modules.t3_config import T3Config
 from chatterbox.models.tokenizers import MTLTokenizer
 
-from models.random_tokenizers import multilingual_tokenizer
+from models.families.multilingual import multilingual_tokenizer
 from models.t3_alignment import has_aligned_heads
 from models.t3_batch import DecodeRequest, decode_batch
 

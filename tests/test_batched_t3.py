@@ -10,18 +10,18 @@ import torch
 import torch.nn.functional as F
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
 
-from audio.codec import decode
+from audio.decoding import decode
+from contract.runner_jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
+from harness.model_settings import engine_settings
+from harness.testdata import read_testdata
 from models.conditioning import with_exaggeration
-from models.family_speech import conditionals
-from models.jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
+from models.families.original import OriginalFamily
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, decode_batch
 from models.tts_engine import TTSEngine
 from models.voice_references import ReferenceReader
 from tests.audio_checks import voiced
-from tests.conftest import engine_settings
-from tests.testdata import read_testdata
 
 REFERENCE_SAMPLES = 36_000  # 1.5 s at 24 kHz
 
@@ -35,7 +35,7 @@ def model(random_tts: Loaded[ChatterboxTTS]) -> ChatterboxTTS:
 def voices(model: ChatterboxTTS) -> dict[str, Conditionals]:
     alex = decode(read_testdata("voice_alex.wav"), 24_000).samples[:REFERENCE_SAMPLES]
     bella = decode(read_testdata("voice_bella.wav"), 24_000).samples[:REFERENCE_SAMPLES]
-    return {"alex": with_exaggeration(conditionals(model, alex), 0.5, model.device), "bella": with_exaggeration(conditionals(model, bella), 0.9, model.device)}
+    return {"alex": with_exaggeration(OriginalFamily(model).conditionals(alex), 0.5, model.device), "bella": with_exaggeration(OriginalFamily(model).conditionals(bella), 0.9, model.device)}
 
 
 def text_tokens(model: ChatterboxTTS, text: str) -> torch.Tensor:

@@ -9,12 +9,12 @@ import torch
 from chatterbox.models.t3.modules.cond_enc import T3Cond
 from chatterbox.tts_turbo import ChatterboxTurboTTS, punc_norm
 
-from audio.codec import decode
-from models.family_speech import conditionals
+from audio.decoding import decode
+from harness.model_settings import random_model_settings
+from harness.testdata import read_testdata
+from models.families.turbo import TurboFamily
 from models.loader import load_tts
 from models.t3_batch import TurboDecodeRequest, decode_batch
-from tests.conftest import random_model_settings
-from tests.testdata import read_testdata
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def model() -> ChatterboxTurboTTS:
 @pytest.fixture(scope="module")
 def voices(model: ChatterboxTurboTTS) -> dict[str, T3Cond]:
     """Turbo takes references over 5 s only: both test voices are."""
-    return {name: conditionals(model, decode(read_testdata(f"voice_{name}.wav"), 24_000).samples).t3 for name in ("alex", "bella")}
+    return {name: TurboFamily(model).conditionals(decode(read_testdata(f"voice_{name}.wav"), 24_000).samples).t3 for name in ("alex", "bella")}
 
 
 def text_tokens(model: ChatterboxTurboTTS, text: str) -> torch.Tensor:

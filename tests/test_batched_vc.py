@@ -11,13 +11,13 @@ import pytest
 import torch
 from chatterbox.vc import ChatterboxVC
 
-from audio.codec import decode
-from models.jobs import AudioPayload, VCJob, VCRenderJob, VoiceReference
+from audio.decoding import decode
+from contract.runner_jobs import AudioPayload, VCJob, VCRenderJob, VoiceReference
+from harness.model_settings import engine_settings, random_model_settings
+from harness.testdata import read_testdata
 from models.loader import load_vc
 from models.vc_engine import VCEngine
 from models.voice_references import ReferenceReader
-from tests.conftest import engine_settings, random_model_settings
-from tests.testdata import read_testdata
 
 
 @pytest.fixture(scope="module")

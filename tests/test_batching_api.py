@@ -16,9 +16,9 @@ import httpx
 import soundfile as sf
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.processes import wait_until
-from tests.stacks import CHUNKS_IN_FLIGHT, MAX_CHUNK_CHARS, RunningService
-from tests.testdata import read_testdata
+from harness.processes import wait_until
+from harness.stacks import CHUNKS_IN_FLIGHT, MAX_CHUNK_CHARS, RunningService
+from harness.testdata import read_testdata
 from text.chunks import split_into_chunks
 
 LONG_TEXT = " ".join(f"Sentence number {n} is here to make this text long enough." for n in range(1, 9))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.processes import ROOT
+from harness.processes import ROOT
 
 
 def test_bentoml_build(tmp_path: Path) -> None:
@@ -24,6 +24,6 @@ def test_bentoml_build(tmp_path: Path) -> None:
     assert "--no-deps" in (folder / "env" / "python" / "install.sh").read_text()
     assert (folder / "src" / "service.py").is_file() and (folder / "src" / "config" / "default.yaml").is_file()
     assert not (folder / "src" / "tests").exists()
-    packages = {init.parent.name for init in ROOT.glob("*/__init__.py")} - {"tests", "scripts", "benchmarks"}
+    packages = {init.parent.name for init in ROOT.glob("*/__init__.py")} - {"tests", "scripts", "benchmarks", "harness"}
     missing = sorted(package for package in packages if not (folder / "src" / package / "__init__.py").is_file())
     assert not missing, f"bentofile.yaml does not include {missing}"

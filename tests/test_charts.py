@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.image
 
 from benchmarks.charts import render
-from tests.processes import ROOT
+from harness.processes import ROOT
 
 DOCS = ROOT / "docs"
 

@@ -13,12 +13,12 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from audio.codec import decode
+from audio.decoding import decode
+from harness.processes import wait_until
+from harness.stacks import CONCAT_SYNC_MAX_SECONDS, RunningService
+from harness.testdata import read_testdata
 from outputs.store import OutputMetadata, companion_key, new_output_name
 from tests.conftest import assert_error
-from tests.processes import wait_until
-from tests.stacks import CONCAT_SYNC_MAX_SECONDS, RunningService
-from tests.testdata import read_testdata
 
 RATE = 22_050
 

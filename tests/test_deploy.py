@@ -22,10 +22,11 @@ from bentoml._internal.cloud.schemas.schemasv2 import CreateDeploymentSchema
 from bentoml._internal.utils.cattr import bentoml_cattr
 
 from config.settings import CONTRACT_ENV_NAMES, ENV_PREFIX, Settings, load_settings
+from contract.families import FAMILIES
+from harness.processes import ROOT
 from lifecycle.drain import RUNNER_EXTRA_SECONDS
 from runners.tts_runner import TTS_RUNNERS
 from runners.vc_runner import VCRunner
-from tests.processes import ROOT
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 BENTOCLOUD = ROOT / "deploy" / "bentocloud.yaml"
@@ -171,3 +172,13 @@ def test_bentocloud_configures_every_service_of_the_bento(monkeypatch: pytest.Mo
         settings_of(service_environment, monkeypatch)
         assert service.scaling is not None and service.instance_type, name
         assert service.instance_type.startswith("gpu" if name != "chatterbox" else "cpu"), name
+
+
+def test_every_model_family_has_its_runner_overlay() -> None:
+    """A family added to the table (`contract/families.py`) needs its runner Deployment too:
+    `deploy/kubernetes/base/runners/<name>/` serving its runner service (docs/models.md)."""
+    for family in FAMILIES.values():
+        overlay = yaml.safe_load((KUBERNETES / "base" / "runners" / family.name / "kustomization.yaml").read_text())
+        [patch] = overlay["patches"]
+        environment = {item["name"]: item["value"] for operation in yaml.safe_load(patch["patch"]) for item in operation["value"]}
+        assert environment["BENTOML_SERVE_SERVICE_NAME"] == family.runner_service, family.name

@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from chatterbox_client import Client
 
-from tests.processes import ROOT
-from tests.stacks import RunningService
-from tests.testdata import TESTDATA
+from chatterbox_client import Client
+from harness.processes import ROOT
+from harness.stacks import RunningService
+from harness.testdata import TESTDATA
 
 EXAMPLES = ROOT / "examples"
 VOICE_FILE = str(TESTDATA / "voice_alex.wav")  # 7 s: long enough for every model

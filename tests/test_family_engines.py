@@ -7,16 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio.codec import decode
-from config.settings import ModelName
-from models.jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
+from audio.decoding import decode
+from contract.families import ModelName
+from contract.runner_jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
+from harness.model_settings import engine_settings, random_model_settings
+from harness.testdata import read_testdata
 from models.loader import load_tts
 from models.random_weights import utterance_tokens
 from models.tts_engine import TTSEngine
 from models.voice_references import ReferenceReader
 from tests.audio_checks import voiced
-from tests.conftest import engine_settings, random_model_settings
-from tests.testdata import read_testdata
 
 TURBO_SILENCE_TOKENS = 3  # upstream appends three silent frames before rendering
 

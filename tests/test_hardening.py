@@ -25,14 +25,14 @@ from fastapi.testclient import TestClient
 
 from api.errors import install_error_handlers
 from api.request_ids import RequestIds
-from concat.jobs import STALE_AFTER_HEARTBEATS, JobManager, JobQueueFullError, job_key
+from concat.job_queue import STALE_AFTER_HEARTBEATS, JobManager, JobQueueFullError, job_key
 from config import ConcatSettings
-from storage.checker import check_storage
+from harness.processes import wait_until
+from harness.stacks import MAX_UPLOAD_BYTES, RunningService
+from harness.testdata import TESTDATA, read_testdata
+from maintenance.storage_check import check_storage
 from storage.local import LocalStorage
 from tests.conftest import assert_error
-from tests.processes import wait_until
-from tests.stacks import MAX_UPLOAD_BYTES, RunningService
-from tests.testdata import TESTDATA, read_testdata
 
 JSON_LIMIT = 1 << 20  # limits.max_json_bytes, the default
 MULTIPART_LIMIT = 2 * MAX_UPLOAD_BYTES + (1 << 20)  # a single-upload route's multipart body

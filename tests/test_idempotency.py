@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from storage.checker import check_storage
+from harness.stacks import RunningService
+from harness.testdata import read_testdata
+from maintenance.storage_check import check_storage
 from tests.conftest import assert_error
-from tests.stacks import RunningService
-from tests.testdata import read_testdata
 
 
 def fresh_key() -> str:

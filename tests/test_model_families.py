@@ -12,12 +12,11 @@ from chatterbox.mtl_tts import SUPPORTED_LANGUAGES, ChatterboxMultilingualTTS
 from chatterbox.tts import ChatterboxTTS
 from chatterbox.tts_turbo import ChatterboxTurboTTS, punc_norm
 
-from config.settings import ModelName
-from models.families import FAMILIES
-from models.languages import LANGUAGES
+from contract.families import FAMILIES, ModelName
+from contract.languages import LANGUAGES
+from harness.model_settings import random_model_settings
+from models.families.turbo import TURBO_TAGS
 from models.loader import Loaded, ModelLoadError, _resolve_checkpoint, load_tts
-from models.random_tokenizers import TURBO_TAGS
-from tests.conftest import random_model_settings
 
 
 @pytest.fixture(scope="module")

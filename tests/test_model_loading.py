@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from config.settings import ModelSettings
-from models.families import FAMILIES
+from contract.families import FAMILIES
 from models.loader import ModelLoadError, _resolve_checkpoint, load_tts, resolve_device
 
 ORIGINAL = FAMILIES["original"]

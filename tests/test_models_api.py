@@ -14,11 +14,11 @@ import openai
 import pytest
 import soundfile as sf
 
-from models.languages import ENGLISH_ONLY, LANGUAGES
+from contract.languages import ENGLISH_ONLY, LANGUAGES
+from harness.stacks import RunningService
+from harness.testdata import read_testdata
 from outputs.store import OUTPUT_NAME
 from tests.conftest import assert_error
-from tests.stacks import RunningService
-from tests.testdata import read_testdata
 from text.script import DOCUMENTED_TAGS
 
 SHORT_VOICE_SECONDS = 4.0  # under Turbo's 5 s minimum

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.processes import ROOT
-from tests.stacks import RunningService
-from tests.testdata import read_testdata
+from harness.processes import ROOT
+from harness.stacks import RunningService
+from harness.testdata import read_testdata
 
 MONITORING = ROOT / "deploy" / "monitoring"
 PROMTOOL = Path(sys.executable).parent / "promtool"  # make puts Debian's there

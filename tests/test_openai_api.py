@@ -1,6 +1,6 @@
 """The OpenAI-compatible routes, driven by the official openai SDKs (Python and Node.js)
 against the local stack, which has API keys, voice aliases and a predefined-voices folder
-configured (`tests/stacks.py`). The voices here are 1.5 s clips: the S3Gen prompt is as long
+configured (`harness/stacks.py`). The voices here are 1.5 s clips: the S3Gen prompt is as long
 as the reference, and short prompts keep each generation quick on a CPU."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import numpy as np
 import openai
 import pytest
 
-from audio.codec import decode
+from audio.decoding import decode
 from audio.stream_encoding import with_flac_length
-from tests.processes import ROOT, wait_until
-from tests.stacks import API_KEYS as KEYS
-from tests.stacks import FIRST_CHUNK_CHARS, LIBRARY_VOICE, MAX_CHUNK_CHARS, MAX_PENDING, RunningService, write_clip
+from harness.processes import ROOT, wait_until
+from harness.stacks import API_KEYS as KEYS
+from harness.stacks import FIRST_CHUNK_CHARS, LIBRARY_VOICE, MAX_CHUNK_CHARS, MAX_PENDING, RunningService, write_clip
 from text.chunks import split_into_chunks
 
 CONTENT_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}

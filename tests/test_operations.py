@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from storage.checker import check_storage
-from tests.processes import stop, wait_until
-from tests.stacks import TEST_ENV, RunningService, start_service
+from contract.voice_layout import SNAPSHOT_KEY, record_key
+from harness.processes import stop, wait_until
+from harness.stacks import TEST_ENV, RunningService, start_service
+from harness.testdata import read_testdata
+from maintenance.storage_check import check_storage
 from tests.tcp_proxy import TCPProxy
-from tests.testdata import read_testdata
-from voices.store import SNAPSHOT_KEY, record_key
 
 OPS_KEY, LIMITED_KEY = "ops-key", "limited-key"
 RATE, BURST = 2, 10  # rate_limits: requests per second after a burst

@@ -14,14 +14,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.output_serving import FileDownload, not_found
-from audio.codec import decode
+from audio.decoding import decode
 from config import OutputSettings
+from harness.stacks import RunningService
+from harness.testdata import read_testdata
 from outputs.library import OutputLibrary
 from outputs.query import OutputListQuery
 from outputs.store import OutputMetadata, OutputStore, companion_key, new_output_name
 from storage import Storage
-from tests.stacks import RunningService
-from tests.testdata import read_testdata
 
 TEXT = "Speed changes the pace, never the pitch."
 

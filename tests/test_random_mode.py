@@ -12,16 +12,16 @@ import torch
 from chatterbox.models.s3gen import S3Gen
 from chatterbox.tts import ChatterboxTTS
 
-from audio.codec import decode
-from models.jobs import AudioPayload, RenderJob, TTSJob, VCJob, VCRenderJob, VoiceReference
+from audio.decoding import decode
+from contract.runner_jobs import AudioPayload, RenderJob, TTSJob, VCJob, VCRenderJob, VoiceReference
+from harness.model_settings import engine_settings, random_model_settings
+from harness.testdata import read_testdata
 from models.loader import Loaded, load_tts, load_vc
 from models.random_weights import MIN_UTTERANCE_TOKENS, build_random_s3gen, utterance_tokens
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
 from models.voice_references import ReferenceReader
 from tests.audio_checks import voiced
-from tests.conftest import engine_settings, random_model_settings
-from tests.testdata import read_testdata
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 TEXTS = ["Hi.", "Hello there, friend.", SENTENCE, "A longer text, which takes a speaker quite a bit more time to say out loud."]

@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+
 from chatterbox_client import AsyncClient, BadRequestError, Client, NotFoundError, ServiceUnavailableError, models
 from chatterbox_client.cli import main as cli
-
+from harness.processes import wait_until
+from harness.stacks import RunningService
+from harness.testdata import read_testdata
 from scripts.generate_client_models import MODELS, generated
-from tests.processes import wait_until
-from tests.stacks import RunningService
-from tests.testdata import read_testdata
 
 VOICE = "sdk-voice"
 

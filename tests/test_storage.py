@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from maintenance.storage_check import check_storage
 from outputs.store import OutputMetadata, OutputStore, companion_key, is_output_name, new_output_name
 from storage import InvalidKeyError, ObjectNotFoundError, PreconditionFailedError, Storage, StorageError
-from storage.checker import check_storage
 from storage.local import LocalStorage
 from storage.retries import retry_conflicts
 from storage.s3 import MULTIPART_BYTES, S3Storage

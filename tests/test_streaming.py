@@ -8,13 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from audio.codec import decode
 from audio.crossfade import StreamingJoiner, crossfade_join
+from audio.decoding import decode
 from audio.encoding import EncodeSpec
-from audio.formats import OutputFormat
 from audio.speed import change_speed
 from audio.stream_encoding import StreamEncoder, wav_stream_header
 from config import AudioSettings
+from contract.formats import OutputFormat
 from text.chunks import split_into_chunks
 
 RATE = 24_000

@@ -28,10 +28,10 @@ from selenium.webdriver.common.keys import Keys
 from api.studio import SECURITY_HEADERS, STUDIO_DIR
 from api.studio import install as install_studio
 from config.settings import StudioSettings
-from tests.processes import ROOT
-from tests.stacks import API_KEYS, CONCAT_SYNC_MAX_SECONDS, RunningService
+from harness.processes import ROOT
+from harness.stacks import API_KEYS, CONCAT_SYNC_MAX_SECONDS, RunningService
+from harness.testdata import read_testdata
 from tests.studio_page import Studio, chromium_driver, screenshot_folder
-from tests.testdata import read_testdata
 
 KEY = API_KEYS[0]
 TABS = ("speak", "voices", "outputs", "join", "convert")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio.codec import AudioDecodeError, decode
 from audio.crossfade import crossfade_join
+from audio.decoding import AudioDecodeError, decode
+from harness.testdata import read_testdata
 from models.conditioning import LRUCache
-from tests.testdata import read_testdata
 from text.chunks import split_into_chunks
 
 

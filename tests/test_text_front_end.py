@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from audio.crossfade import crossfade_join
-from tests.testdata import TESTDATA
+from harness.testdata import TESTDATA
 from text.chunks import SpeechChunk, script_chunks, split_into_chunks
 from text.script import DOCUMENTED_TAGS, PauseLimits, Script, ScriptError, Segment, parse_script
 from text.sentences import split_sentences

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio.codec import decode
+from audio.decoding import decode
 from config.settings import load_settings
+from harness.stacks import MAX_CHUNK_CHARS, RunningService
+from harness.testdata import read_testdata
 from outputs.store import OUTPUT_NAME, companion_key
 from tests.audio_checks import plausible_seconds, samples_of, wav_info
-from tests.stacks import MAX_CHUNK_CHARS, RunningService
-from tests.testdata import read_testdata
 from text.chunks import split_into_chunks
 
 TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Then it runs far away into the woods."

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from audio.analysis import analyse
-from audio.codec import decode
-from tests.testdata import read_testdata
+from audio.decoding import decode
+from harness.testdata import read_testdata
 from voices.quality import assess
 
 RATE = 24_000

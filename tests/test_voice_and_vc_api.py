@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.stacks import RunningService
+from harness.testdata import read_testdata
 from tests.audio_checks import samples_of, wav_info
-from tests.stacks import RunningService
-from tests.testdata import read_testdata
 
 FORMATS = [
     ("voice_alex.wav", "wav", 24_000, 1),

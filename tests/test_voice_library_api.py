@@ -9,12 +9,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from contract.voice_layout import audio_keys, folder_key, record_key
+from harness.processes import wait_until
+from harness.stacks import INDEX_REFRESH_SECONDS, USAGE_FLUSH_SECONDS, RunningService
+from harness.testdata import read_testdata
 from tests.conftest import assert_error
-from tests.processes import wait_until
-from tests.stacks import INDEX_REFRESH_SECONDS, USAGE_FLUSH_SECONDS, RunningService
-from tests.testdata import read_testdata
 from voices.metadata import VoiceMetadata
-from voices.store import VoiceStore, audio_keys, folder_key, record_key
+from voices.store import VoiceStore
 
 UPLOADS = [  # (file, name, folder, tags): every format in the test data
     ("voice_alex.wav", "Alex", "lib/narrators/en", ["english", "male"]),
@@ -283,3 +284,13 @@ def test_another_replicas_writes_show_up(service: RunningService) -> None:
     wait_until(lambda: "Replica-Twin" in listing(service, folder="replica"), 10 * INDEX_REFRESH_SECONDS, "other replica's voice listed")
     store.delete(store.read("replica-twin"))
     wait_until(lambda: listing(service, folder="replica") == ["Replica-Src"], 10 * INDEX_REFRESH_SECONDS, "other replica's delete seen")
+
+
+def test_every_listing_pages_by_one_rule(service: RunningService, voices: dict[str, str]) -> None:
+    """The voice library and the outputs browser share one paging model: `pages` counts the
+    pages there are, and an empty listing has one page with nothing on it."""
+    for path, params in (("/api/v1/voices", {"search": "nothing-is-called-this"}), ("/api/v1/outputs", {"search": "nothing-is-called-this"})):
+        empty = service.client.get(path, params=params).json()
+        assert (empty["items"], empty["total"], empty["page"], empty["pages"]) == ([], 0, 1, 1), path
+    listing = service.client.get("/api/v1/voices", params={"page_size": 1}).json()
+    assert listing["total"] >= 2 and listing["pages"] == listing["total"]

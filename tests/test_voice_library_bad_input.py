@@ -9,9 +9,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from harness.stacks import RunningService
+from harness.testdata import read_testdata
 from tests.conftest import assert_error
-from tests.stacks import RunningService
-from tests.testdata import read_testdata
 
 TRAVERSAL_NAMES = ["%2E%2E", "...", ".hidden", "a..b", "-dash", "x" * 65, "new%0Aline", "%00", "name%20space"]
 TRAVERSAL_PATHS = ["..%2F..%2Fetc%2Fpasswd", "a%2Fb", "%2Fetc%2Fpasswd", "..%2Fvoices%2Ffixture-alex"]

@@ -11,15 +11,16 @@ import pytest
 
 from api.uploads import decode_upload
 from config import VoiceSettings
+from contract.voice_layout import SNAPSHOT_KEY
+from harness.testdata import read_testdata
 from storage import Storage
 from storage.local import LocalStorage
-from tests.testdata import read_testdata
 from voices.index import VoiceIndex
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError
 from voices.metadata import VoiceMetadataPatch
 from voices.prepared_audio import prepare
 from voices.query import VoiceFilter
-from voices.store import SNAPSHOT_KEY, StoredVoice, VoiceStore
+from voices.store import StoredVoice, VoiceStore
 
 SETTINGS = VoiceSettings(index_refresh_seconds=0, usage_flush_seconds=60, snapshot_seconds=0, read_workers=4)
 

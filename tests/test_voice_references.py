@@ -13,18 +13,18 @@ import pytest
 from chatterbox.tts import ChatterboxTTS
 
 from api.runner_voices import RunnerVoice, VoiceChangedError, VoicesInUse
-from audio.codec import decode
+from audio.decoding import decode
 from audio.encoding import EncodeSpec, encode
-from audio.formats import OutputFormat
+from contract.formats import OutputFormat
+from contract.runner_jobs import AudioPayload, ReferenceNeededError, RenderJob, TTSJob, VoiceReference, conditioning_samples
+from contract.voice_layout import REFERENCE_SAMPLE_RATE, audio_keys
+from harness.model_settings import engine_settings
+from harness.testdata import read_testdata
 from models.conditioning import LRUCache
-from models.jobs import AudioPayload, ReferenceNeededError, RenderJob, TTSJob, VoiceReference
 from models.loader import Loaded
 from models.tts_engine import TTSEngine
-from models.voice_references import ReferenceReader, conditioning_samples
+from models.voice_references import ReferenceReader
 from storage import Storage
-from tests.conftest import engine_settings
-from tests.testdata import read_testdata
-from voices.store import REFERENCE_SAMPLE_RATE, audio_keys
 
 
 def stored_reference(storage: Storage, name: str, clip: str = "voice_alex.wav") -> VoiceReference:

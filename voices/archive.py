@@ -21,10 +21,11 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from audio.codec import AudioDecodeError, decode
+from audio.decoding import AudioDecodeError, decode
+from contract.voice_layout import audio_keys
 from storage.base import ObjectNotFoundError
 from voices.metadata import VoiceMetadata
-from voices.store import VoiceStore, audio_keys
+from voices.store import VoiceStore
 
 logger = logging.getLogger(__name__)
 

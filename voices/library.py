@@ -16,14 +16,15 @@ from typing import TypeVar
 import numpy as np
 
 from config import VoiceSettings
+from contract.voice_layout import name_of_record_key, record_key
+from lifecycle.periodic import TICK_SECONDS, PeriodicTasks, Task
 from storage.base import ObjectNotFoundError, PreconditionFailedError, StorageError
 from storage.retries import retry_conflicts
 from storage.synced_index import SyncedLibrary
-from storage.upkeep import TICK_SECONDS, Task, Upkeep
 from voices.index import IndexEntry, VoiceIndex
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
 from voices.query import VoiceFilter
-from voices.store import StoredVoice, VoiceExistsError, VoiceStore, name_of_record_key, record_key
+from voices.store import StoredVoice, VoiceExistsError, VoiceStore
 from voices.usage import UsageRecorder, add_uses
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class VoiceLibrary(SyncedLibrary[StoredVoice, IndexEntry]):
         self.store = store
         self.settings = settings
         self._usage = UsageRecorder()
-        self._upkeep: Upkeep | None = None
+        self._periodic: PeriodicTasks | None = None
 
     # --- keeping the index fresh ------------------------------------------------------
 
@@ -95,16 +96,16 @@ class VoiceLibrary(SyncedLibrary[StoredVoice, IndexEntry]):
         """Background upkeep: flush usage and (when configured) re-sync the index. Until the
         first sync succeeds (storage down at start-up) it is retried every tick."""
         settings = self.settings
-        self._upkeep = Upkeep("voice-library", [
+        self._periodic = PeriodicTasks("voice-library", [
             Task("flush", lambda: settings.usage_flush_seconds, self.flush_usage),
             Task("sync", lambda: settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
             Task("snapshot", lambda: settings.snapshot_seconds, self.save_snapshot),
         ])
-        self._upkeep.start()
+        self._periodic.start()
 
     def close(self) -> None:
-        if self._upkeep is not None:
-            self._upkeep.stop()
+        if self._periodic is not None:
+            self._periodic.stop()
         self.flush_usage()
         if self.settings.snapshot_seconds > 0:
             self.save_snapshot()

@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from audio.analysis import AudioFacts
-from models.languages import Language
-from models.parameters import CFGWeight, Exaggeration, SpeedFactor, Temperature
+from contract.languages import Language
+from contract.parameters import CFGWeight, Exaggeration, SpeedFactor, Temperature
 from voices.names import DESCRIPTION_MAX, DISPLAY_NAME_MAX, FolderPath, FreeText, Tags, VoiceName
 from voices.quality import VoiceQuality
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from audio.formats import INPUT_EXTENSIONS
+from contract.formats import INPUT_EXTENSIONS
 
 
 @dataclass(frozen=True)

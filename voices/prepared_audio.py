@@ -14,12 +14,12 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from audio.analysis import AudioFacts, analyse
-from audio.codec import UploadedAudio
+from audio.decoding import UploadedAudio
 from audio.encoding import EncodeSpec, encode
-from audio.formats import OutputFormat
+from contract.formats import OutputFormat
+from contract.voice_layout import REFERENCE_SAMPLE_RATE, audio_keys
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
 from voices.quality import assess
-from voices.store import REFERENCE_SAMPLE_RATE, audio_keys
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from audio.analysis import AudioFacts
+from contract.families import FAMILIES
+from contract.voice_layout import CONDITIONING_SECONDS
 
 SHORT_SECONDS = 3.0
-TURBO_MIN_SECONDS = 5.0  # Chatterbox-Turbo refuses references of this length or less (upstream asserts)
-CONDITIONING_SECONDS = 30.0  # longer references are trimmed to this for conditioning
 CLIPPING_WARN, CLIPPING_POOR = 0.001, 0.01
 SNR_WARN_DB, SNR_POOR_DB = 20.0, 10.0
 SILENCE_RATIO_WARN = 0.5
@@ -31,13 +31,22 @@ class VoiceQuality(BaseModel):
     warnings: list[str]
 
 
+def short_for_families(seconds: float) -> list[str]:
+    """A warning per model family that refuses a reference this short (Turbo: 5 s or less)."""
+    warnings = []
+    for family in FAMILIES.values():
+        if seconds <= family.min_reference_seconds:
+            others = " and ".join(name for name, other in FAMILIES.items() if seconds > other.min_reference_seconds)
+            warnings.append(f"too short for the {family.name} model ({seconds:.1f} s): it needs more than {family.min_reference_seconds:g} s; {others} take it")
+    return warnings
+
+
 def assess(facts: AudioFacts) -> VoiceQuality:
     warnings: list[str] = []
     poor = False
     if facts.duration_seconds < SHORT_SECONDS:
         warnings.append(f"too short ({facts.duration_seconds:.1f} s): 3-30 s of clean speech clones best")
-    if facts.duration_seconds <= TURBO_MIN_SECONDS:
-        warnings.append(f"too short for the turbo model ({facts.duration_seconds:.1f} s): it needs more than {TURBO_MIN_SECONDS:g} s; original and multilingual take it")
+    warnings += short_for_families(facts.duration_seconds)
     if facts.duration_seconds > CONDITIONING_SECONDS:
         warnings.append(f"long ({facts.duration_seconds:.0f} s): only the first {CONDITIONING_SECONDS:.0f} s are used for conditioning")
     if facts.clipping_ratio > CLIPPING_WARN:

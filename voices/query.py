@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from contract.paging import PageRequest
 from voices.metadata import VoiceMetadata
 from voices.names import FolderPath, Tags, VoiceName, in_folder
 
@@ -66,8 +67,7 @@ class VoiceFilter(BaseModel):
         return True
 
 
-class VoiceListQuery(VoiceFilter):
-    page: int = Field(1, ge=1)
+class VoiceListQuery(VoiceFilter, PageRequest):
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
     sort: SortKey = "name"
     order: Literal["asc", "desc"] = "asc"
@@ -77,8 +77,7 @@ def sort_and_page(voices: list[VoiceMetadata], query: VoiceListQuery) -> list[Vo
     """The requested page; ties broken by name so pages are stable between requests."""
     ordered = sorted(voices, key=lambda v: v.name.casefold())
     ordered.sort(key=_SORT_KEYS[query.sort], reverse=query.order == "desc")
-    start = (query.page - 1) * query.page_size
-    return ordered[start : start + query.page_size]
+    return query.window(ordered)
 
 
 class FolderNode(BaseModel):

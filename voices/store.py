@@ -13,25 +13,20 @@ requests) that race on one voice never silently drop each other's change.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
 
-from audio.codec import decode
+from audio.decoding import decode
+from contract.voice_layout import RECORDS_PREFIX, SNAPSHOT_KEY, audio_keys, is_record_key, record_key
 from storage.base import ObjectInfo, ObjectNotFoundError, PreconditionFailedError, Storage
 from storage.bulk import read_many, read_snapshot, write_snapshot
 from storage.retries import retry_conflicts
 from voices.metadata import VoiceMetadata
 
 logger = logging.getLogger(__name__)
-
-VOICES_PREFIX = "voices/"
-RECORDS_PREFIX = "voice-records/"
-REFERENCE_SAMPLE_RATE = 24_000
-SNAPSHOT_KEY = "voice-index/snapshot.json.gz"
 
 
 class VoiceExistsError(RuntimeError):
@@ -51,38 +46,6 @@ class _SnapshotEntry(BaseModel):
 class _Snapshot(BaseModel):
     format_version: int = 1
     voices: list[_SnapshotEntry]
-
-
-def folder_key(name: str) -> str:
-    return f"{VOICES_PREFIX}{name.casefold()}/"
-
-
-def record_key(name: str) -> str:
-    return f"{RECORDS_PREFIX}{name.casefold()}.json"
-
-
-def is_record_key(key: str) -> bool:
-    return key.startswith(RECORDS_PREFIX) and key.endswith(".json") and key.count("/") == 1
-
-
-def name_of_record_key(key: str) -> str:
-    """The casefolded voice name a record key belongs to."""
-    return key[len(RECORDS_PREFIX) : -len(".json")]
-
-
-def is_reference_key(key: str) -> bool:
-    """A key `audio_keys` makes for a voice's 24 kHz reference (what runners may read)."""
-    folder, _, file = key[len(VOICES_PREFIX) :].rpartition("/")
-    return key.startswith(VOICES_PREFIX) and bool(folder) and "/" not in folder and ".." not in key and file.startswith("reference-") and file.endswith(".wav")
-
-
-def audio_keys(name: str, content_hash: str, original_extension: str) -> tuple[str, str]:
-    """(original, reference) keys for one write: named by content and by a token of this
-    writer, so a new upload never overwrites the files the current record points to, and
-    two writers of the same file never share (and so never delete) each other's objects."""
-    folder = folder_key(name)
-    stem = f"{content_hash[:16]}-{secrets.token_hex(4)}"
-    return f"{folder}original-{stem}.{original_extension}", f"{folder}reference-{stem}.wav"
 
 
 def _encode(metadata: VoiceMetadata) -> bytes:

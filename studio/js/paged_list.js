@@ -52,7 +52,7 @@ export class PagedList {
     const rows = page.items.flatMap((item) => this.rowsOf(item));
     $("tbody", this.table).replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: this.empty }))]));
     this.page = page.page;
-    const pages = Math.max(Math.ceil(page.total / page.page_size), 1);
+    const pages = page.pages;  // the API's one paging rule: an empty listing has one page
     $(`#${this.kind}-page`).textContent = `Page ${page.page} of ${pages}`;
     $(`#${this.kind}-prev`).disabled = page.page <= 1;
     $(`#${this.kind}-next`).disabled = page.page >= pages;

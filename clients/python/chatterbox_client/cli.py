@@ -21,12 +21,24 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel
 
 from chatterbox_client import models
 from chatterbox_client.client import Client
 from chatterbox_client.errors import ChatterboxError
 
-FORMATS = ("wav", "mp3", "opus", "aac", "flac", "pcm")
+
+def choices_of(model: type[BaseModel], field: str) -> tuple[Any, ...]:
+    """The values a field of the API's own schema takes (the models are generated from
+    docs/openapi.yaml), so the choices follow the server: its formats, its model families."""
+    literal = next(arg for arg in get_args(model.model_fields[field].annotation) if arg is not type(None))
+    return get_args(literal)
+
+
+FORMATS = choices_of(models.TTSRequest, "output_format")
+MODELS = choices_of(models.TTSRequest, "model")
 
 
 def _say(line: str) -> None:
@@ -143,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     said = commands.add_parser("speak", help="generate speech")
     said.add_argument("text")
     said.add_argument("--voice")
-    said.add_argument("--model", choices=["original", "multilingual", "turbo"])
+    said.add_argument("--model", choices=MODELS)
     said.add_argument("--language")
     said.add_argument("--seed", type=int)
     said.add_argument("--speed", type=float)

@@ -33,15 +33,16 @@ import httpx
 import psutil
 import soundfile as sf
 
+from contract.families import MODEL_NAMES
+from contract.voice_layout import is_record_key
+from harness.processes import RANDOM_MODEL_ENV, ROOT, S3_CREDENTIALS, free_port, launch, one_service_env, serve_command, start_bentoml, start_moto, stop, wait_ready, wait_until
+from harness.testdata import TESTDATA
 from runners.tts_runner import TTS_RUNNERS
 from runners.vc_runner import VCRunner
 from storage import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
-from tests.processes import RANDOM_MODEL_ENV, ROOT, S3_CREDENTIALS, free_port, launch, one_service_env, serve_command, start_bentoml, start_moto, stop, wait_ready, wait_until
-from tests.testdata import TESTDATA
 from voices.metadata import USAGE_FIELDS
-from voices.store import is_record_key
 
 MAX_CHUNK_CHARS = 60  # so short test texts still make several chunks
 FIRST_CHUNK_CHARS = 20  # streamed speech: the first group is at most this long
@@ -279,7 +280,7 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
     write_clip("voice_bella.wav", predefined / "bella-file.wav")
     write_clip("voice_alex.wav", predefined / "narrators" / "carol.flac")
     return TEST_ENV | {
-        "CHATTERBOX_MODELS": "original,multilingual,turbo",
+        "CHATTERBOX_MODELS": ",".join(MODEL_NAMES),  # every family of the table
         "API_KEYS": ",".join(API_KEYS),
         "CHATTERBOX_OPENAI__VOICE_ALIASES": json.dumps(VOICE_ALIASES),
         "CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR": str(predefined),

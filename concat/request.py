@@ -1,5 +1,5 @@
 """What a concatenation request and a job record look like (the HTTP shapes; the work is in
-`concat.pipeline` and `concat.jobs`)."""
+`concat.pipeline` and `concat.job_queue`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from audio.formats import OutputFormat, check_sample_rate
 from audio.levels import Normalization
+from contract.formats import OutputFormat, check_sample_rate
 from voices.names import VoiceName
 
 MAX_SILENCE_MS = 600_000

@@ -1,10 +1,10 @@
-"""`Idempotency-Key` on the routes that create things: a retried request gets the first
+"""`Idempotency-Key` on the routes that create things (declared `idempotent`): a retried request gets the first
 answer again instead of making a second voice, output or job.
 
 A client that lost the answer to a POST (a timeout, a dropped connection) cannot know
 whether it was done. Sent again with the same `Idempotency-Key`, the request is not run
 again: the stored answer comes back with `Idempotent-Replayed: true`. Records live in the
-shared storage (`storage.idempotency`), so a retry that reaches another replica is
+shared storage (`storage.idempotency_records`), so a retry that reaches another replica is
 recognised too; while the first is still running, a retry gets 409 with `Retry-After`.
 
 - Keys are per client (per API key when keys are on) and per route.
@@ -27,14 +27,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, is_openai_path
 from api.rate_limits import bearer_token, key_identity
+from api.route_policies import RoutePolicies
 from storage import StorageError
-from storage.idempotency import IdempotencyRecord, IdempotencyStore, StoredAnswer, record_key
+from storage.idempotency_records import IdempotencyRecord, IdempotencyStore, StoredAnswer, record_key
 
 logger = logging.getLogger(__name__)
 
 HEADER = "idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
-ROUTES = ("/api/v1/voice", "/api/v1/voices/bulk", "/api/v1/voices/import", "/api/v1/tts", "/api/v1/vc", "/api/v1/concat")
 MAX_KEY_CHARS = 255
 MAX_STORED_BODY = 1 << 20
 _NOT_REPLAYED = {"x-request-id", "date", "server", "content-length"}
@@ -54,8 +54,9 @@ def _usable(key: str) -> bool:
 
 
 class Idempotency:
-    def __init__(self, app: ASGIApp, *, keyed: bool) -> None:
+    def __init__(self, app: ASGIApp, *, keyed: bool, policies: RoutePolicies) -> None:
         self.app = app
+        self.policies = policies
         self.keyed = keyed
 
     def _client(self, headers: Headers) -> str:
@@ -65,7 +66,7 @@ class Idempotency:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         key = headers.get(HEADER)
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in ROUTES or key is None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self.policies(scope["path"]).idempotent or key is None:
             await self.app(scope, receive, send)
             return
         openai = is_openai_path(scope["path"])

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-TESTDATA = Path(__file__).resolve().parent / "data"
+TESTDATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 
 def _stereo_44k(source: str) -> Callable[[], bytes]:

@@ -21,11 +21,11 @@ from datetime import datetime, timedelta, timezone
 from pydantic import ValidationError
 
 from concat.pipeline import ConcatCancelledError, SegmentError
-from concat.protocol import JobError, JobProgress, JobRecord
+from concat.request import JobError, JobProgress, JobRecord
 from config import ConcatSettings
+from lifecycle.periodic import PeriodicTasks, Task
 from storage.base import ObjectNotFoundError, Storage
 from storage.retries import retry_conflicts
-from storage.upkeep import Task, Upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -67,15 +67,15 @@ class JobManager:
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.stale_after = timedelta(seconds=STALE_AFTER_HEARTBEATS * settings.job_heartbeat_seconds)
-        self._upkeep = Upkeep("jobs", [Task("expire", lambda: 600.0, self.expire), Task("heartbeat", lambda: settings.job_heartbeat_seconds, self.heartbeat)])
+        self._periodic = PeriodicTasks("jobs", [Task("expire", lambda: 600.0, self.expire), Task("heartbeat", lambda: settings.job_heartbeat_seconds, self.heartbeat)])
 
     def start(self) -> None:
-        self._upkeep.start()
+        self._periodic.start()
 
     def close(self) -> None:
         """Stop: every job here, running or queued, is cancelled; each still starts, sees it,
         removes its temp folder and records `cancelled`."""
-        self._upkeep.stop()
+        self._periodic.stop()
         with self._lock:
             for event in self._cancel.values():
                 event.set()

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from api.output_serving import output_response
 from api.protocol import ResponseMode
 from audio.encoding import EncodeSpec, encode
-from models.metrics import timed_stage
+from contract.metrics import timed_stage
 from outputs.library import OutputLibrary
 from outputs.store import OutputMetadata, OutputType, new_output_name
 
@@ -37,7 +37,7 @@ class OutputDetails:
     model_source: str
 
 
-class OutputSaver:
+class GenerationResults:
     def __init__(self, outputs: OutputLibrary) -> None:
         self.outputs = outputs
 

@@ -25,7 +25,7 @@ class Task:
     work: Callable[[], object]
 
 
-class Upkeep:
+class PeriodicTasks:
     def __init__(self, name: str, tasks: list[Task]) -> None:
         self.name = name
         self.tasks = tasks

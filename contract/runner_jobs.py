@@ -11,11 +11,14 @@ audio. Audio travels as raw float32 samples (base64 in JSON), full precision bet
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from contract.voice_layout import CONDITIONING_SECONDS, REFERENCE_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,22 @@ class TTSJob(BaseModel):
     temperature: float = 0.8
     seed: int
     language: str | None = None  # ISO 639-1, for the multilingual model; None: English
+
+
+def conditioning_samples(samples: np.ndarray) -> np.ndarray:
+    """What conditioning reads of a reference: at most its first CONDITIONING_SECONDS."""
+    return samples[: int(CONDITIONING_SECONDS * REFERENCE_SAMPLE_RATE)]
+
+
+def conditioning_reference(samples: np.ndarray, content_hash: str, reference_key: str | None = None) -> VoiceReference:
+    """A voice with the audio a runner conditions on, for a runner that asked for it."""
+    return VoiceReference(content_hash=content_hash, reference_key=reference_key, audio=AudioPayload.from_array(conditioning_samples(samples), REFERENCE_SAMPLE_RATE))
+
+
+def unstored_reference(samples: np.ndarray) -> VoiceReference:
+    """A voice that is in no library (an upload used once, a predefined file), keyed by the
+    hash of its samples so a second use of the same recording hits the runner's cache."""
+    return conditioning_reference(samples, hashlib.sha256(samples.tobytes()).hexdigest())
 
 
 class VCJob(BaseModel):

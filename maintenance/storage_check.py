@@ -24,12 +24,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from contract.voice_layout import SNAPSHOT_KEY as VOICES_SNAPSHOT_KEY
+from contract.voice_layout import VOICES_PREFIX, is_record_key
 from outputs.store import OUTPUTS_PREFIX
 from outputs.store import SNAPSHOT_KEY as OUTPUTS_SNAPSHOT_KEY
 from storage.base import ObjectInfo, ObjectNotFoundError, Storage
 from voices.metadata import VoiceMetadata
-from voices.store import SNAPSHOT_KEY as VOICES_SNAPSHOT_KEY
-from voices.store import VOICES_PREFIX, is_record_key
 
 logger = logging.getLogger(__name__)
 

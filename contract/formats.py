@@ -1,12 +1,12 @@
 """The audio formats the API speaks: the file extensions it takes as input (what
-`audio.codec` decodes), and the output formats with their file extensions, content types
-and the ffmpeg muxer/codec that writes the lossy ones."""
+`audio.decoding` decodes), and the output formats with their file extensions and content
+types (how each is written is `audio.encoding`'s business)."""
 
 from __future__ import annotations
 
 from enum import Enum
 
-# uploaded voices, bulk uploads, predefined voice files: what audio.codec's allow-lists decode
+# uploaded voices, bulk uploads, predefined voice files: what audio.decoding's allow-lists decode
 INPUT_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "opus", "m4a", "aac", "webm", "mp4"})
 
 
@@ -28,7 +28,7 @@ class OutputFormat(str, Enum):
 
     @property
     def has_bitrate(self) -> bool:
-        return self in FFMPEG_ENCODERS
+        return self in LOSSY_FORMATS
 
 
 CONTENT_TYPES = {
@@ -40,12 +40,8 @@ CONTENT_TYPES = {
     OutputFormat.pcm: "audio/pcm",
 }
 
-# format -> (ffmpeg codec, ffmpeg muxer)
-FFMPEG_ENCODERS = {
-    OutputFormat.mp3: ("libmp3lame", "mp3"),
-    OutputFormat.opus: ("libopus", "ogg"),
-    OutputFormat.aac: ("aac", "adts"),
-}
+# the lossy formats, which take a bitrate
+LOSSY_FORMATS = frozenset({OutputFormat.mp3, OutputFormat.opus, OutputFormat.aac})
 
 # The rates every format can carry; Opus resamples to 48 kHz inside the codec whatever it gets.
 SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)

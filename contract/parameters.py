@@ -11,8 +11,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from audio.speed import MAX_SPEED, MIN_SPEED
-
+MIN_SPEED = 0.25  # OpenAI's speech API range
+MAX_SPEED = 4.0
 DEFAULT_EXAGGERATION = 0.5
 DEFAULT_CFG_WEIGHT = 0.5
 DEFAULT_TEMPERATURE = 0.8

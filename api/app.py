@@ -1,0 +1,59 @@
+"""The API's FastAPI app: error handlers, the web studio, the routers of every endpoint
+family, and the middlewares in front of them, configured from the routes' own policies.
+
+The app holds no state of its own until the service starts: `service.py` puts the serving
+objects on `app.state` (`api.dependencies`) once it has built them.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import __version__, studio
+from api.body_limits import BodyLimits, RequestBodyLimit
+from api.errors import install_error_handlers
+from api.idempotent_replay import Idempotency
+from api.middleware import APIKeyAuth, RateLimit
+from api.rate_limits import TokenBuckets
+from api.request_ids import RequestIds
+from api.route_policies import RoutePolicies
+from api.routes import ROUTERS, fallback
+from api.routes.concat import document_concat_request
+from config import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="Chatterbox TTS Extended Plus",
+        version=__version__,
+        description="Text-to-speech with zero-shot voice cloning and voice conversion, built on Resemble AI's Chatterbox.",
+    )
+    install_error_handlers(app)
+    studio.install(app, settings.studio)  # the web page at /studio (api/studio.py)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(fallback.router)  # last: it claims every other path under /api/ and /v1/
+    document_concat_request(app)
+    add_middleware(app, settings, RoutePolicies(app.routes))
+    return app
+
+
+def add_middleware(app: FastAPI, settings: Settings, policies: RoutePolicies) -> None:
+    """Innermost first: the body limit, idempotency (inside the limits: a refused request is
+    not kept), rate limits, API keys (before the body is read: a request without a key is
+    refused first), request ids (outermost: every answer carries its request id)."""
+    limits = settings.limits
+    app.add_middleware(
+        RequestBodyLimit,
+        limits=BodyLimits(json_bytes=limits.max_json_bytes, upload_bytes=limits.max_upload_bytes, archive_bytes=limits.max_archive_bytes, policies=policies),
+    )
+    keyed = bool(settings.auth.api_keys)
+    app.add_middleware(Idempotency, keyed=keyed, policies=policies)
+    rates = settings.rate_limits
+    if rates.requests_per_second > 0:
+        app.add_middleware(RateLimit, buckets=TokenBuckets(rates.requests_per_second, rates.burst), keyed=keyed, trust_forwarded_for=rates.trust_forwarded_for, policies=policies)
+    app.add_middleware(
+        APIKeyAuth, api_keys=settings.auth.api_keys, failures=TokenBuckets(rates.failed_auth_per_minute / 60, rates.failed_auth_burst),
+        trust_forwarded_for=rates.trust_forwarded_for, policies=policies,
+    )
+    app.add_middleware(RequestIds)

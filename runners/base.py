@@ -1,0 +1,109 @@
+"""What every model runner is besides its first stage: a model loaded when the runner starts,
+an engine around it, S3Gen renders on a queue of their own, and the `info` (health) and
+`forget` (voice eviction) endpoints.
+
+The runner modules import PyTorch and the model package only when a runner starts: the API
+service imports them too (for `bentoml.depends`), and never needs the models, which cost
+about 15 s of CPU to import."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import bentoml
+import psutil
+
+from contract.runner_jobs import JobResult, RunnerInfo
+from lifecycle.drain import RUNNER_EXTRA_SECONDS, Drain, ShuttingDownError
+from runners.service_config import settings
+from storage.factory import create_storage
+
+if TYPE_CHECKING:
+    from models.engine import ModelEngine
+    from models.loader import Loaded
+
+JobT = TypeVar("JobT")
+
+
+class RenderQueue:
+    """S3Gen renders, first come first served on one thread of their own: a request waits
+    for its own render only (not for every render of the batch it was decoded in), renders
+    never hold the threads that the first stage, `info` and `forget` run on, and a render
+    still queued when its caller hangs up (the awaiting call is cancelled), or when a
+    shutdown's drain ended, is dropped."""
+
+    def __init__(self, drain: Drain) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3gen")
+        self._drain = drain
+
+    def _render(self, render: Callable[[JobT], JobResult], job: JobT) -> JobResult:
+        if self._drain.expired.is_set():
+            raise ShuttingDownError("render dropped: the runner is shutting down")
+        return render(job)
+
+    async def run(self, render: Callable[[JobT], JobResult], jobs: list[JobT]) -> list[JobResult]:
+        loop = asyncio.get_running_loop()
+        with self._drain.working():
+            return [await loop.run_in_executor(self._thread, self._render, render, job) for job in jobs]
+
+
+class ModelRunner(ABC):
+    """A runner service's common half. Subclasses load their model and engine (`start`) and
+    declare their two stages as BentoML APIs with their own job types: the first stage
+    batched, `render` handing its one job to `render_jobs`."""
+
+    loaded: Loaded
+    engine: ModelEngine[Any]
+
+    def __init__(self) -> None:
+        from models.voice_references import ReferenceReader  # here, not at import: see the module docstring
+
+        self.drain = Drain(settings.shutdown.drain_seconds + RUNNER_EXTRA_SECONDS)  # a moment longer than the API's
+        self.drain.install(stop_when_idle=True)
+        # runners read voice references from the service's own storage (`models.voice_references`)
+        self.loaded, self.engine = self.start(ReferenceReader(create_storage(settings.storage)))
+        self.renders = RenderQueue(self.drain)
+
+    @abstractmethod
+    def start(self, references: Any) -> tuple[Loaded, ModelEngine[Any]]:
+        """The model this runner serves and the engine that runs it."""
+
+    async def render_jobs(self, jobs: list[Any]) -> list[JobResult]:
+        """S3Gen, called with one job (see `RenderQueue`)."""
+        return await self.renders.run(self.engine.render, jobs)
+
+    @bentoml.api
+    def info(self) -> RunnerInfo:
+        """What the runner loaded and how it is doing. GPU memory is the model's device's, and
+        only when the model runs on one (a CPU runner on a machine with a GPU has none)."""
+        import torch
+
+        device = torch.device(self.loaded.device)
+        on_gpu = device.type == "cuda"
+        return RunnerInfo(
+            model=self.loaded.family.name,
+            model_source=self.loaded.source,
+            device=self.loaded.device,
+            model_location=self.loaded.location,
+            has_default_voice=self.engine.has_default_voice,
+            sample_rate=self.engine.sample_rate,
+            conditioning_cache_entries=len(self.engine.cache),
+            conditioning_cache_hits=self.engine.cache.hits,
+            conditioning_cache_misses=self.engine.cache.misses,
+            references_from_storage=self.engine.references.from_storage,
+            references_sent=self.engine.references.sent,
+            tags=self.engine.performed_tags(),
+            jobs_done=self.engine.jobs_done,
+            memory_rss_bytes=psutil.Process().memory_info().rss,
+            gpu_memory_allocated_bytes=torch.cuda.memory_allocated(device) if on_gpu else None,
+            gpu_memory_peak_bytes=torch.cuda.max_memory_allocated(device) if on_gpu else None,
+        )
+
+    @bentoml.api
+    def forget(self, content_hashes: list[str]) -> int:
+        """Evict deleted or replaced voices from the conditioning cache."""
+        return self.engine.forget(content_hashes)
