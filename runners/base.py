@@ -25,6 +25,7 @@ from storage.factory import create_storage
 if TYPE_CHECKING:
     from models.engine import ModelEngine
     from models.loader import Loaded
+    from models.voice_references import ReferenceReader
 
 JobT = TypeVar("JobT")
 
@@ -69,7 +70,7 @@ class ModelRunner(ABC):
         self.renders = RenderQueue(self.drain)
 
     @abstractmethod
-    def start(self, references: Any) -> tuple[Loaded, ModelEngine[Any]]:
+    def start(self, references: ReferenceReader) -> tuple[Loaded, ModelEngine[Any]]:
         """The model this runner serves and the engine that runs it."""
 
     async def render_jobs(self, jobs: list[Any]) -> list[JobResult]:

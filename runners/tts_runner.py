@@ -10,7 +10,7 @@ service depends only on the enabled ones.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bentoml
 
@@ -19,11 +19,16 @@ from contract.runner_jobs import DecodeResult, JobResult, RenderJob, TTSJob
 from runners.base import ModelRunner
 from runners.service_config import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, settings
 
+if TYPE_CHECKING:
+    from models.engine import ModelEngine
+    from models.loader import Loaded
+    from models.voice_references import ReferenceReader
+
 
 class TTSModelRunner(ModelRunner):
     model_name: ModelName
 
-    def start(self, references: Any) -> tuple[Any, Any]:
+    def start(self, references: ReferenceReader) -> tuple[Loaded, ModelEngine[Any]]:
         from models.loader import load_tts  # here, not at import: the API service imports this module too
         from models.tts_engine import TTSEngine
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bentoml
 
@@ -10,10 +10,15 @@ from contract.runner_jobs import DecodeResult, JobResult, VCJob, VCRenderJob
 from runners.base import ModelRunner
 from runners.service_config import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, settings
 
+if TYPE_CHECKING:
+    from models.engine import ModelEngine
+    from models.loader import Loaded
+    from models.voice_references import ReferenceReader
+
 
 @bentoml.service(name="chatterbox-vc-runner", **RUNNER_SERVICE_CONFIG)
 class VCRunner(ModelRunner):
-    def start(self, references: Any) -> tuple[Any, Any]:
+    def start(self, references: ReferenceReader) -> tuple[Loaded, ModelEngine[Any]]:
         from models.loader import load_vc  # here, not at import: the API service imports this module too
         from models.vc_engine import VCEngine
 
