@@ -54,7 +54,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, Any]:
     from models.conditioning import with_exaggeration
     from models.families import family_class
     from models.loader import load_tts
-    from models.t3_batch import decode_batch
+    from models.t3_loop import decode_batch
 
     device = args.device
     settings = ModelSettings(

@@ -1,4 +1,5 @@
-"""T3 decoding for many requests in one KV-cached loop, for both T3 architectures.
+"""What a request to T3 is when many are decoded in one KV-cached loop (the loop itself:
+`models/t3_loop.py`), for both T3 architectures: its prompt, its sampler, its next input.
 
 Upstream decodes one text per call (`T3.inference` for the original and multilingual Llama
 T3, with its classifier-free-guidance twin; `T3.inference_turbo` for Turbo's GPT-2 T3), so
@@ -13,7 +14,7 @@ each for Turbo (`TurboDecodeRequest`, which has no guidance):
   penalty, in that order), with the same Hugging Face processors, and each request samples
   from its own seeded generator: the same seed gives the same tokens, batched or alone;
 - a request that emits its stop token (or reaches its own `max_new_tokens`) leaves the
-  batch: its rows are dropped from the KV cache, so finished rows cost nothing more;
+  loop: its rows are dropped from the KV cache, so finished rows cost nothing more;
 - a request may be made to stop after a set number of speech tokens (`stop_after`): random
   weights never sample their stop token, so random mode uses it to speak plausible lengths;
 - attention is the transformer's default (SDPA): upstream asks for attention maps it never
@@ -24,8 +25,6 @@ each for Turbo (`TurboDecodeRequest`, which has no guidance):
 
 from __future__ import annotations
 
-import threading
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,8 +41,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from lifecycle.drain import ShuttingDownError
-from models.t3_alignment import AlignedAttention, RowAlignment, additive_mask, has_aligned_heads
+from models.t3_alignment import AlignedAttention, RowAlignment, additive_mask
 
 
 @dataclass
@@ -79,7 +77,7 @@ class TurboDecodeRequest(_T3Request):
     rows: ClassVar[int] = 1
 
 
-class _Sampler:
+class Sampler:
     """One request's sampling, exactly as upstream does it for its model (plus the forced
     stop of `stop_after`, which upstream does not have). `history` is what the repetition
     penalty looks at, kept on the model's device and grown by one token a step."""
@@ -114,7 +112,7 @@ class _Sampler:
         return self.tokens[-1].item() == self.stop_token or len(self.tokens) >= self.request.max_new_tokens
 
 
-class _GuidedSampler(_Sampler):
+class _GuidedSampler(Sampler):
     """`T3.inference`: guidance, the multilingual alignment rule, repetition penalty (over
     the start token and every token since), temperature, min-p, top-p."""
 
@@ -138,7 +136,7 @@ class _GuidedSampler(_Sampler):
         return self.top_p(self.history, self.min_p(self.history, guided))
 
 
-class _TurboSampler(_Sampler):
+class _TurboSampler(Sampler):
     """`T3.inference_turbo`: temperature, top-k, top-p, repetition penalty, in that order; the
     penalty sees the start token before the first speech token, then the speech tokens only."""
 
@@ -158,13 +156,13 @@ class _TurboSampler(_Sampler):
         self.history = token if len(self.tokens) == 1 else torch.cat([self.history, token], dim=1)
 
 
-def _sampler(request: DecodeRequest | TurboDecodeRequest, start: Tensor, stop_token: int, alignment: RowAlignment | None) -> _Sampler:
+def sampler_of(request: DecodeRequest | TurboDecodeRequest, start: Tensor, stop_token: int, alignment: RowAlignment | None) -> Sampler:
     if isinstance(request, TurboDecodeRequest):
         return _TurboSampler(request, start, stop_token)
     return _GuidedSampler(request, start, stop_token, alignment)
 
 
-def _prompt(t3: T3, request: DecodeRequest | TurboDecodeRequest) -> tuple[Tensor, int]:
+def prompt_of(t3: T3, request: DecodeRequest | TurboDecodeRequest) -> tuple[Tensor, int]:
     """The (rows, L, D) prompt of one request: conditioning, text, start-of-speech, and the
     conditioning's length. The guided T3 gets start-of-speech twice, as upstream feeds it
     (once from the prompt builder, once as the first decoding input); Turbo once."""
@@ -179,77 +177,18 @@ def _prompt(t3: T3, request: DecodeRequest | TurboDecodeRequest) -> tuple[Tensor
     return torch.cat([embeds, torch.cat([bos, bos])], dim=1), conditioning
 
 
-def _next_embeds(t3: T3, tokens: Tensor, step: int, rows: int) -> Tensor:
-    """The embeddings of each row's last token; the Llama T3 adds its own speech positions
-    (GPT-2 adds its positions inside the transformer)."""
+def next_embeds(t3: T3, tokens: Tensor, steps: Tensor, rows: Tensor) -> Tensor:
+    """The embeddings of each request's last token (`tokens`, (requests, 1)), repeated for its
+    rows; the Llama T3 adds its own speech positions, each request's own step (`steps`,
+    (requests, 1)), GPT-2 adds its positions inside the transformer."""
     embeds = t3.speech_emb(tokens)
     if not t3.is_gpt:
-        embeds = embeds + t3.speech_pos_emb.get_fixed_embedding(step)
+        embeds = embeds + t3.speech_pos_emb.get_fixed_embedding(steps)
     return embeds.repeat_interleave(rows, dim=0)
 
 
-def _logits(t3: T3, embeds: Tensor, mask: Tensor, positions: Tensor, past: object, attention: AlignedAttention | None) -> tuple[Tensor, object]:
+def logits_of(t3: T3, embeds: Tensor, mask: Tensor, positions: Tensor, past: object, attention: AlignedAttention | None) -> tuple[Tensor, object]:
     if attention is not None:  # eager layers need the mask spelt out
         mask = additive_mask(mask, embeds.size(1), embeds.dtype)
     out = t3.tfmr(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=past, use_cache=True)
     return t3.speech_head(out.last_hidden_state[:, -1, :]), out.past_key_values
-
-
-@torch.inference_mode()
-def decode_batch(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest], stop: threading.Event | None = None) -> list[Tensor]:
-    """Speech tokens for each request (1-D, ending with the stop token when it was
-    emitted), in the order given. All requests are for `t3`'s architecture (one kind of
-    request per batch). `stop` set (a shutdown's drain ended) ends the loop at the next
-    step with ShuttingDownError."""
-    if not requests:
-        return []
-    with AlignedAttention().captured(t3) if has_aligned_heads(t3) else nullcontext() as attention:
-        return _decode(t3, requests, stop, attention)
-
-
-def _decode(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest], stop: threading.Event | None, attention: AlignedAttention | None) -> list[Tensor]:
-    device = t3.device
-    rows = requests[0].rows
-    prompts, conditioning = zip(*(_prompt(t3, request) for request in requests), strict=True)
-    width = max(prompt.size(1) for prompt in prompts)
-    padding = [width - prompt.size(1) for prompt in prompts]
-    embeds = torch.cat([torch.nn.functional.pad(prompt, (0, 0, pad, 0)) for prompt, pad in zip(prompts, padding, strict=True)])
-    mask = torch.cat([
-        torch.cat([torch.zeros(rows, pad, dtype=torch.long), torch.ones(rows, prompt.size(1), dtype=torch.long)], dim=1)
-        for prompt, pad in zip(prompts, padding, strict=True)
-    ]).to(device)
-    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    logits, past = _logits(t3, embeds, mask, positions, None, attention)
-
-    start = torch.tensor([[t3.hp.start_speech_token]], dtype=torch.long, device=device)
-    stop_token = t3.hp.stop_speech_token
-    samplers = [
-        _sampler(request, start, stop_token, RowAlignment((length, length + request.text_tokens.numel()), stop_token) if attention else None)
-        for request, length in zip(requests, conditioning, strict=True)
-    ]
-    active = list(range(len(requests)))  # request index of each row group still decoding
-    step = 0
-    while active:
-        if stop is not None and stop.is_set():
-            raise ShuttingDownError("decoding stopped: the runner is shutting down")
-        next_tokens: list[Tensor] = []
-        still: list[int] = []
-        for group, index in enumerate(active):
-            if attention is not None:
-                samplers[index].alignment.last_aligned_attns = attention.of_row(rows * group, padding[index])
-            token = samplers[index].sample(logits[rows * group : rows * (group + 1)])
-            if not samplers[index].done:
-                still.append(group)
-                next_tokens.append(token)
-        if not still:
-            break
-        if len(still) < len(active):  # finished requests leave the cache
-            kept = torch.tensor([row for group in still for row in range(rows * group, rows * (group + 1))], device=device)
-            past.batch_select_indices(kept)
-            mask, positions = mask[kept], positions[kept]
-            active = [active[group] for group in still]
-        step += 1
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        positions = positions[:, -1:] + 1
-        logits, past = _logits(t3, _next_embeds(t3, torch.cat(next_tokens), step, rows), mask, positions, past, attention)
-    return [torch.cat(sampler.tokens, dim=1).squeeze(0) for sampler in samplers]

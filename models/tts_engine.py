@@ -30,7 +30,8 @@ from models.families import family_class
 from models.families.base import TTSModel
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
-from models.t3_batch import DecodeRequest, TurboDecodeRequest, decode_batch
+from models.t3_batch import DecodeRequest, TurboDecodeRequest
+from models.t3_loop import decode_batch
 from models.voice_references import ReferenceReader
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ from chatterbox.models.tokenizers import MTLTokenizer
 
 from models.families.multilingual import multilingual_tokenizer
 from models.t3_alignment import has_aligned_heads
-from models.t3_batch import DecodeRequest, decode_batch
+from models.t3_batch import DecodeRequest
+from models.t3_loop import decode_batch, decode_loop
 
 STOP_BIAS = 12.0  # logits: the stop token wins at once unless the rule holds it back
 TOKEN_CAP = 80
@@ -62,6 +63,13 @@ def text_tokens(t3: T3, tokenizer: MTLTokenizer, text: str, language: str) -> to
     return F.pad(F.pad(tokens, (1, 0), value=t3.hp.start_text_token), (0, 1), value=t3.hp.stop_text_token)[0]
 
 
+def upstream(t3: T3, cond: T3Cond, request: DecodeRequest, seed: int, temperature: float) -> torch.Tensor:
+    torch.manual_seed(seed)
+    pair = torch.stack([request.text_tokens] * 2)
+    with torch.inference_mode():
+        return t3.inference(t3_cond=cond, text_tokens=pair, max_new_tokens=TOKEN_CAP, temperature=temperature, cfg_weight=0.5, repetition_penalty=2.0, min_p=0.05, top_p=1.0)[0]
+
+
 def test_a_mixed_batch_stops_each_request_where_upstream_does_alone(t3: T3, tokenizer: MTLTokenizer, cond: T3Cond) -> None:
     cases = [
         ("Hello there, friend.", "en", 0, 0.8),
@@ -76,13 +84,35 @@ def test_a_mixed_batch_stops_each_request_where_upstream_does_alone(t3: T3, toke
         for text, language, seed, temperature in cases
     ]
     batched = decode_batch(t3, requests)  # first: upstream switches the whole model to eager attention
-    alone = []
-    for request, (_, _, seed, temperature) in zip(requests, cases, strict=True):
-        torch.manual_seed(seed)
-        pair = torch.stack([request.text_tokens] * 2)
-        with torch.inference_mode():
-            alone.append(t3.inference(t3_cond=cond, text_tokens=pair, max_new_tokens=TOKEN_CAP, temperature=temperature, cfg_weight=0.5, repetition_penalty=2.0, min_p=0.05, top_p=1.0)[0])
+    alone = [upstream(t3, cond, request, seed, temperature) for request, (_, _, seed, temperature) in zip(requests, cases, strict=True)]
     assert all(torch.equal(mine, theirs) for mine, theirs in zip(batched, alone, strict=True))
     lengths = [len(tokens) for tokens in batched]
     assert all(tokens[-1].item() == t3.hp.stop_speech_token for tokens in batched)  # each stopped by itself ...
     assert all(5 < length < TOKEN_CAP for length in lengths) and len(set(lengths)) == len(lengths)  # ... each where its own text ended
+
+
+def test_requests_admitted_while_others_decode_stop_where_they_stop_alone(t3: T3, tokenizer: MTLTokenizer, cond: T3Cond) -> None:
+    """Continuous batching with the stopping rule: each request's analyzer keeps reading its
+    own rows' maps though rows join (padding the running ones, or being padded) and leave."""
+    cases = [
+        ("Une phrase plus longue, remplie à gauche.", "fr", 1, 0.8),  # running when the others join
+        ("Hello there, friend.", "en", 0, 0.8),  # a shorter prompt than the loop's cache
+        ("A considerably longer English sentence, which joins the running loop late.", "en", 3, 0.8),  # a longer one
+    ]
+    requests = [
+        DecodeRequest(
+            text_tokens=text_tokens(t3, tokenizer, text, language), cond=cond, generator=torch.Generator().manual_seed(seed),
+            max_new_tokens=TOKEN_CAP, temperature=temperature, repetition_penalty=2.0,
+        )
+        for text, language, seed, temperature in cases
+    ]
+    with decode_loop(t3) as loop, torch.inference_mode():
+        [running] = loop.admit(requests[:1])
+        for _ in range(4):
+            assert loop.step() == []
+        joined = loop.admit(requests[1:])
+        while loop.requests:
+            loop.step()
+    for entry, (_, _, seed, temperature) in zip([running, *joined], cases, strict=True):
+        assert entry.tokens[-1].item() == t3.hp.stop_speech_token and len(entry.tokens) < TOKEN_CAP
+        assert torch.equal(entry.tokens, upstream(t3, cond, entry.request, seed, temperature))

@@ -18,7 +18,8 @@ from models.conditioning import with_exaggeration
 from models.families.original import OriginalFamily
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
-from models.t3_batch import DecodeRequest, decode_batch
+from models.t3_batch import DecodeRequest
+from models.t3_loop import decode_batch, decode_loop
 from models.tts_engine import TTSEngine
 from models.voice_references import ReferenceReader
 from tests.audio_checks import voiced
@@ -134,3 +135,26 @@ def test_a_render_that_fails_reports_its_own_error(random_tts: Loaded[Chatterbox
     engine = TTSEngine(random_tts, engine_settings(), ReferenceReader(None))
     result = engine.render(RenderJob(job=TTSJob(text="No voice.", voice=None, seed=1), speech_tokens=[1, 2, 3]))
     assert result.error and result.error_is_client_fault and result.audio is None
+
+
+def test_requests_admitted_while_others_decode_get_their_own_tokens(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    """Continuous batching: requests that join a running loop, one with a prompt longer than
+    the loop's cache so far (the running rows get padded) and one shorter (it gets padded),
+    decode exactly the tokens each decodes alone, and so does the request already running."""
+    first = ("A much longer sentence, which starts the loop on its own.", voices["bella"], 7, 30, 0.3, 1.1)
+    joining = [
+        ("Hello there.", voices["alex"], 3, 40, 0.5, 0.8),
+        ("Another, even longer sentence, which joins with a prompt longer than the loop's cache so far.", voices["alex"], 5, 12, 0.5, 0.8),
+    ]
+    with decode_loop(model.t3) as loop, torch.inference_mode():
+        [running] = loop.admit([request(model, *first)])
+        for _ in range(6):
+            assert loop.step() == []
+        joined = loop.admit([request(model, *case) for case in joining])
+        assert loop.rows == 6
+        finished = []
+        while loop.requests:
+            finished += loop.step()
+    assert [entry.request.max_new_tokens for entry in finished] == [12, 30, 40]  # each left as it stopped
+    for entry, case in zip([running, *joined], [first, *joining], strict=True):
+        assert torch.equal(entry.tokens, upstream(model, *case))

@@ -14,7 +14,8 @@ from harness.model_settings import random_model_settings
 from harness.testdata import read_testdata
 from models.families.turbo import TurboFamily
 from models.loader import load_tts
-from models.t3_batch import TurboDecodeRequest, decode_batch
+from models.t3_batch import TurboDecodeRequest
+from models.t3_loop import decode_batch, decode_loop
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,22 @@ def test_a_forced_stop_ends_one_row_and_leaves_the_others_untouched(model: Chatt
     together = decode_batch(model.t3, [short, request(model, *long_case)])
     assert len(together[0]) == 5 and together[0][-1].item() == model.t3.hp.stop_speech_token
     assert torch.equal(together[1], upstream(model, *long_case))
+
+
+def test_requests_admitted_while_others_decode_get_their_own_tokens(model: ChatterboxTurboTTS, voices: dict[str, T3Cond]) -> None:
+    """Continuous batching on Turbo's GPT-2 T3: requests joining a running loop (a longer
+    prompt and a shorter one than its cache) decode the tokens each decodes alone."""
+    first = ("A much longer sentence [sigh], which starts the loop on its own.", voices["bella"], 7, 30, 1.1, 50, 0.8, 1.0)
+    joining = [
+        ("Hello there.", voices["alex"], 3, 40, 0.8, 1000, 0.95, 1.2),
+        ("Another, even longer sentence, which joins with a prompt longer than the loop's cache so far.", voices["alex"], 5, 12, 0.8, 1000, 0.95, 1.2),
+    ]
+    with decode_loop(model.t3) as loop, torch.inference_mode():
+        [running] = loop.admit([request(model, *first)])
+        for _ in range(6):
+            loop.step()
+        joined = loop.admit([request(model, *case) for case in joining])
+        while loop.requests:
+            loop.step()
+    for entry, case in zip([running, *joined], [first, *joining], strict=True):
+        assert torch.equal(entry.tokens, upstream(model, *case))
