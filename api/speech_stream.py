@@ -33,20 +33,13 @@ from audio.encoding import EncodeSpec
 from audio.stream_encoding import StreamEncoder
 from contract.runner_jobs import JobResult
 from lifecycle.drain import ShuttingDownError
+from lifecycle.hangups import wait_for_disconnect
 
 logger = logging.getLogger(__name__)
 
 GenerateChunk = Callable[[int], Awaitable[JobResult]]  # chunk index -> its audio (raises APIError)
 Postprocess = Callable[[np.ndarray], Awaitable[np.ndarray]]  # speed change, in the thread pool
 _END = object()
-
-
-async def wait_for_disconnect(request: Request) -> None:
-    """Returns when the client hangs up. The body was read already, so the next ASGI
-    message is the disconnect (uvicorn silently drops writes to a closed connection, so
-    this is the only way to notice)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 class SpeechStream:

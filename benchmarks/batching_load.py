@@ -1,21 +1,29 @@
-"""Load generator: concurrent TTS requests against the running service, batching on and off.
+"""Load generator: concurrent TTS requests against the running service, batching on and off,
+and with `--baseline REF` the same against an older commit (batching on) in one run.
 
-Starts `bentoml serve` twice on one store (random-weight models unless CHATTERBOX_MODEL_SOURCE
-says otherwise): once with adaptive batching (`runner.batching: true`) and once without
-(each request its own model call), uploads a few voices, then for each concurrency level
-runs a closed loop (C clients, each sending its next request when the last one finished)
-against one service, then the other, so drift hits both alike. Requests speak sentences of
-realistic lengths (40 to 200 characters, one chunk each) in mixed voices through
-POST /api/v1/tts, with the bytes returned in the response.
+Starts `bentoml serve` for each mode on one store (random-weight models unless
+CHATTERBOX_MODEL_SOURCE says otherwise): this tree with batching (`runner.batching: true`:
+continuous batching), this tree without (one job at a time), and the baseline commit served
+from a temporary git worktree. It uploads a few voices, then for each level runs the same
+requests against one service after the other, so drift hits all alike:
 
-Random mode ends each utterance after as many speech tokens as saying it takes; these
-sentences take longer than `--max-new-tokens` (25 tokens per second of audio), so the cap
-decides: every request makes the same amount of audio, batched or not. S3Gen is the
-full-size one (`model.random_s3gen: full`), as in the figures of docs/performance.md. Reported per level and mode: throughput (seconds of audio per wall second), p50/p95
-latency and time to first byte, failed requests, mean T3 decoding batch, and where the model time went
-(`chatterbox_stage_seconds` from /metrics: conditioning, t3, s3gen, watermark, encode).
+- `--arrivals closed` (default): C clients, each sending its next request when its last one
+  finished;
+- `--arrivals poisson`: an open loop, requests sent at exponential gaps whatever the
+  answers, the mean gap sized so that C would be in flight if each took as long as alone
+  (the measured `mean_in_flight` says how many were): arrivals staggered as real traffic is.
 
-Run: .venv/bin/python benchmarks/batching_load.py [--levels 1 2 4 8 16] [--max-new-tokens 50]
+Requests speak sentences of realistic lengths (40 to 200 characters, one chunk each) in
+mixed voices through POST /api/v1/tts, streamed. Random mode ends each utterance after as
+many speech tokens as saying it takes; these sentences take longer than `--max-new-tokens`
+(25 tokens per second of audio), so the cap decides: every request makes the same amount of
+audio in every mode. S3Gen is the full-size one (`model.random_s3gen: full`), as in the
+figures of docs/performance.md. Reported per level and mode: throughput (seconds of audio
+per wall second), p50/p95 latency and time to first byte, failed requests, the mean T3
+batch (chunks per T3 step; per loop on code before continuous batching), and where the model
+time went (`chatterbox_stage_seconds` from /metrics); the summary gives the ratios.
+
+Run: .venv/bin/python benchmarks/batching_load.py [--levels 1 2 4 8 16] [--max-new-tokens 50] [--arrivals poisson] [--baseline REF]
 On a GPU: .venv/bin/python benchmarks/batching_load.py --device cuda --t3-layers 30
 """
 
@@ -30,6 +38,7 @@ import random
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -39,6 +48,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.baseline import add_baseline_option, worktree  # noqa: E402
 from benchmarks.results import add_json_option, publish  # noqa: E402
 from harness.processes import free_port, start_bentoml, stop  # noqa: E402
 from harness.testdata import TESTDATA  # noqa: E402
@@ -95,29 +105,59 @@ async def one_request(client: httpx.AsyncClient, body: dict) -> tuple[float, flo
     return first or total, total, info.frames / info.samplerate
 
 
-async def closed_loop(base_url: str, concurrency: int, requests: int, voices: list[str], seed: int) -> dict:
+def request_bodies(requests: int, voices: list[str], seed: int) -> list[dict]:
     picker = random.Random(seed)
-    bodies = [
+    return [
         {"text": picker.choice(SENTENCES), "voice": picker.choice(voices), "seed": picker.randrange(2**31), "output_format": "wav", "response_mode": "stream"}
         for _ in range(requests)
     ]
-    queue = list(reversed(bodies))
+
+
+def kept(outcome: tuple[float, float, float] | str, timings: list[tuple[float, float, float]], errors: list[str]) -> None:
+    if isinstance(outcome, str):
+        errors.append(outcome)
+        print(f"request failed: {outcome}", file=sys.stderr, flush=True)
+    else:
+        timings.append(outcome)
+
+
+async def closed_loop(base_url: str, concurrency: int, requests: int, voices: list[str], seed: int) -> dict:
+    """`concurrency` clients, each sending its next request when its last one finished."""
+    queue = list(reversed(request_bodies(requests, voices, seed)))
     timings: list[tuple[float, float, float]] = []
     errors: list[str] = []
 
     async def client_loop(client: httpx.AsyncClient) -> None:
         while queue:
-            outcome = await one_request(client, queue.pop())
-            if isinstance(outcome, str):
-                errors.append(outcome)
-                print(f"request failed: {outcome}", file=sys.stderr, flush=True)
-            else:
-                timings.append(outcome)
+            kept(await one_request(client, queue.pop()), timings, errors)
 
     async with httpx.AsyncClient(base_url=base_url, timeout=3600) as client:
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
         wall = time.perf_counter() - started
+    return summary_of(timings, errors, wall, requests)
+
+
+async def open_loop(base_url: str, in_flight: int, requests: int, voices: list[str], seed: int, alone_seconds: float) -> dict:
+    """Poisson arrivals, whatever the answers: the mean gap is `alone_seconds / in_flight`, so
+    `in_flight` requests would be under way at once if each took as long as alone (Little's law);
+    how many really were is reported as `mean_in_flight`."""
+    picker = random.Random(seed + 1)
+    timings: list[tuple[float, float, float]] = []
+    errors: list[str] = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=3600, limits=httpx.Limits(max_connections=None)) as client:
+        started = time.perf_counter()
+        sent = []
+        for body in request_bodies(requests, voices, seed):
+            sent.append(asyncio.create_task(one_request(client, body)))
+            await asyncio.sleep(picker.expovariate(in_flight / alone_seconds))
+        for outcome in await asyncio.gather(*sent):
+            kept(outcome, timings, errors)
+        wall = time.perf_counter() - started
+    return summary_of(timings, errors, wall, requests) | {"mean_in_flight": round(sum(total for _, total, _ in timings) / wall, 2)}
+
+
+def summary_of(timings: list[tuple[float, float, float]], errors: list[str], wall: float, requests: int) -> dict:
     firsts, totals, audio = zip(*timings, strict=True) if timings else ((0.0,), (0.0,), (0.0,))
     return {
         "requests": requests,
@@ -157,11 +197,15 @@ def main() -> None:
     parser.add_argument("--voice-seconds", type=float, default=3.0, help="reference clip length (S3Gen's prompt)")
     parser.add_argument("--t3-layers", type=int, default=2, help="T3 layers of the random model (30 is the full-size 0.5B T3)")
     parser.add_argument("--device", default=os.environ.get("CHATTERBOX_DEVICE", "cpu"), help="cpu | cuda")
+    parser.add_argument("--arrivals", choices=("closed", "poisson"), default="closed", help="closed: C clients in a loop; poisson: open-loop arrivals sized for C in flight")
     add_json_option(parser)
+    add_baseline_option(parser)
     parser.add_argument("--log-dir", type=Path, help="keep the services' logs here (default: a temporary folder, removed at the end)")
     args = parser.parse_args()
-    modes = {"batched": "true", "unbatched": "false"}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as trees:
+        modes = {"batched": (ROOT, "true"), "unbatched": (ROOT, "false")}
+        if args.baseline:
+            modes["baseline"] = (trees.enter_context(worktree(args.baseline)), "true")
         work = Path(folder)
         logs = args.log_dir or work
         logs.mkdir(parents=True, exist_ok=True)
@@ -173,10 +217,10 @@ def main() -> None:
         }
         services, clients = {}, {}
         try:
-            for mode, batching in modes.items():
+            for mode, (root, batching) in modes.items():
                 port = free_port()
                 env = base_env | {"CHATTERBOX_RUNNER__BATCHING": batching, "BENTOML_HOME": str(work / f"bentoml-{mode}")}
-                services[mode] = start_bentoml(env, logs / f"serve-{mode}.log", port, timeout=900)
+                services[mode] = start_bentoml(env, logs / f"serve-{mode}.log", port, timeout=900, root=root)
                 clients[mode] = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=3600)
             voices = upload_voices(clients["batched"], args.voices, args.voice_seconds)
             for mode, client in clients.items():  # warm up: every voice's conditionals cached, first-call costs paid
@@ -185,30 +229,43 @@ def main() -> None:
                 for voice in voices:
                     client.post("/api/v1/tts", json={"text": SENTENCES[0], "voice": voice, "seed": 0}).raise_for_status()
             health = clients["batched"].get("/api/v1/health").json()["tts"]
+            started = time.perf_counter()
+            clients["batched"].post("/api/v1/tts", json={"text": SENTENCES[1], "voice": voices[0], "seed": 1}).raise_for_status()
+            alone_seconds = time.perf_counter() - started  # every request makes the same audio (the token cap decides)
             levels: dict[int, dict[str, dict]] = {}
             for concurrency in args.levels:
                 requests = max(4, concurrency * args.rounds)
                 for mode, client in clients.items():
                     before = scrape(client)
-                    result = asyncio.run(closed_loop(str(client.base_url), concurrency, requests, voices, seed=concurrency))
+                    if args.arrivals == "poisson":
+                        result = asyncio.run(open_loop(str(client.base_url), concurrency, requests, voices, concurrency, alone_seconds))
+                    else:
+                        result = asyncio.run(closed_loop(str(client.base_url), concurrency, requests, voices, seed=concurrency))
                     after = scrape(client)
                     spent = {stage: round(after.get(stage, 0.0) - before.get(stage, 0.0), 2) for stage in STAGES}
-                    loops = after.get("chatterbox_t3_decode_batch_chunks_count", 0) - before.get("chatterbox_t3_decode_batch_chunks_count", 0)
+                    # one observation per T3 step (this tree) or per T3 loop (code before continuous batching)
+                    observed = after.get("chatterbox_t3_decode_batch_chunks_count", 0) - before.get("chatterbox_t3_decode_batch_chunks_count", 0)
                     chunks = after.get("chatterbox_t3_decode_batch_chunks_sum", 0) - before.get("chatterbox_t3_decode_batch_chunks_sum", 0)
-                    result |= {"mean_t3_batch": round(chunks / loops, 2) if loops else None, "stage_seconds": spent}
+                    result |= {"mean_t3_batch": round(chunks / observed, 2) if observed else None, "stage_seconds": spent}
                     levels.setdefault(concurrency, {})[mode] = result
                     print(json.dumps({"concurrency": concurrency, "mode": mode} | result), file=sys.stderr, flush=True)
-            single_p95 = levels[args.levels[0]]["unbatched"]["latency_p95_s"]
+            first = levels[args.levels[0]]
             summary = {
                 concurrency: {
-                    "throughput_batched_over_unbatched": round(modes_["batched"]["throughput_audio_s_per_s"] / modes_["unbatched"]["throughput_audio_s_per_s"], 2),
-                    "batched_p95_over_single_request_p95": round(modes_["batched"]["latency_p95_s"] / single_p95, 2),
-                }
-                for concurrency, modes_ in levels.items()
+                    "throughput_batched_over_unbatched": round(by_mode["batched"]["throughput_audio_s_per_s"] / by_mode["unbatched"]["throughput_audio_s_per_s"], 2),
+                    "batched_p95_over_single_request_p95": round(by_mode["batched"]["latency_p95_s"] / first["unbatched"]["latency_p95_s"], 2),
+                } | {
+                    f"{mode}_ttfb_p95_over_its_first_level": round(result["ttfb_p95_s"] / first[mode]["ttfb_p95_s"], 2) for mode, result in by_mode.items()
+                } | ({
+                    "throughput_batched_over_baseline": round(by_mode["batched"]["throughput_audio_s_per_s"] / by_mode["baseline"]["throughput_audio_s_per_s"], 2),
+                    "ttfb_p95_batched_over_baseline": round(by_mode["batched"]["ttfb_p95_s"] / by_mode["baseline"]["ttfb_p95_s"], 2),
+                } if "baseline" in by_mode else {})
+                for concurrency, by_mode in levels.items()
             }
             report = {
                 "device": health["device"], "model_source": health["source"], "t3_layers": args.t3_layers, "max_new_tokens": args.max_new_tokens,
-                "voices": args.voices, "max_batch_size": args.max_batch_size, "cpu_count": os.cpu_count(), "levels": levels, "summary": summary,
+                "voices": args.voices, "max_batch_size": args.max_batch_size, "cpu_count": os.cpu_count(), "arrivals": args.arrivals,
+                "alone_seconds": round(alone_seconds, 2), "baseline": args.baseline, "levels": levels, "summary": summary,
             }
             publish(report, args.json)
         except BaseException:

@@ -48,7 +48,8 @@ def batching_chart(report: dict[str, Any]) -> Figure:
     levels = sorted(report["levels"], key=int)
     concurrency = [int(level) for level in levels]
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for mode, style in (("batched", "-"), ("unbatched", "--")):
+    styles = {"batched": "-", "unbatched": "--", "baseline": ":"}
+    for mode, style in ((mode, style) for mode, style in styles.items() if mode in report["levels"][levels[0]]):
         rows = [report["levels"][level][mode] for level in levels]
         throughput.plot(concurrency, [row["throughput_audio_s_per_s"] for row in rows], marker="o", linestyle=style, label=mode)
         latency.plot(concurrency, [row["latency_p50_s"] for row in rows], marker="o", linestyle=style, label=f"p50 {mode}")
@@ -57,7 +58,8 @@ def batching_chart(report: dict[str, Any]) -> Figure:
     latency.set(title="Latency per request", xlabel="concurrent clients", ylabel="seconds", xticks=concurrency)
     throughput.legend(fontsize=8)
     latency.legend(fontsize=8)
-    figure.suptitle(f"Adaptive batching on and off: T3 {report['t3_layers']} layers, {report['max_new_tokens']} tokens per request ({report['device']}, {report['cpu_count']} CPUs)")
+    baseline = f", baseline {report['baseline']}" if report.get("baseline") else ""
+    figure.suptitle(f"Batching on and off{baseline}: T3 {report['t3_layers']} layers, {report['max_new_tokens']} tokens per request ({report['device']}, {report['cpu_count']} CPUs)")
     return figure
 
 

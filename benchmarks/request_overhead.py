@@ -24,7 +24,6 @@ import argparse
 import json
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.baseline import add_baseline_option, beside_baseline  # noqa: E402
 from benchmarks.soak import SENTENCES, processes  # noqa: E402
 from harness.stacks import RunningService, benchmark_stack  # noqa: E402
 from harness.testdata import read_testdata  # noqa: E402
@@ -142,20 +142,11 @@ def measure(root: Path, requests: int, concurrency: int) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", help="a git commit to measure first, in a temporary worktree")
+    add_baseline_option(parser)
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    report: dict[str, object] = {}
-    if args.baseline:
-        with tempfile.TemporaryDirectory(prefix="baseline-") as folder:
-            tree = Path(folder) / "tree"
-            subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.baseline], cwd=ROOT, check=True, capture_output=True)
-            try:
-                report[f"baseline {args.baseline}"] = measure(tree, args.requests, args.concurrency)
-            finally:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True, capture_output=True)
-    report["this tree"] = measure(ROOT, args.requests, args.concurrency)
+    report = beside_baseline(args.baseline, lambda root: measure(root, args.requests, args.concurrency))
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     return 0
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 ModelKind = Literal["tts", "vc", "api"]
 
-# T3 rows of one decoding loop: the batch that adaptive batching delivers, in chunks
+# requests (text chunks) in a T3 step: how full the loop is
 DECODE_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 
 
@@ -25,7 +25,9 @@ DECODE_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 class Metrics:
     cache_lookups: Any  # Counter{model, result=hit|miss}
     stage_seconds: Any  # Counter{model, stage}: where the time goes
-    decode_batch_chunks: Any  # Histogram: chunks decoded together by T3
+    decode_batch_chunks: Any  # Histogram: chunks decoded together in a T3 step
+    loop_joins: Any  # Counter: requests admitted into a T3 loop already decoding others
+    loop_cancellations: Any  # Counter: requests taken out of a T3 loop or its queue (caller gone)
 
 
 @cache
@@ -44,8 +46,10 @@ def metrics() -> Metrics:
             ["model", "stage"],
         ),
         decode_batch_chunks=Histogram(
-            "chatterbox_t3_decode_batch_chunks", "Text chunks decoded together in one batched T3 loop.", buckets=DECODE_BATCH_BUCKETS
+            "chatterbox_t3_decode_batch_chunks", "Text chunks decoded together in a T3 step (observed every step).", buckets=DECODE_BATCH_BUCKETS
         ),
+        loop_joins=Counter("chatterbox_t3_loop_joins", "Requests admitted into a T3 loop that was already decoding others (continuous batching)."),
+        loop_cancellations=Counter("chatterbox_t3_loop_cancellations", "Requests taken out of a T3 loop, or its queue, because their caller hung up."),
     )
 
 

@@ -113,7 +113,12 @@ def runner_pods(env: dict[str, str], tmp: Path) -> dict[str, RunnerPod]:
     """One pod per runner of the models `env` enables, and the VC runner's."""
     models = env.get("CHATTERBOX_MODELS", RANDOM_MODEL_ENV["CHATTERBOX_MODELS"]).split(",")
     services = [TTS_RUNNERS[model].name for model in models] + [VCRunner.name]
-    return {service: RunnerPod(service, free_port(), env, tmp / f"{service}.log") for service in services}
+    # each pod a BentoML home of its own, as on Kubernetes: `start-http-server` empties its
+    # Prometheus folder when it starts, which would drop the metrics of pods started before
+    return {
+        service: RunnerPod(service, free_port(), env | {"BENTOML_HOME": str(tmp / f"pod{index}")}, tmp / f"{service}.log")
+        for index, service in enumerate(services)
+    }
 
 
 @dataclass

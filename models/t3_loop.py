@@ -148,6 +148,10 @@ class DecodeLoop:
             row += entry.request.rows
         return finished
 
+    def leave(self, gone: list[LoopRequest]) -> None:
+        """`gone` leave the loop before their next token (their callers hung up)."""
+        self._keep([entry for entry in self.requests if all(entry is not other for other in gone)])
+
     def _keep(self, kept: list[LoopRequest]) -> None:
         """Only `kept`'s rows stay in the cache, less the padding they all share on the left."""
         first_row, row = {}, 0

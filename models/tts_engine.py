@@ -1,42 +1,53 @@
 """Text to speech with explicit, per-job conditioning, in two stages the runner exposes apart.
 
-- `decode_batch`: T3 turns the text of every job in a runner batch into speech tokens in one
-  KV-cached loop (`models/t3_batch.py`, each job sampling from its own seeded generator).
+- `decode` (`decode_batch` from a thread): T3 turns each job's text into speech tokens in
+  the model's one continuous loop (`models/decode_scheduler.py`: jobs join it between steps
+  and leave it as they stop, each sampling from its own seeded generator).
 - `render`: S3Gen turns one job's tokens into a waveform, which is then watermarked.
 
-They are separate runner calls so that a request waits for its own render only, not for
-every render of the batch it was decoded in (BentoML answers a batch all at once), and so
-that T3 can decode the next batch while S3Gen renders. Renders are not batched: batching
-S3Gen ran at 0.90-1.03x on the CPU (`benchmarks/s3gen_batching.py`). Each stage holds its own
-lock: T3 samples only from per-job generators, so S3Gen alone uses the global RNG, seeded
-per render under its lock (same seed, same audio).
+They are separate runner calls so that a request's render starts as soon as its own tokens
+are ready, while T3 goes on decoding the others. Renders are not batched: batching S3Gen ran
+at 0.90-1.03x on the CPU (`benchmarks/s3gen_batching.py`). T3 samples only from per-job
+generators, so S3Gen alone uses the global RNG, seeded per render under its lock (same
+seed, same audio).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from dataclasses import dataclass, field
 
 import torch
 from chatterbox.tts import Conditionals
 
 from config import TTSSettings
-from contract.metrics import count_cache_lookup, metrics, timed_stage
+from contract.metrics import count_cache_lookup, timed_stage
 from contract.runner_jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
-from lifecycle.drain import ShuttingDownError
 from models.conditioning import with_exaggeration
+from models.decode_scheduler import DecodeScheduler
 from models.engine import ModelEngine
 from models.families import family_class
 from models.families.base import TTSModel
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, TurboDecodeRequest
-from models.t3_loop import decode_batch
 from models.voice_references import ReferenceReader
 
 logger = logging.getLogger(__name__)
 
-DECODE_BATCH = 16  # jobs decoded in one T3 loop; more wait for the next loop
+LOOP_REQUESTS = 16  # requests in the model's T3 loop at once, unless the runner says otherwise
+
+
+@dataclass
+class PreparedDecode:
+    """Jobs made ready for T3: a result for each (those that failed already final), and the
+    T3 requests of the others with their indices."""
+
+    results: list[DecodeResult | None]
+    ready: list[int] = field(default_factory=list)
+    requests: list[DecodeRequest | TurboDecodeRequest] = field(default_factory=list)
 
 
 class NoDefaultVoiceError(ClientFaultError):
@@ -46,14 +57,16 @@ class NoDefaultVoiceError(ClientFaultError):
 class TTSEngine(ModelEngine[Conditionals]):
     kind = "tts"
 
-    def __init__(self, loaded: Loaded[TTSModel], settings: TTSSettings, references: ReferenceReader, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self, loaded: Loaded[TTSModel], settings: TTSSettings, references: ReferenceReader, stop: threading.Event | None = None, loop_requests: int = LOOP_REQUESTS
+    ) -> None:
         super().__init__(loaded.model, settings.conditioning_cache_size, references)
         self.model: TTSModel = loaded.model
         self.family = family_class(loaded.family.name)(loaded.model)  # the model family's own code
         self.stop = stop or threading.Event()  # set when a shutdown's drain ends: decoding stops
         self.settings = settings
         self.random_weights = loaded.random_weights  # utterances end after a plausible length
-        self._t3_lock = threading.Lock()
+        self.scheduler = DecodeScheduler(loaded.model.t3, loop_requests, self.stop)
 
     @property
     def has_default_voice(self) -> bool:
@@ -83,54 +96,48 @@ class TTSEngine(ModelEngine[Conditionals]):
         stop_after = utterance_tokens(job.text, job.seed) if self.random_weights else None
         return self.family.decode_request(job, tokens, conds.t3, self.settings, stop_after)
 
-    def _decode(self, requests: list[DecodeRequest | TurboDecodeRequest]) -> list[torch.Tensor | Exception]:
-        """All requests in loops of DECODE_BATCH; if a loop fails, its requests are retried
-        one by one so only the job at fault fails."""
-        decoded: list[torch.Tensor | Exception] = []
-        for first in range(0, len(requests), DECODE_BATCH):
-            part = requests[first : first + DECODE_BATCH]
-            metrics().decode_batch_chunks.observe(len(part))
-            try:
-                with timed_stage("tts", "t3"):
-                    decoded += decode_batch(self.model.t3, part, self.stop)
-            except ShuttingDownError as exc:
-                decoded += [exc] * (len(requests) - len(decoded))
-                break
-            except Exception:
-                logger.exception("batched decoding failed; decoding its jobs one by one")
-                for request in part:
-                    try:
-                        decoded += decode_batch(self.model.t3, [request])
-                    except Exception as exc:
-                        decoded.append(exc)
-        return decoded
-
-    def decode_batch(self, jobs: list[TTSJob]) -> list[DecodeResult]:
-        """Speech tokens for every job, decoded together; a job that fails reports its own
-        error. The same seed gives the same tokens whatever else is in the batch."""
-        results: list[DecodeResult | None] = [None] * len(jobs)
-        ready: list[int] = []
-        requests: list[DecodeRequest | TurboDecodeRequest] = []
-        with torch.inference_mode():  # conditioning (maybe a storage read) outside T3's lock
+    def _prepared(self, jobs: list[TTSJob]) -> PreparedDecode:
+        """Each job's conditioning and text tokens (perhaps a storage read: before the loop,
+        never in it); a job that cannot be prepared fails here by itself."""
+        prepared = PreparedDecode(results=[None] * len(jobs))
+        with torch.inference_mode():
             for index, job in enumerate(jobs):
                 try:
                     conds, hit = self._conditionals(job, counted=True)
                     tokens = self.family.text_tokens(job.text, job.language)
                 except Exception as exc:
-                    results[index] = failed_job(exc, "tts", DecodeResult)
+                    prepared.results[index] = failed_job(exc, "tts", DecodeResult)
                     continue
-                results[index] = DecodeResult(text_tokens=len(tokens), conditioning_cache_hit=hit)
-                ready.append(index)
-                requests.append(self._request(job, tokens, conds))
-        with self._t3_lock, torch.inference_mode():
-            for index, speech in zip(ready, self._decode(requests), strict=True):
-                if isinstance(speech, Exception):
-                    results[index] = failed_job(speech, "tts", DecodeResult)
-                else:
-                    results[index].speech_tokens = speech.tolist()  # type: ignore[union-attr]
+                prepared.results[index] = DecodeResult(text_tokens=len(tokens), conditioning_cache_hit=hit)
+                prepared.ready.append(index)
+                prepared.requests.append(self._request(job, tokens, conds))
+        return prepared
+
+    def _finished(self, prepared: PreparedDecode, outcomes: list[torch.Tensor | BaseException]) -> list[DecodeResult]:
+        results = prepared.results
+        for index, speech in zip(prepared.ready, outcomes, strict=True):
+            if isinstance(speech, BaseException):
+                results[index] = failed_job(speech, "tts", DecodeResult)  # type: ignore[arg-type]
+            else:
+                results[index].speech_tokens = speech.tolist()  # type: ignore[union-attr]
         self.jobs_done += sum(1 for result in results if result is not None and result.error)  # failed jobs end here
-        logger.info("tts batch decoded", extra={"batch_size": len(jobs)})
         return [result for result in results if result is not None]
+
+    def decode_batch(self, jobs: list[TTSJob]) -> list[DecodeResult]:
+        """Speech tokens for every job, from the model's loop; a job that fails reports its
+        own error. The same seed gives the same tokens whatever else is in the loop."""
+        prepared = self._prepared(jobs)
+        futures = self.scheduler.submit(prepared.requests)
+        return self._finished(prepared, [future.exception() or future.result() for future in futures])
+
+    async def decode(self, jobs: list[TTSJob]) -> list[DecodeResult]:
+        """`decode_batch` for the runner's event loop: the jobs are prepared on a worker
+        thread and awaited in the loop; cancelling the call (the caller hung up) takes them
+        out of the loop."""
+        prepared = await asyncio.to_thread(self._prepared, jobs)
+        futures = self.scheduler.submit(prepared.requests)
+        outcomes = await asyncio.gather(*(asyncio.wrap_future(future) for future in futures), return_exceptions=True)
+        return self._finished(prepared, outcomes)
 
     def render(self, render: RenderJob) -> JobResult:
         """One job's waveform from its speech tokens, watermarked; S3Gen's flow-matching

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import bentoml
 import psutil
 
-from contract.runner_jobs import JobResult, RunnerInfo
+from contract.runner_jobs import JobResult, OutcomeT, RunnerInfo
 from lifecycle.drain import RUNNER_EXTRA_SECONDS, Drain, ShuttingDownError
+from lifecycle.hangups import unless_hung_up
 from runners.service_config import settings
 from storage.factory import create_storage
 
@@ -30,12 +31,17 @@ if TYPE_CHECKING:
 JobT = TypeVar("JobT")
 
 
+def hung_up(result_type: type[OutcomeT]) -> OutcomeT:
+    """The answer to a caller that is gone (nobody reads it)."""
+    return result_type(error="the caller hung up")
+
+
 class RenderQueue:
     """S3Gen renders, first come first served on one thread of their own: a request waits
     for its own render only (not for every render of the batch it was decoded in), renders
     never hold the threads that the first stage, `info` and `forget` run on, and a render
-    still queued when its caller hangs up (the awaiting call is cancelled), or when a
-    shutdown's drain ended, is dropped."""
+    still queued when its caller hangs up (`lifecycle/hangups.py` cancels the awaiting call),
+    or when a shutdown's drain ended, is dropped."""
 
     def __init__(self, drain: Drain) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3gen")
@@ -73,9 +79,10 @@ class ModelRunner(ABC):
     def start(self, references: ReferenceReader) -> tuple[Loaded, ModelEngine[Any]]:
         """The model this runner serves and the engine that runs it."""
 
-    async def render_jobs(self, jobs: list[Any]) -> list[JobResult]:
-        """S3Gen, called with one job (see `RenderQueue`)."""
-        return await self.renders.run(self.engine.render, jobs)
+    async def render_jobs(self, jobs: list[Any], ctx: bentoml.Context) -> list[JobResult]:
+        """S3Gen, called with one job (see `RenderQueue`); dropped if still queued when its
+        caller hangs up."""
+        return await unless_hung_up(self.renders.run(self.engine.render, jobs), ctx.request, lambda: [hung_up(JobResult) for _ in jobs])
 
     @bentoml.api
     def info(self) -> RunnerInfo:

@@ -1,5 +1,5 @@
-"""The Chatterbox TTS models as BentoML services, one per model family: T3 decoding with
-adaptive batching, then S3Gen rendering per job.
+"""The Chatterbox TTS models as BentoML services, one per model family: T3 decoding in one
+continuous loop per model, then S3Gen rendering per job.
 
 One service (one process) per model, so that one GPU box can hold every enabled model and a
 cluster can give each its own replicas and GPUs (`docs/models.md`, "Runners"); requests for
@@ -16,8 +16,9 @@ import bentoml
 
 from contract.families import FAMILIES, FamilyFacts, ModelName
 from contract.runner_jobs import DecodeResult, JobResult, RenderJob, TTSJob
-from runners.base import ModelRunner
-from runners.service_config import BATCH_CONFIG, RUNNER_SERVICE_CONFIG, settings
+from lifecycle.hangups import unless_hung_up
+from runners.base import ModelRunner, hung_up
+from runners.service_config import RUNNER_SERVICE_CONFIG, settings
 
 if TYPE_CHECKING:
     from models.engine import ModelEngine
@@ -33,19 +34,22 @@ class TTSModelRunner(ModelRunner):
         from models.tts_engine import TTSEngine
 
         loaded = load_tts(settings.model, self.model_name)
-        return loaded, TTSEngine(loaded, settings.tts, references, self.drain.expired)
-
-    @bentoml.api(**BATCH_CONFIG)
-    def decode(self, jobs: list[TTSJob]) -> list[DecodeResult]:
-        """Speech tokens for every job of the batch, decoded together by T3
-        (`models/t3_batch.py`); each job keeps its own voice, parameters and seed."""
-        with self.drain.working():
-            return self.engine.decode_batch(jobs)  # type: ignore[attr-defined]
+        loop_requests = settings.runner.max_batch_size if settings.runner.batching else 1
+        return loaded, TTSEngine(loaded, settings.tts, references, self.drain.expired, loop_requests)
 
     @bentoml.api
-    async def render(self, jobs: list[RenderJob]) -> list[JobResult]:
+    async def decode(self, jobs: list[TTSJob], ctx: bentoml.Context) -> list[DecodeResult]:
+        """Speech tokens for every job, from the model's continuous T3 loop
+        (`models/decode_scheduler.py`: jobs join it between steps and leave as they stop);
+        each job keeps its own voice, parameters and seed. A caller that hangs up takes its
+        jobs out of the loop."""
+        with self.drain.working():
+            return await unless_hung_up(self.engine.decode(jobs), ctx.request, lambda: [hung_up(DecodeResult) for _ in jobs])  # type: ignore[attr-defined]
+
+    @bentoml.api
+    async def render(self, jobs: list[RenderJob], ctx: bentoml.Context) -> list[JobResult]:
         """S3Gen, called with one job (see `RenderQueue`)."""
-        return await self.render_jobs(jobs)
+        return await self.render_jobs(jobs, ctx)
 
 
 def _runner_service(family: FamilyFacts) -> Any:

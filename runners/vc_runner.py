@@ -32,6 +32,6 @@ class VCRunner(ModelRunner):
             return self.engine.tokenize_batch(jobs)  # type: ignore[attr-defined]
 
     @bentoml.api
-    async def render(self, jobs: list[VCRenderJob]) -> list[JobResult]:
+    async def render(self, jobs: list[VCRenderJob], ctx: bentoml.Context) -> list[JobResult]:
         """S3Gen in the job's target voice, called with one job (see `RenderQueue`)."""
-        return await self.render_jobs(jobs)
+        return await self.render_jobs(jobs, ctx)

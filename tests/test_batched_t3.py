@@ -1,20 +1,28 @@
 """The batched T3 decoder against upstream's one-at-a-time `T3.inference`, on the real T3
 class with random weights: the same seed gives the same tokens, alone or in a padded batch
-of different voices, parameters and lengths."""
+of different voices, parameters and lengths, or joining a loop that is already running; and
+the scheduler that runs one continuous loop per model (`models/decode_scheduler.py`):
+requests join it mid-way, leave it as they stop or hang up, fail alone, stop at a drain's end."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from chatterbox.tts import ChatterboxTTS, Conditionals, punc_norm
+from prometheus_client import REGISTRY
 
 from audio.decoding import decode
 from contract.runner_jobs import AudioPayload, RenderJob, TTSJob, VoiceReference
 from harness.model_settings import engine_settings
+from harness.processes import wait_until
 from harness.testdata import read_testdata
+from lifecycle.drain import ShuttingDownError
 from models.conditioning import with_exaggeration
+from models.decode_scheduler import DecodeScheduler
 from models.families.original import OriginalFamily
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
@@ -158,3 +166,71 @@ def test_requests_admitted_while_others_decode_get_their_own_tokens(model: Chatt
     assert [entry.request.max_new_tokens for entry in finished] == [12, 30, 40]  # each left as it stopped
     for entry, case in zip([running, *joined], [first, *joining], strict=True):
         assert torch.equal(entry.tokens, upstream(model, *case))
+
+
+def loop_counter(name: str) -> float:
+    return REGISTRY.get_sample_value(f"chatterbox_t3_loop_{name}_total") or 0.0
+
+
+def wait_for_steps(scheduler: DecodeScheduler, steps: int) -> None:
+    wait_until(lambda: scheduler.steps >= steps, 120, f"{steps} steps of the loop")
+
+
+def test_a_request_that_arrives_mid_loop_joins_it_and_leaves_first(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    """The scheduler admits a request that arrives while another decodes into the running
+    loop (it does not wait for the loop to end), hands back its tokens as soon as it stops,
+    while the long one still decodes, and both get the tokens they get alone."""
+    long = ("A long sentence that keeps the loop busy.", voices["bella"], 11, 120, 0.4, 0.9)
+    short = ("Hi there.", voices["alex"], 12, 10, 0.5, 0.8)
+    scheduler = DecodeScheduler(model.t3, capacity=4)
+    joins_before = loop_counter("joins")
+    [long_future] = scheduler.submit([request(model, *long)])
+    wait_for_steps(scheduler, 5)
+    [short_future] = scheduler.submit([request(model, *short)])
+    short_tokens = short_future.result(timeout=300)
+    assert not long_future.done()  # the short one did not wait for the long one's loop
+    assert loop_counter("joins") - joins_before == 1
+    assert torch.equal(short_tokens, decode_batch(model.t3, [request(model, *short)])[0])
+    assert torch.equal(long_future.result(timeout=300), decode_batch(model.t3, [request(model, *long)])[0])
+
+
+def test_hung_up_requests_leave_the_loop_and_queued_ones_never_join(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    """With room for one request, a second one queues; both callers hang up (their futures
+    are cancelled): the running one leaves at the next step and the queued one is never
+    admitted, so a third request is decoded at once, long before either would have ended."""
+    case = ("Nobody will hear this sentence.", voices["alex"], 13, 300, 0.5, 0.8)
+    scheduler = DecodeScheduler(model.t3, capacity=1)
+    cancelled_before = loop_counter("cancellations")
+    running, queued = scheduler.submit([request(model, *case)]), scheduler.submit([request(model, *case)])
+    wait_for_steps(scheduler, 3)
+    assert queued[0].cancel() and running[0].cancel()
+    after = ("Next, please.", voices["bella"], 14, 8, 0.5, 0.8)
+    [tokens] = [future.result(timeout=300) for future in scheduler.submit([request(model, *after)])]
+    assert scheduler.steps < 100  # neither cancelled request went on decoding before it
+    assert loop_counter("cancellations") - cancelled_before == 2
+    assert torch.equal(tokens, decode_batch(model.t3, [request(model, *after)])[0])
+
+
+def test_a_request_that_breaks_the_loop_fails_alone(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    """A request the model cannot run (its text tokens are past the vocabulary) fails the joint
+    prefill; the loop's requests are decoded again one by one, so only it fails and the
+    other gets its own tokens."""
+    good = ("Still spoken.", voices["alex"], 15, 12, 0.5, 0.8)
+    broken = request(model, *good)
+    broken.text_tokens = broken.text_tokens + model.t3.hp.text_tokens_dict_size
+    scheduler = DecodeScheduler(model.t3, capacity=4)
+    fine, failed = scheduler.submit([request(model, *good), broken])
+    assert torch.equal(fine.result(timeout=300), decode_batch(model.t3, [request(model, *good)])[0])
+    assert isinstance(failed.exception(timeout=300), IndexError)
+
+
+def test_a_drain_that_ends_stops_the_loop_and_fails_the_queue(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    case = ("Cut short by a shutdown.", voices["bella"], 16, 300, 0.5, 0.8)
+    stop = threading.Event()
+    scheduler = DecodeScheduler(model.t3, capacity=1, stop=stop)
+    running, queued = scheduler.submit([request(model, *case), request(model, *case)])
+    wait_for_steps(scheduler, 2)
+    stop.set()
+    assert isinstance(running.exception(timeout=300), ShuttingDownError)
+    assert isinstance(queued.exception(timeout=300), ShuttingDownError)
+    assert scheduler.steps < 100

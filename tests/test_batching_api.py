@@ -1,9 +1,9 @@
-"""Adaptive batching through the running service: a long text's chunks are runner jobs of
-their own, so short requests sent while it runs finish before it; requests that queue while
-T3 is busy are decoded together in one loop (and never are with `runner.batching` off, the
-s3 stack); the cache hit rate, memory and the time per stage are reported on /health and
-/metrics. Ordering and batching are proven from recorded events (completion order, the
-decode-loop histogram), never from how long anything took."""
+"""Batching through the running service: a long text's chunks are runner jobs of their own,
+so short requests sent while it runs finish before it; a request that arrives while T3
+decodes joins the running loop and leaves it as soon as it stops (and none ever shares a step
+with `runner.batching` off, the s3 stack); the cache hit rate, memory and the time per stage
+are reported on /health and /metrics. Ordering and batching are proven from recorded events
+(completion order, the step histogram, the joins counter), never from how long anything took."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from text.chunks import split_into_chunks
 LONG_TEXT = " ".join(f"Sentence number {n} is here to make this text long enough." for n in range(1, 9))
 ONE_CHUNK = "A single chunk that keeps the decoder busy for a while."
 SHORT_TEXTS = ["A short one.", "Another short one."]
+LONG_SEED, SHORT_SEED = 4, 4  # random weights speak ONE_CHUNK in 115 speech tokens, SHORT_TEXT in 12
+SHORT_TEXT = "Hi there."
 REFERENCE_SECONDS = 2.0  # a short voice prompt keeps S3Gen quick on the CPU
 PROBES = 120  # runner calls made while one generation is in flight (BentoML used to recycle its session after 100)
 
@@ -46,12 +48,13 @@ def samples_by_name(service: RunningService) -> dict[str, dict[tuple[tuple[str, 
     return found
 
 
-def decode_loops(service: RunningService) -> tuple[float, float]:
-    """T3 decoding loops begun so far, and how many of them decoded a single chunk (the
-    histogram has no samples before the runner's first loop)."""
+def decode_steps(service: RunningService) -> tuple[float, float, float]:
+    """T3 steps taken so far, how many of them decoded a single chunk, and how many requests
+    joined a loop that was already decoding others (no samples before the first step)."""
     samples = samples_by_name(service)
-    loops = samples.get("chatterbox_t3_decode_batch_chunks_count", {}).get((), 0.0)
-    return loops, samples.get("chatterbox_t3_decode_batch_chunks_bucket", {}).get((("le", "1.0"),), 0.0)
+    steps = samples.get("chatterbox_t3_decode_batch_chunks_count", {}).get((), 0.0)
+    single = samples.get("chatterbox_t3_decode_batch_chunks_bucket", {}).get((("le", "1.0"),), 0.0)
+    return steps, single, samples.get("chatterbox_t3_loop_joins_total", {}).get((), 0.0)
 
 
 def jobs_done(service: RunningService) -> int:
@@ -110,35 +113,38 @@ def test_short_requests_and_other_runner_calls_while_a_long_text_generates(local
     assert local_stack.client.get(first.json()["url"]).content == local_stack.client.get(again.json()["url"]).content
 
 
-def test_requests_that_queue_while_t3_is_busy_decode_together(local_stack: RunningService) -> None:
-    """One request's decoding loop begins (the loop histogram counts it); requests sent then
-    wait for it, and are decoded together in the next loop."""
-    voice = upload_voice(local_stack, "queue-voice")
-    loops_before, single_before = decode_loops(local_stack)
+def test_a_short_request_joins_the_running_loop_and_finishes_first(local_stack: RunningService) -> None:
+    """Continuous batching: a short request sent while a long chunk decodes joins its loop at
+    the next step (the joins counter says so) instead of waiting for the loop to end, and its
+    answer arrives before the long one's."""
+    voice = upload_voice(local_stack, "join-voice")
+    steps_before, _, joins_before = decode_steps(local_stack)
+    finished: list[str] = []
     busy: dict[str, httpx.Response] = {}
 
-    def speak_first() -> None:
+    def speak_long() -> None:
         with local_stack.new_client() as client:
-            busy["response"] = client.post("/api/v1/tts", json={"text": ONE_CHUNK, "voice": voice, "seed": 1})
+            busy["response"] = client.post("/api/v1/tts", json={"text": ONE_CHUNK, "voice": voice, "seed": LONG_SEED})
+        finished.append(ONE_CHUNK)
 
-    first = threading.Thread(target=speak_first)
+    first = threading.Thread(target=speak_long)
     first.start()
-    wait_until(lambda: decode_loops(local_stack)[0] > loops_before, 300, "the first request's decoding began")
-    queued = asyncio.run(speak_together(local_stack, [{"text": text, "voice": voice, "seed": 2} for text in SHORT_TEXTS], []))
+    wait_until(lambda: decode_steps(local_stack)[0] > steps_before, 300, "the long request's decoding began")
+    [short] = asyncio.run(speak_together(local_stack, [{"text": SHORT_TEXT, "voice": voice, "seed": SHORT_SEED}], finished))
     first.join(600)
-    assert busy["response"].status_code == 200 and all(response.status_code == 200 for response in queued)
-    loops, single = decode_loops(local_stack)
-    assert loops - loops_before == 2 and single - single_before == 1  # the first alone, then the two that queued, together
+    assert busy["response"].status_code == 200 and short.status_code == 200
+    assert finished == [SHORT_TEXT, ONE_CHUNK]
+    assert decode_steps(local_stack)[2] - joins_before == 1
 
 
 def test_without_batching_each_request_decodes_alone(s3_stack: RunningService) -> None:
     voice = upload_voice(s3_stack, "alone-voice")
-    loops_before, single_before = decode_loops(s3_stack)
+    steps_before, single_before, joins_before = decode_steps(s3_stack)
     bodies = [{"text": text, "voice": voice, "seed": 3} for text in (*SHORT_TEXTS, "A third one.")]
     responses = asyncio.run(speak_together(s3_stack, bodies, []))
     assert all(response.status_code == 200 for response in responses), [response.text for response in responses]
-    loops, single = decode_loops(s3_stack)
-    assert loops - loops_before == single - single_before == len(bodies)
+    steps, single, joins = decode_steps(s3_stack)
+    assert steps - steps_before == single - single_before > 0 and joins == joins_before  # no step decoded two requests
 
 
 def test_health_and_metrics_report_cache_hit_rate_memory_and_stage_times(local_stack: RunningService) -> None:

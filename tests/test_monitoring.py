@@ -58,6 +58,8 @@ def test_every_metric_and_route_queried_is_exported(local_stack: RunningService)
     created = local_stack.client.post("/api/v1/voice", files={"file": ("alex.wav", read_testdata("voice_alex.wav"))}, data={"name": "monitored", "overwrite": "true"})
     assert created.status_code in (200, 201), created.text
     assert local_stack.client.post("/api/v1/tts", json={"text": "Counted.", "voice": "monitored"}).status_code == 200  # the chatterbox_* metrics exist from first use
+    converted = local_stack.client.post("/api/v1/vc", files={"input_audio": ("source.wav", read_testdata("voice_bella.wav"))}, data={"target_voice": "monitored"})
+    assert converted.status_code == 200, converted.text  # VC's tokenizer is what BentoML's adaptive batching serves
     exported = local_stack.client.get("/metrics").text
     names = set(re.findall(r"^([a-z_]+)[{ ]", exported, re.MULTILINE))
     used = {name for query in queries() for name in METRIC.findall(query)}

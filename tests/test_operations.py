@@ -1,7 +1,7 @@
 """What an operator meets, on a stack of its own because each would disturb the shared
 ones: tight rate limits, throttled failed authentication, S3 going away and coming back
-(through a proxy in front of moto), a slow S3, downloads redirected to S3, a runner's pod
-killed mid-generation and replaced, and SIGTERM to every pod with generations in flight
+(through a proxy in front of moto), a slow S3, downloads redirected to S3, a runner's caller
+hanging up mid-decode, a runner's pod killed mid-generation and replaced, and SIGTERM to every pod with generations in flight
 (a rolling update or a node drain), which ends the stack, so it runs last.
 
 The stack runs as `deploy/kubernetes` runs it: the API and each runner are processes of
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from audio.decoding import decode
+from contract.runner_jobs import TTSJob, unstored_reference
 from contract.voice_layout import SNAPSHOT_KEY, record_key
 from harness.processes import stop, wait_until
 from harness.stacks import TEST_ENV, RunningService, start_service
@@ -174,6 +178,38 @@ def test_s3_downloads_redirect_to_a_presigned_url(ops_stack: RunningService, s3_
     assert head.status_code == 200 and int(head.headers["content-length"]) == len(stored) and not head.content
     beyond = ops_stack.client.get(path, headers={"Range": f"bytes={len(stored) + 10}-"})
     assert beyond.status_code == 416 and beyond.json()["error"]["field"] == "Range"
+
+
+def runner_metric(runner: httpx.Client, name: str) -> float:
+    """One sample of a runner pod's own /metrics (0 before it was first recorded)."""
+    for family in text_string_to_metric_families(runner.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return sample.value
+    return 0.0
+
+
+def test_a_runner_caller_that_hangs_up_takes_its_job_out_of_the_loop(ops_stack: RunningService) -> None:
+    """What happens when a listener leaves a stream: the API cancels its runner call, which
+    closes the connection. The runner notices (uvicorn never cancels a handler itself), takes
+    the job out of its T3 loop at the next step instead of decoding the rest of it, and goes
+    on serving."""
+    pod = ops_stack.runners["chatterbox-tts-runner"]
+    reference = unstored_reference(decode(read_testdata("voice_alex.wav"), 24_000).samples[:48_000])
+
+    def body(text: str) -> bytes:
+        return json.dumps({"jobs": [TTSJob(text=text, voice=reference, seed=1).model_dump(mode="json")]}).encode()
+
+    long = body(LONG_TEXT[:900])  # longer than tts.max_new_tokens lets random weights speak
+    with httpx.Client(base_url=pod.url, timeout=300) as runner:
+        steps = runner_metric(runner, "chatterbox_t3_decode_batch_chunks_count")
+        cancelled = runner_metric(runner, "chatterbox_t3_loop_cancellations_total")
+        with socket.create_connection(("127.0.0.1", pod.port)) as connection:
+            connection.sendall(b"POST /decode HTTP/1.1\r\nHost: runner\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(long), long))
+            wait_until(lambda: runner_metric(runner, "chatterbox_t3_decode_batch_chunks_count") > steps, 120, "the long job decoding")
+        wait_until(lambda: runner_metric(runner, "chatterbox_t3_loop_cancellations_total") > cancelled, 60, "the long job taken out of the loop")
+        after = runner.post("/decode", content=body("Still here."), headers={"Content-Type": "application/json"})
+        assert after.status_code == 200 and after.json()[0]["speech_tokens"], after.text
 
 
 def test_a_killed_runner_pod_fails_its_requests_cleanly_and_its_replacement_is_used(ops_stack: RunningService) -> None:
