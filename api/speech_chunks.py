@@ -23,7 +23,8 @@ class SpeechChunks:
         self.runners = runners
 
     async def generate(self, stages: RunnerStages, plan: SpeechPlan, text: str, index: int) -> JobResult:
-        """Chunk `index`: its speech tokens from the batched decoder, then its own render."""
+        """Chunk `index`: its speech tokens from the model's T3 loop, then its own render (the
+        first chunk's ahead of later chunks of other requests)."""
         voice = plan.voice.reference
         parameters = plan.chunk_parameters(index)
 
@@ -33,7 +34,7 @@ class SpeechChunks:
         started = time.perf_counter()
         decoded: DecodeResult = await self.runners.run(stages.decode, job_for, voice, plan.model, "voice")
         rendered: JobResult = await self.runners.run(
-            stages.render, lambda reference: RenderJob(job=job_for(reference), speech_tokens=decoded.speech_tokens), voice, plan.model, "voice"
+            stages.render, lambda reference: RenderJob(job=job_for(reference), speech_tokens=decoded.speech_tokens, first=index == 0), voice, plan.model, "voice"
         )
         return rendered.model_copy(
             update={"text_tokens": decoded.text_tokens, "conditioning_cache_hit": decoded.conditioning_cache_hit, "generation_seconds": time.perf_counter() - started}

@@ -17,8 +17,8 @@ Requests speak sentences of realistic lengths (40 to 200 characters, one chunk e
 mixed voices through POST /api/v1/tts, streamed. Random mode ends each utterance after as
 many speech tokens as saying it takes; these sentences take longer than `--max-new-tokens`
 (25 tokens per second of audio), so the cap decides: every request makes the same amount of
-audio in every mode. S3Gen is the full-size one (`model.random_s3gen: full`), as in the
-figures of docs/performance.md. Reported per level and mode: throughput (seconds of audio
+audio in every mode. S3Gen is the full-size one (`model.random_s3gen: full`) unless
+`--s3gen small`, as in the figures of docs/performance.md. Reported per level and mode: throughput (seconds of audio
 per wall second), p50/p95 latency and time to first byte, failed requests, the mean T3
 batch (chunks per T3 step; per loop on code before continuous batching), and where the model
 time went (`chatterbox_stage_seconds` from /metrics); the summary gives the ratios.
@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--voice-seconds", type=float, default=3.0, help="reference clip length (S3Gen's prompt)")
     parser.add_argument("--t3-layers", type=int, default=2, help="T3 layers of the random model (30 is the full-size 0.5B T3)")
     parser.add_argument("--device", default=os.environ.get("CHATTERBOX_DEVICE", "cpu"), help="cpu | cuda")
+    parser.add_argument("--s3gen", choices=("full", "small"), default="full", help="random S3Gen's size (small: the tests' quick one)")
     parser.add_argument("--arrivals", choices=("closed", "poisson"), default="closed", help="closed: C clients in a loop; poisson: open-loop arrivals sized for C in flight")
     add_json_option(parser)
     add_baseline_option(parser)
@@ -211,7 +212,7 @@ def main() -> None:
         logs.mkdir(parents=True, exist_ok=True)
         base_env = {
             "STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"),
-            "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(args.max_new_tokens), "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers), "CHATTERBOX_MODEL__RANDOM_S3GEN": "full",
+            "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(args.max_new_tokens), "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers), "CHATTERBOX_MODEL__RANDOM_S3GEN": args.s3gen,
             "CHATTERBOX_RUNNER__MAX_BATCH_SIZE": str(args.max_batch_size), "CHATTERBOX_RUNNER__MAX_LATENCY_MS": str(args.max_latency_ms),
             "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": "1", "CHATTERBOX_DEVICE": args.device,
         }
@@ -265,7 +266,7 @@ def main() -> None:
             report = {
                 "device": health["device"], "model_source": health["source"], "t3_layers": args.t3_layers, "max_new_tokens": args.max_new_tokens,
                 "voices": args.voices, "max_batch_size": args.max_batch_size, "cpu_count": os.cpu_count(), "arrivals": args.arrivals,
-                "alone_seconds": round(alone_seconds, 2), "baseline": args.baseline, "levels": levels, "summary": summary,
+                "alone_seconds": round(alone_seconds, 2), "baseline": args.baseline, "s3gen": args.s3gen, "levels": levels, "summary": summary,
             }
             publish(report, args.json)
         except BaseException:

@@ -54,8 +54,9 @@ def batching_chart(report: dict[str, Any]) -> Figure:
         throughput.plot(concurrency, [row["throughput_audio_s_per_s"] for row in rows], marker="o", linestyle=style, label=mode)
         latency.plot(concurrency, [row["latency_p50_s"] for row in rows], marker="o", linestyle=style, label=f"p50 {mode}")
         latency.plot(concurrency, [row["latency_p95_s"] for row in rows], marker="^", linestyle=style, alpha=0.6, label=f"p95 {mode}")
-    throughput.set(title="Throughput", xlabel="concurrent clients", ylabel="seconds of audio per second", xticks=concurrency)
-    latency.set(title="Latency per request", xlabel="concurrent clients", ylabel="seconds", xticks=concurrency)
+    level = "requests in flight offered (Poisson arrivals)" if report.get("arrivals") == "poisson" else "concurrent clients"
+    throughput.set(title="Throughput", xlabel=level, ylabel="seconds of audio per second", xticks=concurrency)
+    latency.set(title="Latency per request", xlabel=level, ylabel="seconds", xticks=concurrency)
     throughput.legend(fontsize=8)
     latency.legend(fontsize=8)
     baseline = f", baseline {report['baseline']}" if report.get("baseline") else ""

@@ -65,6 +65,7 @@ LONG_CHUNK = (
     "the council for more money while promising to cut spending on events and to publish every expense."
 )
 SHORT = "Hi there."
+PCM_RATE = 24_000  # OpenAI's pcm: 16-bit mono at 24 kHz
 MODES = ("whole", "api_stream_chunks", "openai_stream", "one_sentence_stream", "short_during_long")
 
 
@@ -79,7 +80,7 @@ def timed(client: httpx.Client, path: str, body: dict) -> tuple[float, float, fl
             if first is None and piece:
                 first = time.perf_counter() - started
             data += piece
-    return first or 0.0, time.perf_counter() - started, decode(data).duration_seconds
+    return first or 0.0, time.perf_counter() - started, decode(data, raw_pcm_rate=PCM_RATE if body.get("response_format") == "pcm" else None).duration_seconds
 
 
 def latency(client: httpx.Client, text: str, seed: int) -> float:

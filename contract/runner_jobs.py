@@ -87,7 +87,13 @@ class VCJob(BaseModel):
     source: AudioPayload
 
 
-class RenderJob(BaseModel):
+class Render(BaseModel):
+    """What every S3Gen job says about its place in its request."""
+
+    first: bool = True  # the request's first render, which a listener waits for: it goes before later chunks of other requests
+
+
+class RenderJob(Render):
     """A decoded TTS job for S3Gen: its speech tokens, with the job they came from (voice,
     exaggeration for the conditioning cache, seed for the flow-matching noise)."""
 
@@ -95,7 +101,7 @@ class RenderJob(BaseModel):
     speech_tokens: list[int]
 
 
-class VCRenderJob(BaseModel):
+class VCRenderJob(Render):
     """A tokenized VC job for S3Gen: the source's speech tokens and the voice to say them in."""
 
     target_voice: VoiceReference | None = None  # None: the checkpoint's built-in voice

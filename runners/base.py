@@ -8,18 +8,16 @@ about 15 s of CPU to import."""
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import bentoml
 import psutil
 
 from contract.runner_jobs import JobResult, OutcomeT, RunnerInfo
-from lifecycle.drain import RUNNER_EXTRA_SECONDS, Drain, ShuttingDownError
+from lifecycle.drain import RUNNER_EXTRA_SECONDS, Drain
 from lifecycle.hangups import unless_hung_up
+from runners.render_queue import RenderQueue
 from runners.service_config import settings
 from storage.factory import create_storage
 
@@ -28,40 +26,16 @@ if TYPE_CHECKING:
     from models.loader import Loaded
     from models.voice_references import ReferenceReader
 
-JobT = TypeVar("JobT")
-
-
 def hung_up(result_type: type[OutcomeT]) -> OutcomeT:
     """The answer to a caller that is gone (nobody reads it)."""
     return result_type(error="the caller hung up")
 
 
-class RenderQueue:
-    """S3Gen renders, first come first served on one thread of their own: a request waits
-    for its own render only (not for every render of the batch it was decoded in), renders
-    never hold the threads that the first stage, `info` and `forget` run on, and a render
-    still queued when its caller hangs up (`lifecycle/hangups.py` cancels the awaiting call),
-    or when a shutdown's drain ended, is dropped."""
-
-    def __init__(self, drain: Drain) -> None:
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3gen")
-        self._drain = drain
-
-    def _render(self, render: Callable[[JobT], JobResult], job: JobT) -> JobResult:
-        if self._drain.expired.is_set():
-            raise ShuttingDownError("render dropped: the runner is shutting down")
-        return render(job)
-
-    async def run(self, render: Callable[[JobT], JobResult], jobs: list[JobT]) -> list[JobResult]:
-        loop = asyncio.get_running_loop()
-        with self._drain.working():
-            return [await loop.run_in_executor(self._thread, self._render, render, job) for job in jobs]
-
-
 class ModelRunner(ABC):
     """A runner service's common half. Subclasses load their model and engine (`start`) and
-    declare their two stages as BentoML APIs with their own job types: the first stage
-    batched, `render` handing its one job to `render_jobs`."""
+    declare their two stages as BentoML APIs with their own job types: the first stage (TTS:
+    the model's continuous T3 loop; VC: adaptively batched), `render` handing its one job to
+    `render_jobs`."""
 
     loaded: Loaded
     engine: ModelEngine[Any]
