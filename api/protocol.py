@@ -211,6 +211,8 @@ class ModelHealth(BaseModel):
     references_from_storage: int | None = Field(None, description="Voice references the runner read from storage itself (conditioning-cache misses).")
     references_sent: int | None = Field(None, description="Voice references the API had to send to the runner (voices not in storage, or unreadable there).")
     jobs_done: int | None = Field(None, description="Jobs the runner finished since it started.")
+    decoding_jobs: int | None = Field(None, description="Text chunks in the model's continuous T3 loop now (at most runner.max_batch_size); None for VC.")
+    queued_jobs: int | None = Field(None, description="Text chunks waiting to join the T3 loop at its next step; None for VC.")
     memory_rss_bytes: int | None = Field(None, description="Resident memory of the runner process.")
     gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")
     gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")

@@ -175,6 +175,8 @@ class RunnerInfo(BaseModel):
     references_sent: int = Field(0, description="Voice references the API had to send with a job (the runner could not read them itself).")
     tags: list[str] = Field(default_factory=list, description="The paralinguistic tags the model performs (its tokenizer's added tokens; turbo only).")
     jobs_done: int = Field(0, description="Jobs this runner process finished since it started (failed ones included).")
+    decoding_jobs: int | None = Field(None, description="Jobs in the model's T3 loop now (TTS runners; None for VC).")
+    queued_jobs: int | None = Field(None, description="Jobs waiting to join the T3 loop at its next step (TTS runners; None for VC).")
     memory_rss_bytes: int = Field(0, description="Resident memory of the runner process.")
     gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")
     gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")

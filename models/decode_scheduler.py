@@ -73,6 +73,16 @@ class DecodeScheduler:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
+    @property
+    def decoding(self) -> int:
+        """Requests in the loop now (read from another thread: a moment's snapshot)."""
+        return len(self._in_loop)
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting to join the loop."""
+        return len(self._pending)
+
     def submit(self, requests: list[T3Request]) -> list[Future[Tensor]]:
         """Queues `requests` together (they join the loop at the same step when there is
         room); each future gets its request's speech tokens or its error. Cancel a future to

@@ -43,6 +43,16 @@ class ModelEngine(ABC, Generic[ConditionalsT]):
     def render(self, job: Any) -> JobResult:
         """One job's audio from its tokens: S3Gen (`rendered`), then the result."""
 
+    @property
+    def decoding_jobs(self) -> int | None:
+        """Jobs in the model's T3 loop now (None: the engine has no loop)."""
+        return None
+
+    @property
+    def queued_jobs(self) -> int | None:
+        """Jobs waiting to join the loop (None: the engine has no loop)."""
+        return None
+
     def performed_tags(self) -> list[str]:
         """The paralinguistic tags the model performs (Turbo's tokenizer has them)."""
         return []

@@ -72,6 +72,14 @@ class TTSEngine(ModelEngine[Conditionals]):
     def has_default_voice(self) -> bool:
         return self.model.conds is not None
 
+    @property
+    def decoding_jobs(self) -> int:
+        return self.scheduler.decoding
+
+    @property
+    def queued_jobs(self) -> int:
+        return self.scheduler.queued
+
     def performed_tags(self) -> list[str]:
         return self.family.performed_tags()
 

@@ -80,6 +80,8 @@ class ModelRunner(ABC):
             references_sent=self.engine.references.sent,
             tags=self.engine.performed_tags(),
             jobs_done=self.engine.jobs_done,
+            decoding_jobs=self.engine.decoding_jobs,
+            queued_jobs=self.engine.queued_jobs,
             memory_rss_bytes=psutil.Process().memory_info().rss,
             gpu_memory_allocated_bytes=torch.cuda.memory_allocated(device) if on_gpu else None,
             gpu_memory_peak_bytes=torch.cuda.max_memory_allocated(device) if on_gpu else None,

@@ -207,7 +207,9 @@ def test_a_runner_caller_that_hangs_up_takes_its_job_out_of_the_loop(ops_stack: 
         with socket.create_connection(("127.0.0.1", pod.port)) as connection:
             connection.sendall(b"POST /decode HTTP/1.1\r\nHost: runner\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(long), long))
             wait_until(lambda: runner_metric(runner, "chatterbox_t3_decode_batch_chunks_count") > steps, 120, "the long job decoding")
+            assert ops_stack.health()["tts"]["decoding_jobs"] == 1  # health shows the loop
         wait_until(lambda: runner_metric(runner, "chatterbox_t3_loop_cancellations_total") > cancelled, 60, "the long job taken out of the loop")
+        assert ops_stack.health()["tts"]["decoding_jobs"] == ops_stack.health()["tts"]["queued_jobs"] == 0
         after = runner.post("/decode", content=body("Still here."), headers={"Content-Type": "application/json"})
         assert after.status_code == 200 and after.json()[0]["speech_tokens"], after.text
 

@@ -300,6 +300,20 @@ class ModelHealth(BaseModel):
             description='Jobs the runner finished since it started.', title='Jobs Done'
         ),
     ] = None
+    decoding_jobs: Annotated[
+        int | None,
+        Field(
+            description="Text chunks in the model's continuous T3 loop now (at most runner.max_batch_size); None for VC.",
+            title='Decoding Jobs',
+        ),
+    ] = None
+    queued_jobs: Annotated[
+        int | None,
+        Field(
+            description='Text chunks waiting to join the T3 loop at its next step; None for VC.',
+            title='Queued Jobs',
+        ),
+    ] = None
     memory_rss_bytes: Annotated[
         int | None,
         Field(
