@@ -49,7 +49,9 @@ def batching_chart(report: dict[str, Any]) -> Figure:
     concurrency = [int(level) for level in levels]
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
     styles = {"batched": "-", "unbatched": "--", "baseline": ":"}
-    for mode, style in ((mode, style) for mode, style in styles.items() if mode in report["levels"][levels[0]]):
+    for mode, style in styles.items():
+        if mode not in report["levels"][levels[0]]:
+            continue
         rows = [report["levels"][level][mode] for level in levels]
         throughput.plot(concurrency, [row["throughput_audio_s_per_s"] for row in rows], marker="o", linestyle=style, label=mode)
         latency.plot(concurrency, [row["latency_p50_s"] for row in rows], marker="o", linestyle=style, label=f"p50 {mode}")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ import torch
 from chatterbox.models.t3 import T3
 from torch import Tensor
 
-from contract.metrics import metrics
+from contract.metrics import metrics, timed_stage
 from lifecycle.drain import ShuttingDownError
 from models.t3_loop import DecodeLoop, LoopRequest, T3Request, decode_batch, decode_loop
 
@@ -117,11 +116,10 @@ class DecodeScheduler:
             self._admit(loop)
             if not loop.requests:
                 return
-            started = time.perf_counter()
             metrics().decode_batch_chunks.observe(len(loop.requests))
-            finished = loop.step()
+            with timed_stage("tts", "t3"):
+                finished = loop.step()
             self.steps += 1
-            metrics().stage_seconds.labels(model="tts", stage="t3").inc(time.perf_counter() - started)
             if finished:
                 done = {id(entry) for entry in finished}
                 for ticket in self._in_loop:

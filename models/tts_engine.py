@@ -1,6 +1,6 @@
 """Text to speech with explicit, per-job conditioning, in two stages the runner exposes apart.
 
-- `decode` (`decode_batch` from a thread): T3 turns each job's text into speech tokens in
+- `decode`: T3 turns each job's text into speech tokens in
   the model's one continuous loop (`models/decode_scheduler.py`: jobs join it between steps
   and leave it as they stop, each sampling from its own seeded generator).
 - `render`: S3Gen turns one job's tokens into a waveform, which is then watermarked.
@@ -131,17 +131,11 @@ class TTSEngine(ModelEngine[Conditionals]):
         self.jobs_done += sum(1 for result in results if result is not None and result.error)  # failed jobs end here
         return [result for result in results if result is not None]
 
-    def decode_batch(self, jobs: list[TTSJob]) -> list[DecodeResult]:
-        """Speech tokens for every job, from the model's loop; a job that fails reports its
-        own error. The same seed gives the same tokens whatever else is in the loop."""
-        prepared = self._prepared(jobs)
-        futures = self.scheduler.submit(prepared.requests)
-        return self._finished(prepared, [future.exception() or future.result() for future in futures])
-
     async def decode(self, jobs: list[TTSJob]) -> list[DecodeResult]:
-        """`decode_batch` for the runner's event loop: the jobs are prepared on a worker
-        thread and awaited in the loop; cancelling the call (the caller hung up) takes them
-        out of the loop."""
+        """Speech tokens for every job, from the model's loop; a job that fails reports its
+        own error, and the same seed gives the same tokens whatever else is in the loop. The
+        jobs are prepared on a worker thread and awaited here; cancelling the call (the
+        caller hung up) takes them out of the loop."""
         prepared = await asyncio.to_thread(self._prepared, jobs)
         futures = self.scheduler.submit(prepared.requests)
         outcomes = await asyncio.gather(*(asyncio.wrap_future(future) for future in futures), return_exceptions=True)

@@ -6,6 +6,7 @@ requests join it mid-way, leave it as they stop or hang up, fail alone, stop at 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import numpy as np
@@ -116,14 +117,14 @@ def test_engine_batch_matches_each_job_alone_and_isolates_a_failure(random_tts: 
         TTSJob(text="No voice at all.", voice=None, seed=3),
         TTSJob(text="Hot and cold.", voice=voice["alex"], temperature=1.2, seed=4),
     ]
-    together = engine.decode_batch(jobs)
+    together = asyncio.run(engine.decode(jobs))
     assert together[2].error and together[2].error_is_client_fault and not together[2].speech_tokens
     assert [result.conditioning_cache_hit for result in together] == [False, False, False, True]
     rendered = {}
     for job, result in zip(jobs, together, strict=True):
         if job.voice is None:
             continue
-        [alone] = engine.decode_batch([job])
+        [alone] = asyncio.run(engine.decode([job]))
         assert result.speech_tokens == alone.speech_tokens and len(alone.speech_tokens) == utterance_tokens(job.text, job.seed) + 1
         assert alone.speech_tokens[-1] == stop and stop not in alone.speech_tokens[:-1]
         assert result.text_tokens == alone.text_tokens > 2

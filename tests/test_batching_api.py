@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import soundfile as sf
-from prometheus_client.parser import text_string_to_metric_families
 
+from harness.metrics import metric_samples
 from harness.processes import wait_until
 from harness.stacks import CHUNKS_IN_FLIGHT, MAX_CHUNK_CHARS, RunningService
 from harness.testdata import read_testdata
@@ -39,19 +39,10 @@ def upload_voice(service: RunningService, name: str) -> str:
     return name
 
 
-def samples_by_name(service: RunningService) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    """Every /metrics sample: name -> labels -> value (summed over processes by BentoML)."""
-    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(service.client.get("/metrics").text):
-        for sample in family.samples:
-            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
-    return found
-
-
 def decode_steps(service: RunningService) -> tuple[float, float, float]:
     """T3 steps taken so far, how many of them decoded a single chunk, and how many requests
     joined a loop that was already decoding others (no samples before the first step)."""
-    samples = samples_by_name(service)
+    samples = metric_samples(service.client)
     steps = samples.get("chatterbox_t3_decode_batch_chunks_count", {}).get((), 0.0)
     single = samples.get("chatterbox_t3_decode_batch_chunks_bucket", {}).get((("le", "1.0"),), 0.0)
     return steps, single, samples.get("chatterbox_t3_loop_joins_total", {}).get((), 0.0)
@@ -156,7 +147,7 @@ def test_health_and_metrics_report_cache_hit_rate_memory_and_stage_times(local_s
     assert tts["conditioning_cache_hit_rate"] == round(tts["conditioning_cache_hits"] / (tts["conditioning_cache_hits"] + tts["conditioning_cache_misses"]), 4)
     assert tts["memory_rss_bytes"] > 100 * 2**20  # the runner holds its model
     assert tts["gpu_memory_peak_bytes"] is None and tts["gpu_memory_allocated_bytes"] is None  # the model runs on the CPU (CHATTERBOX_DEVICE=cpu), GPU or not
-    samples = samples_by_name(local_stack)
+    samples = metric_samples(local_stack.client)
     lookups = samples["chatterbox_conditioning_cache_lookups_total"]
     assert lookups[(("model", "tts"), ("result", "hit"))] == tts["conditioning_cache_hits"]
     assert lookups[(("model", "tts"), ("result", "miss"))] == tts["conditioning_cache_misses"]

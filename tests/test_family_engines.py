@@ -4,6 +4,8 @@ architecture."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -36,13 +38,13 @@ def engines() -> dict[ModelName, TTSEngine]:
 
 def decoded(engine: TTSEngine, jobs: list[TTSJob], *, check_alone: bool) -> list[list[int]]:
     """Each job's tokens from one batch; with `check_alone`, each equal to its tokens alone."""
-    together = engine.decode_batch(jobs)
+    together = asyncio.run(engine.decode(jobs))
     for job, result in zip(jobs, together, strict=True):
         assert not result.error, result.error
         # random weights end at their plausible length, if they do not sample the stop token first (Turbo's random head sometimes does)
         assert len(result.speech_tokens) <= utterance_tokens(job.text, job.seed) + 1 and result.speech_tokens[-1] == engine.model.t3.hp.stop_speech_token
         if check_alone:
-            assert result.speech_tokens == engine.decode_batch([job])[0].speech_tokens
+            assert result.speech_tokens == asyncio.run(engine.decode([job]))[0].speech_tokens
     return [result.speech_tokens for result in together]
 
 
@@ -63,7 +65,7 @@ def test_turbo_speaks_tags_in_batches_and_renders_with_its_silence(engines: dict
 
 
 def test_turbo_refuses_a_reference_of_five_seconds_or_less(engines: dict[ModelName, TTSEngine]) -> None:
-    [result] = engines["turbo"].decode_batch([TTSJob(text="Too short a voice.", voice=voice("alex", 4.0), seed=1)])
+    [result] = asyncio.run(engines["turbo"].decode([TTSJob(text="Too short a voice.", voice=voice("alex", 4.0), seed=1)]))
     assert result.error_is_client_fault and "needs more than 5 s" in (result.error or "")
 
 
@@ -77,7 +79,7 @@ def test_multilingual_speaks_each_language_with_its_own_tokens(engines: dict[Mod
     ]
     tokens = decoded(engine, jobs, check_alone=False)  # the guided loop's batch-equals-alone proof: tests/test_batched_t3.py
     same_text = [TTSJob(text="Hola amigo.", voice=voice("alex"), language=code, seed=5) for code in ("es", "it")]
-    spanish, italian = engine.decode_batch(same_text)
+    spanish, italian = asyncio.run(engine.decode(same_text))
     assert spanish.text_tokens == italian.text_tokens and spanish.speech_tokens != italian.speech_tokens  # the language token steers T3
     rendered = engine.render(RenderJob(job=jobs[1], speech_tokens=tokens[1]))
     assert rendered.audio is not None

@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from audio.decoding import decode
 from contract.runner_jobs import TTSJob, unstored_reference
 from contract.voice_layout import SNAPSHOT_KEY, record_key
+from harness.metrics import metric_samples
 from harness.processes import stop, wait_until
 from harness.stacks import TEST_ENV, RunningService, start_service
 from harness.testdata import read_testdata
@@ -181,12 +181,8 @@ def test_s3_downloads_redirect_to_a_presigned_url(ops_stack: RunningService, s3_
 
 
 def runner_metric(runner: httpx.Client, name: str) -> float:
-    """One sample of a runner pod's own /metrics (0 before it was first recorded)."""
-    for family in text_string_to_metric_families(runner.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and not sample.labels:
-                return sample.value
-    return 0.0
+    """One unlabelled sample of a runner pod's own /metrics (0 before it was first recorded)."""
+    return metric_samples(runner).get(name, {}).get((), 0.0)
 
 
 def test_a_runner_caller_that_hangs_up_takes_its_job_out_of_the_loop(ops_stack: RunningService) -> None:

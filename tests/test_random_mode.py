@@ -4,6 +4,7 @@ default; and the full-size S3Gen end to end."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from dataclasses import replace
 
@@ -47,7 +48,7 @@ def test_random_weights_end_each_row_of_a_batch_after_its_own_length(random_tts:
     engine = TTSEngine(random_tts, engine_settings(), ReferenceReader(None))
     stop_token = random_tts.model.t3.hp.stop_speech_token
     jobs = [TTSJob(text=text, voice=voice(), seed=seed) for seed, text in enumerate(TEXTS)]
-    results = engine.decode_batch(jobs)
+    results = asyncio.run(engine.decode(jobs))
     for job, result in zip(jobs, results, strict=True):
         assert result.error is None
         assert len(result.speech_tokens) == utterance_tokens(job.text, job.seed) + 1 and result.speech_tokens[-1] == stop_token
@@ -60,7 +61,7 @@ def test_real_weights_are_never_cut_short(random_tts: Loaded[ChatterboxTTS], sou
     never stop, so it runs to the token ceiling."""
     assert not replace(random_tts, source=source).random_weights and random_tts.random_weights
     engine = TTSEngine(replace(random_tts, source=source), engine_settings(max_new_tokens=60), ReferenceReader(None))
-    [result] = engine.decode_batch([TTSJob(text="Hi.", voice=voice(), seed=1)])
+    [result] = asyncio.run(engine.decode([TTSJob(text="Hi.", voice=voice(), seed=1)]))
     assert len(result.speech_tokens) == 60 > utterance_tokens("Hi.", 1)
     assert random_tts.model.t3.hp.stop_speech_token not in result.speech_tokens
 
@@ -86,7 +87,7 @@ def test_full_size_models_speak_and_convert_end_to_end() -> None:
     assert sum(p.numel() for p in tts.model.s3gen.parameters()) > 250e6
     engine = TTSEngine(tts, engine_settings(), ReferenceReader(None))
     job = TTSJob(text="Hello there.", voice=voice(), seed=2)
-    [decoded] = engine.decode_batch([job])
+    [decoded] = asyncio.run(engine.decode([job]))
     spoken = engine.render(RenderJob(job=job, speech_tokens=decoded.speech_tokens))
     assert len(decoded.speech_tokens) == utterance_tokens(job.text, job.seed) + 1
     assert spoken.audio is not None and spoken.audio.to_array().size / engine.sample_rate == pytest.approx(voiced(decoded.speech_tokens) / 25, abs=0.05)

@@ -71,7 +71,7 @@ def test_the_engine_conditions_once_per_voice_and_asks_for_audio_it_cannot_read(
     engine = TTSEngine(random_tts, engine_settings(max_new_tokens=30), ReferenceReader(storage))
     voice = stored_reference(storage, "Alex")
     jobs = [TTSJob(text="Hello there.", voice=voice, exaggeration=exaggeration, seed=1) for exaggeration in (0.3, 0.5, 1.2)]
-    decoded = engine.decode_batch(jobs)
+    decoded = asyncio.run(engine.decode(jobs))
     assert [result.error for result in decoded] == [None] * 3
     assert [result.conditioning_cache_hit for result in decoded] == [False, True, True]  # exaggeration is applied per job
     assert (engine.cache.misses, len(engine.cache), engine.references.from_storage) == (1, 1, 1)
@@ -80,11 +80,11 @@ def test_the_engine_conditions_once_per_voice_and_asks_for_audio_it_cannot_read(
 
     other = stored_reference(storage, "Bella", "voice_bella.wav")
     storage.delete(other.reference_key)  # replaced since the API read its record
-    [asked] = engine.decode_batch([TTSJob(text="Hello.", voice=other, seed=2)])
+    [asked] = asyncio.run(engine.decode([TTSJob(text="Hello.", voice=other, seed=2)]))
     assert asked.needs_reference and asked.error and not asked.error_is_client_fault
     assert engine.render(RenderJob(job=TTSJob(text="Hello.", voice=other, seed=2), speech_tokens=[1, 2, 3])).needs_reference
     with_audio = other.model_copy(update={"audio": AudioPayload.from_array(decode(read_testdata("voice_bella.wav"), REFERENCE_SAMPLE_RATE).samples[: 3 * REFERENCE_SAMPLE_RATE], REFERENCE_SAMPLE_RATE)})
-    [answered] = engine.decode_batch([TTSJob(text="Hello.", voice=with_audio, seed=2)])
+    [answered] = asyncio.run(engine.decode([TTSJob(text="Hello.", voice=with_audio, seed=2)]))
     assert answered.error is None and answered.speech_tokens and engine.references.sent == 1
 
 
