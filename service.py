@@ -126,7 +126,7 @@ class ChatterboxService:
         if name == "vc":
             return ModelRunner(name, RunnerStages(self.vc_runner.to_async.tokenize, self.vc_runner.to_async.render), self.vc_runner.to_async.info)
         runner = getattr(self, FAMILIES[name].runner_attribute)
-        return ModelRunner(name, RunnerStages(runner.to_async.decode, runner.to_async.render), runner.to_async.info)
+        return ModelRunner(name, RunnerStages(runner.to_async.decode, runner.to_async.render, runner.to_async.stream), runner.to_async.info)
 
     async def forget_conditioning(self, content_hashes: list[str]) -> None:
         """Best effort: a runner that misses this evicts the entry by LRU; no record points to it."""

@@ -9,31 +9,37 @@ share one behaviour for a runner that is restarting, draining or failing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import numpy as np
 
 from api.errors import APIError
 from api.runner_voices import RunnerVoice, VoiceChangedError
 from contract.families import ModelName
-from contract.runner_jobs import RunnerInfo, VoiceReference
+from contract.runner_jobs import JobOutcome, RunnerInfo, VoiceReference
+from contract.stream_frames import FrameError, FrameReader, WindowFrame
 from lifecycle.drain import Drain, ShuttingDownError
 
 logger = logging.getLogger(__name__)
 
 RunnerCall = Callable[[list[Any]], Awaitable[list[Any]]]
+RunnerStreamCall = Callable[[Any], AsyncIterator[bytes]]
+Window = tuple[WindowFrame, np.ndarray]
 RunnerInfoCall = Callable[[], Awaitable[RunnerInfo]]
 
 
 @dataclass(frozen=True)
 class RunnerStages:
-    """A runner's two calls: `decode` (TTS: T3; VC: the S3 tokenizer; adaptively batched)
-    and `render` (S3Gen, one job a call, so a request waits for its own render only)."""
+    """A runner's calls: `decode` (TTS: T3's loop; VC: the S3 tokenizer, adaptively
+    batched), `render` (S3Gen, one job a call, so a request waits for its own render only),
+    and for TTS `stream` (both at once, audio in windows as the tokens arrive)."""
 
     decode: RunnerCall
     render: RunnerCall
+    stream: RunnerStreamCall | None = None
 
 
 @dataclass(frozen=True)
@@ -113,11 +119,76 @@ class RunnerCalls:
             result = await self._call_or_503(call, job_for(reference), kind)
         if voice is not None and not result.error:
             voice.spoken = True
-        if result.error:
-            if result.error_is_client_fault:
-                raise APIError(400, result.error, field=voice_field)
-            raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")
+        _raise_for(result, kind, voice_field)
         return result
+
+    async def _frames(self, call: RunnerStreamCall, job: Any) -> AsyncIterator[Window]:
+        """A streamed call's frames; a cut stream (the runner died mid-frame) is an error,
+        and the call is closed (the runner stops) however the caller stops reading."""
+        reader = FrameReader()
+        chunks = call(job)
+        try:
+            while True:
+                try:
+                    data = await self.drain.guard(anext(chunks))
+                except StopAsyncIteration:
+                    break
+                for window in reader.feed(data):
+                    yield window
+        finally:
+            await chunks.aclose()
+        if reader.pending:
+            raise FrameError("the runner's stream was cut mid-frame")
+
+    async def _first_frame(self, call: RunnerStreamCall, job: Any, kind: str) -> tuple[Window, AsyncIterator[Window]]:
+        """The stream's first frame (with `_call`'s one retry on a broken connection: nothing
+        was received yet) and the stream to read on; a runner failure is a 503."""
+        for attempt in (1, 2):
+            frames = self._frames(call, job)
+            try:
+                return await anext(frames), frames
+            except ShuttingDownError:
+                raise
+            except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+                if attempt == 1:
+                    logger.warning("%s runner connection broke (%s); trying once more", kind, exc)
+                    continue
+                logger.exception("%s runner stream failed", kind)
+            except Exception:
+                logger.exception("%s runner stream failed", kind)
+            break
+        raise runner_unavailable(kind)
+
+    async def stream(self, call: RunnerStreamCall, job_for: Callable[[VoiceReference | None], Any], voice: RunnerVoice | None, kind: str, voice_field: str) -> AsyncIterator[Window]:
+        """`run` for a streamed job: its windows as the runner renders them, up to the last
+        frame (with the job's totals). The voice goes by reference, and again with its audio
+        when the runner asks in its first frame; an error frame raises as `run` does, a
+        runner lost mid-stream is a 503."""
+        (header, samples), frames = await self._first_frame(call, job_for(voice.reference if voice else None), kind)
+        try:
+            if header.needs_reference and voice is not None:
+                await frames.aclose()
+                try:
+                    reference = await voice.with_audio()
+                except VoiceChangedError as exc:
+                    raise APIError(409, str(exc), field=voice_field, error_type="conflict") from None
+                (header, samples), frames = await self._first_frame(call, job_for(reference), kind)
+            if voice is not None and not header.error:
+                voice.spoken = True
+            while True:
+                _raise_for(header, kind, voice_field)
+                yield header, samples
+                if header.last:
+                    return
+                try:
+                    header, samples = await anext(frames)
+                except StopAsyncIteration:
+                    raise FrameError("the runner's stream ended without its last frame") from None
+        except (FrameError, aiohttp.ClientError) as exc:
+            logger.error("%s runner stream broke: %s", kind, exc)
+            raise runner_unavailable(kind) from None
+        finally:
+            await frames.aclose()
 
     async def info(self, kind: str, info: RunnerInfoCall) -> RunnerInfo:
         """What a runner loaded (its source is recorded in every output's metadata); asked
@@ -132,3 +203,11 @@ class RunnerCalls:
 
     async def model_source(self, kind: str, info: RunnerInfoCall) -> str:
         return (await self.info(kind, info)).model_source
+
+
+def _raise_for(outcome: JobOutcome, kind: str, voice_field: str) -> None:
+    """A failed job's error as the client gets it: its own input's fault (400), or the model's (500)."""
+    if outcome.error:
+        if outcome.error_is_client_fault:
+            raise APIError(400, outcome.error, field=voice_field)
+        raise APIError(500, f"{kind} generation failed; see the server log", error_type="model_error")

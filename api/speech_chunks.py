@@ -1,20 +1,22 @@
-"""Generating a text's chunks: each one a decode job (joining the runner's batch queue
-beside other requests' chunks) and then its own render; for a whole answer, all chunks at
-once within a window, joined with the crossfade, or with the text's pauses between them."""
+"""Generating a text's chunks: each one a decode job (joining the model's T3 loop beside
+other requests' chunks) and then its own render; for a whole answer, all chunks at once
+within a window, joined with the crossfade, or with the text's pauses between them. A
+streamed chunk is one runner call that answers in windows (`stream`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from api.runner_calls import RunnerCalls, RunnerStages
+from api.runner_calls import RunnerCalls, RunnerStages, Window
 from api.speech_plan import SpeechPlan
 from audio.crossfade import crossfade_join
 from config import TTSSettings
-from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, RenderJob, TTSJob, VoiceReference
+from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, RenderJob, StreamJob, TTSJob, VoiceReference
 
 
 class SpeechChunks:
@@ -39,6 +41,17 @@ class SpeechChunks:
         return rendered.model_copy(
             update={"text_tokens": decoded.text_tokens, "conditioning_cache_hit": decoded.conditioning_cache_hit, "generation_seconds": time.perf_counter() - started}
         )
+
+    def stream(self, stages: RunnerStages, plan: SpeechPlan, text: str, index: int) -> AsyncIterator[Window]:
+        """Chunk `index` decoded and rendered by the runner in windows as its tokens arrive
+        (the first chunk's first window ahead of other requests' later ones), then its totals."""
+        parameters = plan.chunk_parameters(index)
+        assert stages.stream is not None, "a TTS runner streams"
+
+        def job_for(reference: VoiceReference | None) -> StreamJob:
+            return StreamJob(job=TTSJob(text=text, voice=reference, **parameters), first=index == 0)
+
+        return self.runners.stream(stages.stream, job_for, plan.voice.reference, plan.model, "voice")
 
     async def whole(self, stages: RunnerStages, plan: SpeechPlan) -> JobResult:
         """The text's chunks as runner jobs of their own, joined here with the crossfade.

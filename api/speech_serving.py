@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.chunk_windows import ChunkWindows
 from api.errors import APIError
 from api.generation import GenerationServing
 from api.generation_results import OutputDetails
@@ -31,7 +32,6 @@ from audio.encoding import output_spec
 from audio.speed import SpeedChangeError, SpeedLibrary, change_speed
 from contract.families import FAMILIES
 from contract.metrics import timed_stage
-from contract.runner_jobs import JobResult
 from outputs.store import new_output_name
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ class SpeechServing(GenerationServing):
         work (but checking the request against its model), until the last byte is sent."""
         runner = self.models.pick(body.model)
         check_model_parameters(body, runner.name)
-        tags = (await self.runners.info(runner.name, runner.info)).tags if FAMILIES[runner.name].tags else None
+        info = await self.runners.info(runner.name, runner.info)
+        tags = info.tags if FAMILIES[runner.name].tags else None
         script = speech_script(body.text, tags, self.settings.tts, text_field)
         self.slots.acquire()
         release_voice = self.in_use.hold(None)  # nothing held until the voice is known
@@ -84,7 +85,7 @@ class SpeechServing(GenerationServing):
             model_source = await self.runners.model_source(runner.name, runner.info)
             plan = plan_speech(self.settings.tts, body, runner.name, script, voice, model_source, extra_parameters or {})
             if body.stream_chunks:
-                response = await self._streamed(request, plan, runner.stages, sse=sse, media_type=media_type, store=store, release_voice=release_voice)
+                response = await self._streamed(request, plan, runner.stages, info.sample_rate, sse=sse, media_type=media_type, store=store, release_voice=release_voice)
                 handed_over = True  # the response frees the slot and the voice when the stream ends
                 return response
             return await self._whole(request, plan, runner.stages)
@@ -117,24 +118,27 @@ class SpeechServing(GenerationServing):
         return response
 
     async def _streamed(
-        self, request: Request, plan: SpeechPlan, stages: RunnerStages, *, sse: bool, media_type: str | None, store: bool, release_voice: Callable[[], None]
+        self, request: Request, plan: SpeechPlan, stages: RunnerStages, source_rate: int, *, sse: bool, media_type: str | None, store: bool, release_voice: Callable[[], None]
     ) -> SpeechStreamingResponse:
         configured = self.settings.tts
         chunks = plan.chunks(configured, configured.stream_first_chunk_chars)
 
-        def generate(index: int) -> Awaitable[JobResult]:
-            return self.chunks.generate(stages, plan, chunks[index].text, index)
+        def open_chunk(index: int) -> ChunkWindows:
+            return ChunkWindows(self.chunks.stream(stages, plan, chunks[index].text, index))
 
         started = time.perf_counter()
-        first = await generate(0)
+        first = open_chunk(0)
+        try:
+            await first.ready()
+        except BaseException:
+            await first.close()
+            raise
         self._record_use(plan.voice)
-        assert first.audio is not None
-        source_rate = first.audio.sample_rate
         spec = output_spec(plan.body.output_format, plan.body.sample_rate, self.settings.audio, source_rate)
         stretched_by: set[str] = set()
         speed_seconds = 0.0
 
-        async def postprocess(samples: np.ndarray) -> np.ndarray:
+        async def stretch(samples: np.ndarray) -> np.ndarray:
             nonlocal speed_seconds
             began = time.perf_counter()
             changed, library_used = await changed_speed(samples, source_rate, plan.speed, plan.library)
@@ -148,7 +152,7 @@ class SpeechServing(GenerationServing):
             assert filename is not None
             details = {
                 "speed_factor_library_used": ",".join(sorted(stretched_by)) or None, "speed_seconds": round(speed_seconds, 4), "sample_rate": spec.sample_rate,
-                "chunks": len(chunks), "conditioning_cache_hit": first.conditioning_cache_hit, "streamed": True,
+                "chunks": len(chunks), "windows": stream.windows, "conditioning_cache_hit": first.totals.conditioning_cache_hit, "streamed": True,
             }
             try:
                 await self.results.save_encoded(
@@ -158,8 +162,9 @@ class SpeechServing(GenerationServing):
                 logger.exception("streamed output could not be stored", extra={"output": filename})
 
         stream = SpeechStream(
-            pauses=[chunk.pause_before / plan.speed for chunk in chunks], trailing_pause=plan.script.trailing_pause / plan.speed, first=first, generate=generate, postprocess=postprocess, spec=spec,
-            crossfade_ms=configured.crossfade_ms, request=request, on_complete=save if store else None,
+            pauses=[chunk.pause_before / plan.speed for chunk in chunks], trailing_pause=plan.script.trailing_pause / plan.speed, first=first, open_chunk=open_chunk,
+            stretch=None if plan.speed == 1 else stretch, spec=spec, source_rate=source_rate, crossfade_ms=configured.crossfade_ms, request=request,
+            on_complete=save if store else None,
         )
         headers = plan.headers | ({"X-Output-Filename": filename} if filename else {}) | ({"Cache-Control": "no-cache"} if sse else {})
         content_type = "text/event-stream" if sse else media_type or spec.format.content_type

@@ -1,13 +1,17 @@
 """Speech sent while it is generated.
 
-The text is cut into sentence groups (a short first one, so the wait is one short
-generation); while group N is stretched, joined and encoded, group N+1 is already being
-generated. Groups are joined with the same equal-power crossfade as whole outputs, and one
-encoder (one soxr resampler, one ffmpeg process) carries the whole response, so the seams
-are as clean as in a file generated in one piece.
+The text is cut into sentence groups (a short first one), and each group is one chunk the
+runner decodes and renders in windows (`models/chunk_stream.py`): its first window leaves
+after about a second of speech is decoded, before the sentence is finished. Windows of a
+group join seamlessly (the runner crossfades them); groups are joined with the same
+equal-power crossfade as whole outputs (and the text's pauses), and one encoder (one soxr
+resampler, one ffmpeg process) carries the whole response, so the seams are as clean as in
+a file generated in one piece. While group N is heard, group N+1 is already being generated.
+With a speed other than 1, each group is stretched whole (a stretch needs the whole group),
+so audio leaves group by group.
 
-A listener who hangs up stops the work: the disconnect cancels the generation in flight and
-no further group is asked for.
+A listener who hangs up stops the work: the disconnect cancels the chunks in flight (the
+runner takes them out of its loop) and no further group is asked for.
 """
 
 from __future__ import annotations
@@ -26,85 +30,103 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from api.chunk_windows import ChunkWindows
 from api.errors import APIError
 from api.openai_protocol import OpenAIErrorDetail, SpeechAudioDelta, SpeechAudioDone, SpeechUsage
 from audio.crossfade import StreamingJoiner
 from audio.encoding import EncodeSpec
 from audio.stream_encoding import StreamEncoder
-from contract.runner_jobs import JobResult
 from lifecycle.drain import ShuttingDownError
 from lifecycle.hangups import wait_for_disconnect
 
 logger = logging.getLogger(__name__)
 
-GenerateChunk = Callable[[int], Awaitable[JobResult]]  # chunk index -> its audio (raises APIError)
-Postprocess = Callable[[np.ndarray], Awaitable[np.ndarray]]  # speed change, in the thread pool
+OpenChunk = Callable[[int], ChunkWindows]  # chunk index -> its windows, being generated from now on
+Stretch = Callable[[np.ndarray], Awaitable[np.ndarray]]  # speed change, in the thread pool
 _END = object()
 
 
 class SpeechStream:
-    """One streamed speech response. `first` is the first group's audio, generated before
-    the response starts (so its failures still get a proper status); `on_complete` gets the
-    whole encoded file and its seconds once every group was sent (see `stored`). `pauses`:
-    seconds of silence before each group (its length is the number of groups), then
-    `trailing_pause` after the last."""
+    """One streamed speech response. `first` is the first group, opened and ready (its first
+    window arrived) before the response starts, so its failures still get a proper status;
+    `on_complete` gets the whole encoded file and its seconds once every group was sent
+    (see `stored`). `pauses`: seconds of silence before each group (its length is the
+    number of groups), then `trailing_pause` after the last. `stretch`: the speed change,
+    None at speed 1."""
 
     def __init__(
         self,
         *,
         pauses: list[float],
         trailing_pause: float,
-        first: JobResult,
-        generate: GenerateChunk,
-        postprocess: Postprocess,
+        first: ChunkWindows,
+        open_chunk: OpenChunk,
+        stretch: Stretch | None,
         spec: EncodeSpec,
+        source_rate: int,
         crossfade_ms: int,
         request: Request,
         on_complete: Callable[[bytes, float], Awaitable[None]] | None = None,
     ) -> None:
-        assert first.audio is not None
         self.chunk_count = len(pauses)
         self.first = first
-        self.generate = generate
-        self.postprocess = postprocess
+        self.open_chunk = open_chunk
+        self.stretch = stretch
         self.spec = spec
-        self.source_rate = first.audio.sample_rate
-        self.gaps = [round(seconds * self.source_rate) for seconds in [*pauses, trailing_pause]]
-        self.overlap = int(self.source_rate * crossfade_ms / 1000)
+        self.source_rate = source_rate
+        self.gaps = [round(seconds * source_rate) for seconds in [*pauses, trailing_pause]]
+        self.overlap = int(source_rate * crossfade_ms / 1000)
         self.request = request
         self.on_complete = on_complete
         self.text_tokens = 0
         self.speech_tokens = 0
+        self.windows = 0  # pieces of audio the runners sent (more than one a group: audio left before its sentence was decoded)
         self.completed = False
+        self._chunks: list[ChunkWindows] = [first]
         self._tasks: list[asyncio.Task[Any]] = []
         self._encoded: list[bytes] = []  # what the client got, kept for on_complete
         self._storing: asyncio.Task[None] | None = None
         # the second group starts now, not when the response does
-        self._next = self._start(1) if self.chunk_count > 1 else None
+        self._next = self._open(1) if self.chunk_count > 1 else None
 
-    def _start(self, index: int) -> asyncio.Task[JobResult]:
-        task = asyncio.create_task(self.generate(index))
-        self._tasks.append(task)
-        return task
+    def _open(self, index: int) -> ChunkWindows:
+        chunk = self.open_chunk(index)
+        self._chunks.append(chunk)
+        return chunk
 
     @property
     def usage(self) -> SpeechUsage:
         return SpeechUsage(input_tokens=self.text_tokens, output_tokens=self.speech_tokens, total_tokens=self.text_tokens + self.speech_tokens)
 
+    async def _join_group(self, joiner: StreamingJoiner, chunk: ChunkWindows, gap: int) -> None:
+        """One group's audio into the joiner: window by window (the runner joined them
+        already), or stretched whole."""
+        if self.stretch is not None:
+            samples = [window async for window in chunk.windows()]
+            self.windows += len(samples)
+            whole = np.concatenate(samples) if samples else np.zeros(0, dtype=np.float32)
+            await run_in_threadpool(joiner.add, await self.stretch(whole), gap)
+            return
+        seam = True
+        async for window in chunk.windows():
+            self.windows += 1
+            await run_in_threadpool(partial(joiner.add, gap=gap) if seam else joiner.extend, window)
+            seam = False
+        if seam:  # a group without audio still keeps its pause
+            await run_in_threadpool(joiner.add, np.zeros(0, dtype=np.float32), gap)
+
     async def _produce(self, encoder: StreamEncoder, queue: asyncio.Queue[Any]) -> None:
         try:
             joiner = StreamingJoiner(encoder, self.overlap)
-            result = self.first
+            chunk = self.first
             for index in range(self.chunk_count):
                 if index > 0:
                     assert self._next is not None
-                    result = await self._next
-                    self._next = self._start(index + 1) if index + 1 < self.chunk_count else None
-                self.text_tokens += result.text_tokens
-                self.speech_tokens += result.speech_tokens
-                assert result.audio is not None
-                samples = await self.postprocess(result.audio.to_array())
-                await run_in_threadpool(joiner.add, samples, self.gaps[index])
+                    chunk = self._next
+                    self._next = self._open(index + 1) if index + 1 < self.chunk_count else None
+                await self._join_group(joiner, chunk, self.gaps[index])
+                self.text_tokens += chunk.totals.text_tokens
+                self.speech_tokens += chunk.totals.speech_tokens
             if self.gaps[-1]:
                 await run_in_threadpool(joiner.add, np.zeros(0, dtype=np.float32), self.gaps[-1])
             await run_in_threadpool(joiner.finish)
@@ -182,10 +204,10 @@ class SpeechStream:
             yield _event(SpeechAudioDone(usage=self.usage).model_dump())
 
     async def close(self) -> None:
-        """Cancel whatever still runs (a group being generated, the disconnect watch)."""
+        """Cancel whatever still runs (groups being generated, the disconnect watch)."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *(chunk.close() for chunk in self._chunks), return_exceptions=True)
 
 
 def _event(payload: dict[str, Any]) -> bytes:

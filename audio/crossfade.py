@@ -57,9 +57,19 @@ class StreamingJoiner:
                 segment = np.concatenate([segment, np.zeros(len(self._tail) - len(segment), dtype=np.float32)])
             head = seam(self._tail, segment[: len(self._tail)])
             segment = np.concatenate([head, segment[len(self._tail) :]])
+        self._write_holding_tail(segment)
+
+    def _write_holding_tail(self, segment: np.ndarray) -> None:
         keep = min(self.overlap, len(segment))
         self.sink.write(segment[: len(segment) - keep])
         self._tail = segment[len(segment) - keep :]
+
+    def extend(self, samples: np.ndarray) -> None:
+        """More of the current segment (no seam: it continues where the last call ended)."""
+        if self._tail is None:
+            self.add(samples)
+            return
+        self._write_holding_tail(np.concatenate([self._tail, samples]))
 
     def finish(self) -> None:
         if self._tail is not None:

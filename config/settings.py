@@ -117,6 +117,7 @@ class TTSSettings(_Section):
     speed_factor: float = Field(ge=MIN_SPEED, le=MAX_SPEED)
     speed_factor_library: Literal["auto", "audiostretchy", "librosa", "torchaudio"]
     stream_first_chunk_chars: int = Field(ge=20, le=1000)
+    stream_first_tokens: int = Field(ge=10, le=500)
     chunks_in_flight: int = Field(ge=1, le=256)
     max_pause_seconds: float = Field(gt=0, le=60)
     max_total_pause_seconds: float = Field(gt=0, le=600)

@@ -101,6 +101,13 @@ class RenderJob(Render):
     speech_tokens: list[int]
 
 
+class StreamJob(Render):
+    """A TTS job to decode and render in windows as its tokens arrive (a streamed chunk);
+    answered with window frames (`contract/stream_frames.py`)."""
+
+    job: TTSJob
+
+
 class VCRenderJob(Render):
     """A tokenized VC job for S3Gen: the source's speech tokens and the voice to say them in."""
 

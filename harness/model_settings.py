@@ -11,7 +11,7 @@ def engine_settings(max_new_tokens: int = 1000) -> TTSSettings:
     """TTS settings for engines built directly in tests."""
     return TTSSettings(
         max_new_tokens=max_new_tokens, max_chunk_chars=50, crossfade_ms=30, repetition_penalty=1.2, min_p=0.05, top_p=1.0,
-        conditioning_cache_size=8, speed_factor=1.0, speed_factor_library="auto", stream_first_chunk_chars=20, chunks_in_flight=4,
+        conditioning_cache_size=8, speed_factor=1.0, speed_factor_library="auto", stream_first_chunk_chars=20, stream_first_tokens=25, chunks_in_flight=4,
         max_pause_seconds=10, max_total_pause_seconds=60,
     )
 

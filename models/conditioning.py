@@ -22,6 +22,8 @@ from chatterbox.models.s3gen import S3GEN_SR, S3Gen
 from chatterbox.models.t3.modules.cond_enc import T3Cond
 from chatterbox.tts import ChatterboxTTS, Conditionals
 
+from contract.metrics import ModelKind, count_cache_lookup
+
 ValueT = TypeVar("ValueT")
 
 
@@ -30,8 +32,9 @@ class LRUCache(Generic[ValueT]):
     is computed once at a time: a second caller missing the same key waits for the first
     one's value (and counts a hit) instead of computing it again."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, metric_model: ModelKind | None = None) -> None:
         self.capacity = capacity
+        self.metric_model = metric_model  # counted on /metrics too, lookup by lookup with `hits` and `misses`
         self._entries: OrderedDict[Hashable, ValueT] = OrderedDict()
         self._computing: dict[Hashable, Future[ValueT]] = {}
         self._lock = threading.Lock()
@@ -49,6 +52,16 @@ class LRUCache(Generic[ValueT]):
                 del self._entries[key]
         return len(doomed)
 
+    def _count(self, counted: bool, *, hit: bool) -> None:
+        if not counted:
+            return
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        if self.metric_model is not None:
+            count_cache_lookup(self.metric_model, hit)
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], ValueT], *, counted: bool = True) -> tuple[ValueT, bool]:
         """The cached value for `key` (computing and storing it on a miss) and whether it was
         a hit; `counted=False` keeps a repeated lookup of the same job out of the hit rate.
@@ -56,16 +69,13 @@ class LRUCache(Generic[ValueT]):
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
-                self.hits += counted
+                self._count(counted, hit=True)
                 return self._entries[key], True
             pending = self._computing.get(key)
+            owner = pending is None
             if pending is None:
                 pending = self._computing[key] = Future()
-                owner = True
-                self.misses += counted
-            else:
-                owner = False
-                self.hits += counted
+            self._count(counted, hit=not owner)
         if not owner:
             return pending.result(), True
         try:

@@ -10,6 +10,8 @@ its jobs here and awaits them, and one thread owns the model's loop (`models/t3_
   `capacity` requests in the loop), prefilled together and joined to the running rows;
 - a request that stops leaves the loop at once and its caller gets its tokens: nobody waits
   for unrelated rows;
+- a streamed request (one with a `TokenFeed`) is offered its tokens after every step, so its
+  audio is rendered in windows while it is still decoding;
 - a request whose caller hung up (its future cancelled) leaves before its next token, and one
   still queued is never admitted;
 - when a shutdown's drain ends, the loop stops at its next step and every request in it or
@@ -36,6 +38,7 @@ from torch import Tensor
 from contract.metrics import metrics, timed_stage
 from lifecycle.drain import ShuttingDownError
 from models.t3_loop import DecodeLoop, LoopRequest, T3Request, decode_batch, decode_loop
+from models.token_feed import TokenFeed
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class Ticket:
     request: T3Request
     future: Future[Tensor] = field(default_factory=Future)
     entry: LoopRequest | None = None  # its place in the loop, once admitted
+    feed: TokenFeed | None = None  # a streamed request's: offered its tokens after every step
 
     def resolve(self, outcome: Tensor | BaseException) -> None:
         try:
@@ -82,11 +86,14 @@ class DecodeScheduler:
         """Requests waiting to join the loop."""
         return len(self._pending)
 
-    def submit(self, requests: list[T3Request]) -> list[Future[Tensor]]:
+    def submit(self, requests: list[T3Request], feeds: list[TokenFeed | None] | None = None) -> list[Future[Tensor]]:
         """Queues `requests` together (they join the loop at the same step when there is
-        room); each future gets its request's speech tokens or its error. Cancel a future to
-        take its request out."""
-        tickets = [Ticket(request) for request in requests]
+        room); each future gets its request's speech tokens or its error, and each feed its
+        tokens as they are decoded. Cancel a future to take its request out."""
+        tickets = [Ticket(request, feed=feed) for request, feed in zip(requests, feeds or [None] * len(requests), strict=True)]
+        for ticket in tickets:
+            if ticket.feed is not None:
+                ticket.feed.watch(ticket.future)
         with self._wake:
             self._pending.extend(tickets)
             if self._thread is None:
@@ -126,6 +133,9 @@ class DecodeScheduler:
                     if id(ticket.entry) in done:
                         ticket.resolve(ticket.entry.tokens)  # type: ignore[union-attr]
                 self._in_loop = [ticket for ticket in self._in_loop if id(ticket.entry) not in done]
+            for ticket in self._in_loop:
+                if ticket.feed is not None:
+                    ticket.feed.offer(ticket.entry)  # type: ignore[arg-type]
 
     def _admit(self, loop: DecodeLoop) -> None:
         joining: list[Ticket] = []

@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -31,7 +32,7 @@ class ModelEngine(ABC, Generic[ConditionalsT]):
         self.references = references
         self.sample_rate: int = model.sr  # type: ignore[attr-defined]
         self.jobs_done = 0  # reported on /health
-        self.cache: LRUCache[ConditionalsT] = LRUCache(cache_size)
+        self.cache: LRUCache[ConditionalsT] = LRUCache(cache_size, self.kind)
         self._s3gen_lock = threading.Lock()
 
     @property
@@ -64,12 +65,18 @@ class ModelEngine(ABC, Generic[ConditionalsT]):
         logger.info("voice conditionals forgotten", extra={"voices": len(doomed), "entries": dropped})
         return dropped
 
-    def rendered(self, render: Callable[[], np.ndarray], seed: int) -> np.ndarray:
-        """S3Gen's waveform, watermarked: one render at a time, its flow-matching noise drawn
-        from the global generator seeded with `seed` under the lock (T3 samples only from
-        per-job generators), so the same seed gives the same audio whatever runs beside it."""
+    @contextmanager
+    def s3gen_turn(self, seed: int) -> Iterator[None]:
+        """S3Gen to one render (or window) at a time, its noise drawn from the global
+        generator seeded with `seed` under the lock (T3 samples only from per-job
+        generators), so the same seed gives the same audio whatever runs beside it."""
         with self._s3gen_lock, torch.inference_mode():
             torch.manual_seed(seed)
+            yield
+
+    def rendered(self, render: Callable[[], np.ndarray], seed: int) -> np.ndarray:
+        """S3Gen's waveform, watermarked (in `s3gen_turn`)."""
+        with self.s3gen_turn(seed):
             with timed_stage(self.kind, "s3gen"):
                 samples = render()
             if samples.size == 0:

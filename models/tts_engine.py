@@ -19,11 +19,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from chatterbox.tts import Conditionals
 
 from config import TTSSettings
-from contract.metrics import count_cache_lookup, timed_stage
+from contract.metrics import timed_stage
 from contract.runner_jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
 from models.conditioning import with_exaggeration
 from models.decode_scheduler import DecodeScheduler
@@ -34,6 +35,7 @@ from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, TurboDecodeRequest
 from models.voice_references import ReferenceReader
+from models.windowed_render import WindowedRender
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +98,6 @@ class TTSEngine(ModelEngine[Conditionals]):
             conds, hit = self.cache.get_or_compute(
                 voice.content_hash, lambda: self.family.conditionals(self.references.samples(voice)), counted=counted
             )
-        if counted:
-            count_cache_lookup("tts", hit)
         return with_exaggeration(conds, job.exaggeration, self.model.device), hit
 
     def _request(self, job: TTSJob, tokens: torch.Tensor, conds: Conditionals) -> DecodeRequest | TurboDecodeRequest:
@@ -140,6 +140,27 @@ class TTSEngine(ModelEngine[Conditionals]):
         futures = self.scheduler.submit(prepared.requests)
         outcomes = await asyncio.gather(*(asyncio.wrap_future(future) for future in futures), return_exceptions=True)
         return self._finished(prepared, outcomes)
+
+    def prepared_stream(self, job: TTSJob) -> tuple[DecodeResult, DecodeRequest | TurboDecodeRequest | None, WindowedRender | None]:
+        """A streamed job made ready (as `_prepared` does for decoding), with its windowed
+        render; on failure, only the result with its error."""
+        prepared = self._prepared([job])
+        [result] = prepared.results
+        if not prepared.requests:
+            self.jobs_done += 1
+            return result, None, None  # type: ignore[return-value]
+        with torch.inference_mode():
+            conds, _ = self._conditionals(job, counted=False)
+        return result, prepared.requests[0], WindowedRender(self.family, conds.gen, job.seed)  # type: ignore[return-value]
+
+    def render_window(self, windowed: WindowedRender, speech_tokens: list[int], last: bool) -> np.ndarray:
+        """The next window of a streamed chunk, watermarked (`models/windowed_render.py`); the
+        noise seeded per window, so the same seed gives the same stream."""
+        with self.s3gen_turn(windowed.seed + windowed.windows):
+            with timed_stage(self.kind, "s3gen"):
+                samples, held_back = windowed.vocode(speech_tokens, last)
+            with timed_stage(self.kind, "watermark"):
+                return windowed.watermark.apply(samples, held_back)
 
     def render(self, render: RenderJob) -> JobResult:
         """One job's waveform from its speech tokens, watermarked; S3Gen's flow-matching

@@ -22,7 +22,7 @@ from chatterbox.models.s3tokenizer import S3_SR
 from chatterbox.vc import ChatterboxVC
 
 from config import TTSSettings
-from contract.metrics import count_cache_lookup, timed_stage
+from contract.metrics import timed_stage
 from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob, VoiceReference, failed_job
 from models.conditioning import s3gen_reference
 from models.engine import ModelEngine
@@ -52,7 +52,6 @@ class VCEngine(ModelEngine[dict]):
             return self.model.ref_dict, True
         with timed_stage("vc", "conditioning"):
             ref_dict, hit = self.cache.get_or_compute(voice.content_hash, lambda: s3gen_reference(self.model.s3gen, self.references.samples(voice), self.model.device))
-        count_cache_lookup("vc", hit)
         return ref_dict, hit
 
     def _tokenize(self, sources: list[np.ndarray]) -> list[torch.Tensor | Exception]:

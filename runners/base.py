@@ -9,6 +9,7 @@ about 15 s of CPU to import."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import bentoml
@@ -56,7 +57,11 @@ class ModelRunner(ABC):
     async def render_jobs(self, jobs: list[Any], ctx: bentoml.Context) -> list[JobResult]:
         """S3Gen, called with one job (see `RenderQueue`); dropped if still queued when its
         caller hangs up."""
-        return await unless_hung_up(self.renders.run(self.engine.render, jobs), ctx.request, lambda: [hung_up(JobResult) for _ in jobs])
+        rendered = self._render_all(jobs)
+        return await unless_hung_up(rendered, ctx.request, lambda: [hung_up(JobResult) for _ in jobs])
+
+    async def _render_all(self, jobs: list[Any]) -> list[JobResult]:
+        return [await self.renders.run(partial(self.engine.render, job), job.first) for job in jobs]
 
     @bentoml.api
     def info(self) -> RunnerInfo:

@@ -1,11 +1,13 @@
-"""S3Gen renders on one thread of their own, first renders of requests first.
+"""S3Gen work on one thread of its own, first renders of requests first.
 
-A request waits for its own render only (not for every render of the batch it was decoded
-in), and renders never hold the threads `info` and `forget` answer on. The order is first
-come, first served, except that a request's first render (`Render.first`: the audio a new
-listener is waiting for) goes before the renders of other requests' later chunks, whose
-listeners are already hearing earlier ones. A later chunk can be overtaken only by requests
-that arrived while it waited, and admission (`limits.max_pending_generations`) bounds those.
+The work is whole renders (`render` calls) and the windows of streamed chunks
+(`models/chunk_stream.py`). A request waits for its own work only (not for every render of
+the batch it was decoded in), and S3Gen never holds the threads `info` and `forget` answer
+on. The order is first come, first served, except that a request's first render or window
+(`first`: the audio a new listener is waiting for) goes before other requests' later chunks
+and windows, whose listeners are already hearing earlier ones. Later work can be overtaken
+only by requests that arrived while it waited, and admission
+(`limits.max_pending_generations`) bounds those.
 
 A render still queued when its caller hangs up (`lifecycle/hangups.py` cancels the awaiting
 call, which cancels its future), or when a shutdown's drain ended, is dropped.
@@ -20,19 +22,19 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from contract.runner_jobs import JobResult, Render
 from lifecycle.drain import Drain, ShuttingDownError
+
+T = TypeVar("T")
 
 
 @dataclass(order=True)
 class _Queued:
     later: bool  # False sorts first: a request's first render
     arrival: int
-    render: Callable[[Any], JobResult] = field(compare=False)
-    job: Render = field(compare=False)
-    future: Future[JobResult] = field(compare=False, default_factory=Future)
+    work: Callable[[], Any] = field(compare=False)
+    future: Future[Any] = field(compare=False, default_factory=Future)
 
 
 class RenderQueue:
@@ -44,16 +46,19 @@ class RenderQueue:
         self._thread = threading.Thread(target=self._work, name="s3gen", daemon=True)
         self._thread.start()
 
-    def submit(self, render: Callable[[Any], JobResult], job: Render) -> Future[JobResult]:
-        queued = _Queued(not job.first, next(self._arrivals), render, job)
+    def submit(self, work: Callable[[], T], first: bool) -> Future[T]:
+        """Queues `work` (`first`: a request's first render or window); cancel the future to
+        drop it while it waits."""
+        queued = _Queued(not first, next(self._arrivals), work)
         with self._wake:
             heapq.heappush(self._queued, queued)
             self._wake.notify()
         return queued.future
 
-    async def run(self, render: Callable[[Any], JobResult], jobs: list[Any]) -> list[JobResult]:
+    async def run(self, work: Callable[[], T], first: bool) -> T:
+        """`work`'s result in its turn; cancelling the caller drops it if it is still queued."""
         with self._drain.working():
-            return [await asyncio.wrap_future(self.submit(render, job)) for job in jobs]
+            return await asyncio.wrap_future(self.submit(work, first))
 
     def _work(self) -> None:
         while True:
@@ -66,6 +71,6 @@ class RenderQueue:
                 queued.future.set_exception(ShuttingDownError("render dropped: the runner is shutting down"))
                 continue
             try:
-                queued.future.set_result(queued.render(queued.job))
-            except BaseException as exc:  # the engine reports a job's failure as its result; this is a bug's last resort
+                queued.future.set_result(queued.work())
+            except BaseException as exc:  # a render reports its failure as its result; a window's is raised to its stream
                 queued.future.set_exception(exc)

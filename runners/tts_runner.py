@@ -1,5 +1,5 @@
 """The Chatterbox TTS models as BentoML services, one per model family: T3 decoding in one
-continuous loop per model, then S3Gen rendering per job.
+continuous loop per model, then S3Gen rendering per job, or both streamed in windows.
 
 One service (one process) per model, so that one GPU box can hold every enabled model and a
 cluster can give each its own replicas and GPUs (`docs/models.md`, "Runners"); requests for
@@ -10,12 +10,14 @@ service depends only on the enabled ones.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 import bentoml
 
 from contract.families import FAMILIES, FamilyFacts, ModelName
-from contract.runner_jobs import DecodeResult, JobResult, RenderJob, TTSJob
+from contract.runner_jobs import DecodeResult, JobResult, RenderJob, StreamJob, TTSJob
+from contract.stream_frames import frame
 from lifecycle.hangups import unless_hung_up
 from runners.base import ModelRunner, hung_up
 from runners.service_config import RUNNER_SERVICE_CONFIG, settings
@@ -50,6 +52,19 @@ class TTSModelRunner(ModelRunner):
     async def render(self, jobs: list[RenderJob], ctx: bentoml.Context) -> list[JobResult]:
         """S3Gen, called with one job (see `RenderQueue`)."""
         return await self.render_jobs(jobs, ctx)
+
+    @bentoml.api
+    async def stream(self, job: StreamJob) -> AsyncGenerator[bytes, None]:
+        """One chunk decoded and rendered in windows as its tokens arrive, answered frame by
+        frame (`contract/stream_frames.py`): audio before the chunk's decoding ends. A caller
+        that hangs up ends the stream (Starlette cancels it), which takes the job out of
+        the loop and drops its queued windows."""
+        from models.chunk_stream import stream_chunk
+
+        with self.drain.working():
+            windows = stream_chunk(self.engine, job.job, first=job.first, first_tokens=settings.tts.stream_first_tokens, render_turn=self.renders.run)  # type: ignore[arg-type]
+            async for header, samples in windows:
+                yield frame(header, samples)
 
 
 def _runner_service(family: FamilyFacts) -> Any:

@@ -6,6 +6,9 @@ render that holds the queue's thread until the test has queued the others."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
 
 import pytest
 
@@ -16,6 +19,10 @@ from runners.render_queue import RenderQueue
 
 def job(number: int, first: bool) -> RenderJob:
     return RenderJob(job=TTSJob(text="Queued.", seed=number), speech_tokens=[number], first=first)
+
+
+def submit(queue: RenderQueue, render: Callable[[RenderJob], JobResult], queued: RenderJob) -> Future[JobResult]:
+    return queue.submit(partial(render, queued), queued.first)
 
 
 def test_first_renders_overtake_later_chunks_and_abandoned_ones_are_dropped() -> None:
@@ -31,12 +38,12 @@ def test_first_renders_overtake_later_chunks_and_abandoned_ones_are_dropped() ->
         rendered.append(queued.speech_tokens[0])
         return JobResult(speech_tokens=len(queued.speech_tokens))
 
-    held = queue.submit(render, VCRenderJob(speech_tokens=[0]))  # a VC render is its request's first
+    held = queue.submit(partial(render, VCRenderJob(speech_tokens=[0])), True)  # a VC render is its request's first
     assert holding.wait(60)
-    later = [queue.submit(render, job(1, first=False)), queue.submit(render, job(2, first=False))]
-    abandoned = queue.submit(render, job(3, first=True))
+    later = [submit(queue, render, job(1, first=False)), submit(queue, render, job(2, first=False))]
+    abandoned = submit(queue, render, job(3, first=True))
     assert abandoned.cancel()  # its caller hung up while it waited
-    first = queue.submit(render, job(4, first=True))
+    first = submit(queue, render, job(4, first=True))
     release.set()
     for future in (held, *later, first):
         assert future.result(timeout=60).speech_tokens == 1
@@ -44,5 +51,5 @@ def test_first_renders_overtake_later_chunks_and_abandoned_ones_are_dropped() ->
 
     drain.expired.set()
     with pytest.raises(ShuttingDownError):
-        queue.submit(render, job(5, first=True)).result(timeout=60)
+        submit(queue, render, job(5, first=True)).result(timeout=60)
     assert rendered == [0, 4, 1, 2]

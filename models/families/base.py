@@ -116,11 +116,16 @@ class ModelFamily(ABC):
         """The speech tokens S3Gen renders for decoded `speech` (the audio tokens alone)."""
         return speech
 
+    def audio_tokens(self, speech_tokens: list[int]) -> torch.Tensor:
+        """The tokens of decoded `speech_tokens` that S3Gen can say (start, stop and anything
+        after the stop dropped), on the model's device."""
+        speech = drop_invalid_tokens(torch.tensor(speech_tokens, dtype=torch.long))
+        return speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
+
     def render(self, speech_tokens: list[int], gen: dict) -> np.ndarray:
         """The waveform of decoded tokens (before the watermark); S3Gen's noise comes from the
         global generator, which the caller seeds."""
-        speech = drop_invalid_tokens(torch.tensor(speech_tokens, dtype=torch.long))
-        speech = speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
+        speech = self.audio_tokens(speech_tokens)
         if speech.numel() == 0:
             return np.zeros(0, dtype=np.float32)
         wav, _ = self.model.s3gen.inference(speech_tokens=self.speech_to_render(speech), ref_dict=gen)

@@ -1,0 +1,150 @@
+"""S3Gen in windows: a chunk's audio while T3 is still decoding it.
+
+Chatterbox's S3Gen is CosyVoice2's flow-matching decoder and HiFT vocoder, so windows are
+rendered the way CosyVoice2 streams (`token2wav` in its `cli/model.py`), which upstream's
+S3Gen supports but never calls:
+
+- the flow renders all the chunk's tokens so far (its decoder attends over the whole
+  utterance); until the last window, the last `pre_lookahead_len` tokens have no look-ahead
+  yet, so their mel frames wait for the next window; only the mel frames beyond those
+  already vocoded are new. (CosyVoice2 passes `finalize=False` for that, but chatterbox
+  0.1.7's flow then trims the encoder's output and not its mask, and fails; so every window
+  renders with `finalize=True` and drops those frames here, the decoder seeing them as
+  context only);
+- HiFT vocodes the new frames after the previous window's last 8 (`MEL_CACHE_FRAMES`), with
+  that window's excitation source for them (`cache_source`, so the harmonic phase runs on),
+  and the audio of those 8 frames is crossfaded with the previous window's (held back, not
+  yet sent). CosyVoice2 fades with a Hamming window, whose halves sum to 1.08; the two
+  signals are nearly the same here, so a raised-cosine pair (summing to 1) keeps the level.
+
+The flow-matching noise of the generated frames is one sequence per chunk, drawn from the
+job's seed in blocks and sliced by frame, so frame t gets the same noise in every window
+(CosyVoice2 keeps a fixed noise buffer for the same reason); the rest (the reference
+prompt's noise, HiFT's source noise) comes from the global generator, which the engine seeds
+per window. Window boundaries depend on token counts only, so the same seed gives the same
+streamed audio. The total length is that of a whole render of the same tokens.
+
+Each window is watermarked as whole renders are (`WindowWatermark`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from chatterbox.models.s3gen import S3GEN_SR
+from chatterbox.models.s3gen.s3gen import S3Token2Mel
+
+from models.families.base import ModelFamily
+
+FRAME_SAMPLES = S3GEN_SR // 50  # S3Gen's mel frames are 50 a second
+MEL_CACHE_FRAMES = 8
+OVERLAP_SAMPLES = MEL_CACHE_FRAMES * FRAME_SAMPLES
+NOISE_BLOCK_FRAMES = 256
+WATERMARK_CONTEXT_SAMPLES = 4800  # Perth's output settles within 0.1 s of an edge (measured): 0.2 s of context
+
+
+def window_ends(first: int) -> Iterator[int]:
+    """Token counts at which a chunk's windows are rendered: `first`, then each window as long
+    as all before it (about 1, 1, 2, 4 s ...): the first audio comes soon, later windows are
+    few (each renders the chunk so far), and each is ready before its predecessor has played
+    wherever T3 decodes faster than real time."""
+    end = first
+    while True:
+        yield end
+        end *= 2
+
+
+def _fades(length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    phase = torch.linspace(0.0, torch.pi / 2, length)
+    return torch.sin(phase) ** 2, torch.cos(phase) ** 2
+
+
+class WindowWatermark:
+    """Perth's watermark over a stream of windows. Perth works on a spectrogram of a
+    resampled signal, so its output near a cut differs from a whole pass (measured: about
+    0.1 s into each side). Each window is watermarked with the 0.2 s before it as context and
+    the audio held back after it (the next window's overlap) as the right edge, and only its
+    own samples are kept: the result matches a whole pass to within the watermark's noise."""
+
+    def __init__(self, watermarker: object, sample_rate: int) -> None:
+        self.watermarker = watermarker
+        self.sample_rate = sample_rate
+        self._context = np.zeros(0, dtype=np.float32)
+
+    def apply(self, samples: np.ndarray, after: np.ndarray) -> np.ndarray:
+        if samples.size == 0:
+            return samples
+        signal = np.concatenate([self._context, samples, after])
+        marked = np.asarray(self.watermarker.apply_watermark(signal, sample_rate=self.sample_rate), dtype=np.float32)  # type: ignore[attr-defined]
+        kept = marked[len(self._context) : len(self._context) + len(samples)]
+        if len(kept) < len(samples):  # the resampling inside lost a sample at the very end
+            kept = np.concatenate([kept, samples[len(kept) :]])
+        self._context = np.concatenate([self._context, samples])[-WATERMARK_CONTEXT_SAMPLES:]
+        return kept
+
+
+class WindowedRender:
+    """What S3Gen carries from one window of a chunk to the next. The engine calls `vocode`
+    under its S3Gen lock, one window at a time, in order."""
+
+    def __init__(self, family: ModelFamily, gen: dict, seed: int) -> None:
+        self.family = family
+        self.s3gen = family.model.s3gen
+        self.gen = gen
+        self.seed = seed
+        self.windows = 0  # rendered so far
+        self.watermark = WindowWatermark(family.model.watermarker, S3GEN_SR)
+        self._frames_done = 0
+        self._noise = torch.zeros(1, 80, 0)
+        self._noise_source = torch.Generator().manual_seed(seed)
+        self._mel_cache: torch.Tensor | None = None
+        self._source_cache: torch.Tensor | None = None
+        self._speech_cache: torch.Tensor | None = None
+
+    def _noise_for(self, frames: int) -> torch.Tensor:
+        while self._noise.shape[2] < frames:
+            block = torch.randn(1, 80, NOISE_BLOCK_FRAMES, generator=self._noise_source)
+            self._noise = torch.cat([self._noise, block], dim=2)
+        return self._noise[:, :, :frames].to(device=self.s3gen.device, dtype=self.s3gen.dtype)
+
+    def _mels(self, speech: torch.Tensor, last: bool) -> torch.Tensor:
+        flow = self.s3gen.flow
+        frames = speech.numel() * flow.token_mel_ratio
+        ready = frames - (0 if last else flow.pre_lookahead_len * flow.token_mel_ratio)
+        if ready <= self._frames_done:
+            return torch.zeros(1, 80, 0, device=self.s3gen.device)
+        steps = 2 if self.s3gen.meanflow else 10  # as upstream's `flow_inference`
+        mels = S3Token2Mel.forward(
+            self.s3gen, speech, ref_wav=None, ref_sr=None, ref_dict=self.gen, n_cfm_timesteps=steps, finalize=True, noised_mels=self._noise_for(frames)
+        )
+        return mels[:, :, self._frames_done : ready]
+
+    def vocode(self, speech_tokens: list[int], last: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The next window's audio of the chunk's tokens so far (`last`: all of them): the
+        samples that are final, and those held back for the next window's crossfade."""
+        speech = self.family.audio_tokens(speech_tokens)
+        if last:
+            speech = self.family.speech_to_render(speech)
+        new = self._mels(speech, last) if speech.numel() else torch.zeros(1, 80, 0)
+        empty = np.zeros(0, dtype=np.float32)
+        cached = 0 if self._mel_cache is None else MEL_CACHE_FRAMES
+        if (last and new.shape[2] == 0 and self._speech_cache is None) or (not last and cached + new.shape[2] <= MEL_CACHE_FRAMES):
+            return empty, empty  # nothing to say yet (or ever): wait for more tokens
+        self._frames_done += new.shape[2]
+        self.windows += 1
+        mels = new if self._mel_cache is None else torch.cat([self._mel_cache, new.to(self._mel_cache.dtype)], dim=2)
+        speech_out, source = self.s3gen.hift_inference(mels, self._source_cache)
+        if self._speech_cache is None:
+            speech_out[:, : len(self.s3gen.trim_fade)] *= self.s3gen.trim_fade  # as upstream starts every render
+        else:
+            fade_in, fade_out = (fade.to(speech_out) for fade in _fades(OVERLAP_SAMPLES))
+            speech_out[:, :OVERLAP_SAMPLES] = speech_out[:, :OVERLAP_SAMPLES] * fade_in + self._speech_cache * fade_out
+        samples = speech_out.squeeze(0).float().cpu().numpy()
+        if last:
+            return samples, empty
+        self._mel_cache = mels[:, :, -MEL_CACHE_FRAMES:]
+        self._source_cache = source[:, :, -OVERLAP_SAMPLES:]
+        self._speech_cache = speech_out[:, -OVERLAP_SAMPLES:]
+        return samples[:-OVERLAP_SAMPLES], samples[-OVERLAP_SAMPLES:]
