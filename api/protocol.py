@@ -59,7 +59,7 @@ class TTSRequest(BaseModel):
     sample_rate: int | None = Field(None, description=f"Output sample rate, one of {', '.join(map(str, SAMPLE_RATES))}; omitted: the configured one, else the model's 24000.")
     response_mode: ResponseMode = Field("url", description="`url`: JSON with the stored file; `stream`: the audio itself.")
     stream_chunks: bool = Field(
-        False, description="With response_mode=stream: send the audio sentence group by sentence group as it is generated (first bytes after the first group); stored when complete."
+        False, description="With response_mode=stream: send the audio as it is generated, each sentence group in windows (first bytes after about a second of speech is decoded); stored when complete."
     )
 
     @field_validator("stream_chunks")

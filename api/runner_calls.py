@@ -8,6 +8,7 @@ share one behaviour for a runner that is restarting, draining or failing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -136,7 +137,8 @@ class RunnerCalls:
                 for window in reader.feed(data):
                     yield window
         finally:
-            await chunks.aclose()
+            with contextlib.suppress(RuntimeError):  # its read, cancelled a moment ago, is still ending it
+                await chunks.aclose()
         if reader.pending:
             raise FrameError("the runner's stream was cut mid-frame")
 

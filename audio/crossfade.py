@@ -40,23 +40,46 @@ class BlockSink(Protocol):
 
 class StreamingJoiner:
     """Appends segments to `sink`, crossfading each seam over `overlap` samples, holding back
-    only the last `overlap` samples written (the next seam needs them). Output length is the
-    sum of the segments (and gaps) less one overlap per seam."""
+    only the last `overlap` samples written (the next seam needs them). A segment may come in
+    pieces (`add` its first, `extend` with the rest): its seam waits until it has `overlap`
+    samples. Output length is the sum of the segments (and gaps) less one overlap per seam."""
 
     def __init__(self, sink: BlockSink, overlap: int) -> None:
         self.sink = sink
         self.overlap = overlap
         self._tail: np.ndarray | None = None
+        self._head: np.ndarray | None = None  # a segment's start, until it covers the seam
 
     def add(self, segment: np.ndarray, gap: int = 0) -> None:
-        """`gap` samples of silence go before the segment (after the previous one)."""
-        if gap:
-            segment = np.concatenate([np.zeros(gap, dtype=np.float32), segment])
+        """A new segment (or its first piece); `gap` samples of silence go before it (after
+        the previous one)."""
+        if self._head is not None:
+            self._seam(force=True)
+        self._head = np.concatenate([np.zeros(gap, dtype=np.float32), segment]) if gap else segment
+        self._seam()
+
+    def extend(self, samples: np.ndarray) -> None:
+        """More of the current segment (no seam: it continues where the last call ended)."""
+        if self._head is not None:
+            self._head = np.concatenate([self._head, samples])
+            self._seam()
+        elif self._tail is None:
+            self.add(samples)
+        else:
+            self._write_holding_tail(np.concatenate([self._tail, samples]))
+
+    def _seam(self, force: bool = False) -> None:
+        """The pending segment start joined to the tail, once it is long enough for the fade
+        (`force`: now, padded if it is not: never drop audio)."""
+        assert self._head is not None
+        segment = self._head
         if self._tail is not None and len(self._tail):
-            if len(segment) < len(self._tail):  # trimmed below the fade: pad, never drop audio
+            if len(segment) < len(self._tail):
+                if not force:
+                    return
                 segment = np.concatenate([segment, np.zeros(len(self._tail) - len(segment), dtype=np.float32)])
-            head = seam(self._tail, segment[: len(self._tail)])
-            segment = np.concatenate([head, segment[len(self._tail) :]])
+            segment = np.concatenate([seam(self._tail, segment[: len(self._tail)]), segment[len(self._tail) :]])
+        self._head = None
         self._write_holding_tail(segment)
 
     def _write_holding_tail(self, segment: np.ndarray) -> None:
@@ -64,14 +87,9 @@ class StreamingJoiner:
         self.sink.write(segment[: len(segment) - keep])
         self._tail = segment[len(segment) - keep :]
 
-    def extend(self, samples: np.ndarray) -> None:
-        """More of the current segment (no seam: it continues where the last call ended)."""
-        if self._tail is None:
-            self.add(samples)
-            return
-        self._write_holding_tail(np.concatenate([self._tail, samples]))
-
     def finish(self) -> None:
+        if self._head is not None:
+            self._seam(force=True)
         if self._tail is not None:
             self.sink.write(self._tail)
             self._tail = None

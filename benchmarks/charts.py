@@ -67,17 +67,20 @@ def batching_chart(report: dict[str, Any]) -> Figure:
 
 
 def streaming_chart(report: dict[str, Any]) -> Figure:
-    labels = {"whole": "/api/v1/tts\nwhole", "api_stream_chunks": "/api/v1/tts\nstream_chunks", "openai_stream": "/v1/audio/speech"}
-    modes = list(report["results"])
-    first = [report["results"][mode]["first_byte_seconds_median"] for mode in modes]
-    total = [report["results"][mode]["total_seconds_median"] for mode in modes]
-    figure, axes = plt.subplots(figsize=(8, 4.2))
-    positions = range(len(modes))
-    axes.barh([p + 0.2 for p in positions], total, height=0.4, color="tab:gray", alpha=0.5, label="last byte")
-    axes.barh([p - 0.2 for p in positions], first, height=0.4, color="tab:blue", label="first byte")
-    axes.set_yticks(list(positions), [labels.get(mode, mode) for mode in modes])
+    """First and last byte per mode; with a baseline in the run, its bars above this tree's."""
+    labels = {
+        "whole": "/api/v1/tts\nwhole", "api_stream_chunks": "/api/v1/tts\nstream_chunks", "openai_stream": "/v1/audio/speech",
+        "one_sentence_stream": "one sentence\n/v1/audio/speech",
+    }
+    runs = ([(f" ({report['baseline']['ref']})", report["baseline"]["results"])] if report.get("baseline") else []) + [(" (this tree)" if report.get("baseline") else "", report["results"])]
+    rows = [(labels.get(mode, mode) + suffix, results[mode]) for mode in report["results"] for suffix, results in runs]
+    figure, axes = plt.subplots(figsize=(8, 1.2 + 0.9 * len(rows)))
+    positions = range(len(rows))
+    axes.barh([p + 0.2 for p in positions], [row["total_seconds_median"] for _, row in rows], height=0.4, color="tab:gray", alpha=0.5, label="last byte")
+    axes.barh([p - 0.2 for p in positions], [row["first_byte_seconds_median"] for _, row in rows], height=0.4, color="tab:blue", label="first byte")
+    axes.set_yticks(list(positions), [label for label, _ in rows])
     axes.invert_yaxis()
-    axes.set(xlabel="seconds (median)", title=f"Time to first audio: a 10-sentence text ({report['device']}, {report['requests_per_mode']} requests per mode)")
+    axes.set(xlabel="seconds (median)", title=f"Time to first audio ({report['device']}, {report['requests_per_mode']} requests per mode)")
     axes.legend()
     return figure
 

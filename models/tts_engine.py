@@ -154,8 +154,8 @@ class TTSEngine(ModelEngine[Conditionals]):
         return result, prepared.requests[0], WindowedRender(self.family, conds.gen, job.seed)  # type: ignore[return-value]
 
     def render_window(self, windowed: WindowedRender, speech_tokens: list[int], last: bool) -> np.ndarray:
-        """The next window of a streamed chunk, watermarked (`models/windowed_render.py`); the
-        noise seeded per window, so the same seed gives the same stream."""
+        """The next window of a streamed chunk, watermarked (`models/windowed_render.py`),
+        its noise seeded from the job's seed and the window's number."""
         with self.s3gen_turn(windowed.seed + windowed.windows):
             with timed_stage(self.kind, "s3gen"):
                 samples, held_back = windowed.vocode(speech_tokens, last)

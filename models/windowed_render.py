@@ -21,15 +21,12 @@ The flow-matching noise of the generated frames is one sequence per chunk, drawn
 job's seed in blocks and sliced by frame, so frame t gets the same noise in every window
 (CosyVoice2 keeps a fixed noise buffer for the same reason); the rest (the reference
 prompt's noise, HiFT's source noise) comes from the global generator, which the engine seeds
-per window. Window boundaries depend on token counts only, so the same seed gives the same
-streamed audio. The total length is that of a whole render of the same tokens.
+per window. The total length is that of a whole render of the same tokens.
 
 Each window is watermarked as whole renders are (`WindowWatermark`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -43,17 +40,6 @@ MEL_CACHE_FRAMES = 8
 OVERLAP_SAMPLES = MEL_CACHE_FRAMES * FRAME_SAMPLES
 NOISE_BLOCK_FRAMES = 256
 WATERMARK_CONTEXT_SAMPLES = 4800  # Perth's output settles within 0.1 s of an edge (measured): 0.2 s of context
-
-
-def window_ends(first: int) -> Iterator[int]:
-    """Token counts at which a chunk's windows are rendered: `first`, then each window as long
-    as all before it (about 1, 1, 2, 4 s ...): the first audio comes soon, later windows are
-    few (each renders the chunk so far), and each is ready before its predecessor has played
-    wherever T3 decodes faster than real time."""
-    end = first
-    while True:
-        yield end
-        end *= 2
 
 
 def _fades(length: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,12 +12,13 @@ import pytest
 import torch
 from chatterbox.models.s3gen import S3Gen
 from chatterbox.tts import ChatterboxTTS
+from chatterbox.vc import ChatterboxVC
 
 from audio.decoding import decode
 from contract.runner_jobs import AudioPayload, RenderJob, TTSJob, VCJob, VCRenderJob, VoiceReference
 from harness.model_settings import engine_settings, random_model_settings
 from harness.testdata import read_testdata
-from models.loader import Loaded, load_tts, load_vc
+from models.loader import Loaded, load_tts
 from models.random_weights import MIN_UTTERANCE_TOKENS, build_random_s3gen, utterance_tokens
 from models.tts_engine import TTSEngine
 from models.vc_engine import VCEngine
@@ -81,7 +82,8 @@ def test_the_small_s3gen_is_upstreams_network_with_fewer_channels() -> None:
 def test_full_size_models_speak_and_convert_end_to_end() -> None:
     """The test stacks use the small S3Gen; this runs the real checkpoint's layout through
     the same engines the runners use: text to watermarked speech, and speech converted to
-    another voice (short clips: a full-size render costs seconds per second on a CPU)."""
+    another voice (short clips: a full-size render costs seconds per second on a CPU; one
+    full-size S3Gen built, as a VC runner loads the original's)."""
     settings = random_model_settings(t3_layers=2, s3gen="full")
     tts = load_tts(settings)
     assert sum(p.numel() for p in tts.model.s3gen.parameters()) > 250e6
@@ -92,7 +94,7 @@ def test_full_size_models_speak_and_convert_end_to_end() -> None:
     assert len(decoded.speech_tokens) == utterance_tokens(job.text, job.seed) + 1
     assert spoken.audio is not None and spoken.audio.to_array().size / engine.sample_rate == pytest.approx(voiced(decoded.speech_tokens) / 25, abs=0.05)
 
-    converter = VCEngine(load_vc(settings).model, engine_settings(), ReferenceReader(None))
+    converter = VCEngine(ChatterboxVC(tts.model.s3gen, tts.device), engine_settings(), ReferenceReader(None))  # VC runs the original's S3Gen
     source = decode(read_testdata("source_speech_16k.wav"), 16_000).samples[:24_000]
     [tokens] = converter.tokenize_batch([VCJob(source=AudioPayload.from_array(source, 16_000))])
     assert len(tokens.speech_tokens) == 38  # 25 a second of source

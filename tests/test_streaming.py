@@ -15,6 +15,7 @@ from audio.speed import change_speed
 from audio.stream_encoding import StreamEncoder, wav_stream_header
 from config import AudioSettings
 from contract.formats import OutputFormat
+from contract.stream_frames import FrameError, FrameReader, WindowFrame, frame
 from text.chunks import split_into_chunks
 
 RATE = 24_000
@@ -101,6 +102,38 @@ def test_streamed_groups_join_like_a_whole_output_without_clicks() -> None:
     largest_step_inside = max(np.abs(np.diff(clip)).max() for clip in clips)
     assert np.abs(np.diff(streamed)).max() <= largest_step_inside * 1.5  # the fade of two unrelated tones, no step
     assert np.abs(np.diff(np.concatenate(clips))).max() > 3 * largest_step_inside  # what a plain append would do
+
+
+def test_windows_of_a_group_continue_it_and_frames_survive_any_cut() -> None:
+    """A group's windows (`StreamingJoiner.extend`) continue it without a seam: groups sent
+    in windows join exactly as groups sent whole. The runner's frames come back whole
+    however the bytes are cut on the way, and bytes that are not frames are refused."""
+    clips = [tone(0.4, 220), tone(0.5, 330, start=123)]
+    sink: list[np.ndarray] = []
+
+    class Sink:
+        def write(self, samples: np.ndarray) -> None:
+            sink.append(samples)
+
+    joiner = StreamingJoiner(Sink(), int(RATE * 30 / 1000))
+    joiner.add(clips[0])
+    first, *later = np.array_split(clips[1], [100, 4000, 9000])
+    joiner.add(first)
+    for window in later:
+        joiner.extend(window)
+    joiner.finish()
+    assert np.allclose(np.concatenate(sink), crossfade_join(clips, RATE, 30), atol=1e-6)
+
+    sent = [(WindowFrame(sample_rate=RATE), clips[0]), (WindowFrame(last=True, speech_tokens=12), None)]
+    data = b"".join(frame(header, samples) for header, samples in sent)
+    reader, received = FrameReader(), []
+    for cut in range(0, len(data), 777):
+        received += reader.feed(data[cut : cut + 777])
+    assert reader.pending == 0 and len(received) == 2
+    assert received[0][0].samples == len(clips[0]) and np.array_equal(received[0][1], clips[0])
+    assert received[1][0].last and received[1][0].speech_tokens == 12 and received[1][1].size == 0
+    with pytest.raises(FrameError):
+        FrameReader().feed(b"HTTP/1.1 500 Internal Server Error")
 
 
 def test_streamed_flac_without_length_reads_back() -> None:

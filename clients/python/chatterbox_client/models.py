@@ -699,7 +699,7 @@ class TTSRequest(BaseModel):
     stream_chunks: Annotated[
         bool | None,
         Field(
-            description='With response_mode=stream: send the audio sentence group by sentence group as it is generated (first bytes after the first group); stored when complete.',
+            description='With response_mode=stream: send the audio as it is generated, each sentence group in windows (first bytes after about a second of speech is decoded); stored when complete.',
             title='Stream Chunks',
         ),
     ] = False
