@@ -126,6 +126,7 @@ class SpeechServing(GenerationServing):
         def open_chunk(index: int) -> ChunkWindows:
             return ChunkWindows(self.chunks.stream(stages, plan, chunks[index].text, index))
 
+        spec = output_spec(plan.body.output_format, plan.body.sample_rate, self.settings.audio, source_rate)
         started = time.perf_counter()
         first = open_chunk(0)
         try:
@@ -134,7 +135,6 @@ class SpeechServing(GenerationServing):
             await first.close()
             raise
         self._record_use(plan.voice)
-        spec = output_spec(plan.body.output_format, plan.body.sample_rate, self.settings.audio, source_rate)
         stretched_by: set[str] = set()
         speed_seconds = 0.0
 

@@ -4,6 +4,9 @@
   the model's one continuous loop (`models/decode_scheduler.py`: jobs join it between steps
   and leave it as they stop, each sampling from its own seeded generator).
 - `render`: S3Gen turns one job's tokens into a waveform, which is then watermarked.
+- for a streamed chunk, both at once (`models/chunk_stream.py`): the job is prepared here
+  (`prepared_stream`) and each window of its audio rendered here (`render_window`) while
+  the loop still decodes it.
 
 They are separate runner calls so that a request's render starts as soon as its own tokens
 are ready, while T3 goes on decoding the others. Renders are not batched: batching S3Gen ran

@@ -57,8 +57,7 @@ class ModelRunner(ABC):
     async def render_jobs(self, jobs: list[Any], ctx: bentoml.Context) -> list[JobResult]:
         """S3Gen, called with one job (see `RenderQueue`); dropped if still queued when its
         caller hangs up."""
-        rendered = self._render_all(jobs)
-        return await unless_hung_up(rendered, ctx.request, lambda: [hung_up(JobResult) for _ in jobs])
+        return await unless_hung_up(self._render_all(jobs), ctx.request, lambda: [hung_up(JobResult) for _ in jobs])
 
     async def _render_all(self, jobs: list[Any]) -> list[JobResult]:
         return [await self.renders.run(partial(self.engine.render, job), job.first) for job in jobs]
