@@ -113,11 +113,7 @@ class RunnerCalls:
         voice's audio when the runner has not got it cached and cannot read it itself."""
         result = await self._call_or_503(call, job_for(voice.reference if voice else None), kind)
         if result.needs_reference and voice is not None:
-            try:
-                reference = await voice.with_audio()
-            except VoiceChangedError as exc:
-                raise APIError(409, str(exc), field=voice_field, error_type="conflict") from None
-            result = await self._call_or_503(call, job_for(reference), kind)
+            result = await self._call_or_503(call, job_for(await _with_audio(voice, voice_field)), kind)
         if voice is not None and not result.error:
             voice.spoken = True
         _raise_for(result, kind, voice_field)
@@ -170,11 +166,7 @@ class RunnerCalls:
         try:
             if header.needs_reference and voice is not None:
                 await frames.aclose()
-                try:
-                    reference = await voice.with_audio()
-                except VoiceChangedError as exc:
-                    raise APIError(409, str(exc), field=voice_field, error_type="conflict") from None
-                (header, samples), frames = await self._first_frame(call, job_for(reference), kind)
+                (header, samples), frames = await self._first_frame(call, job_for(await _with_audio(voice, voice_field)), kind)
             if voice is not None and not header.error:
                 voice.spoken = True
             while True:
@@ -205,6 +197,15 @@ class RunnerCalls:
 
     async def model_source(self, kind: str, info: RunnerInfoCall) -> str:
         return (await self.info(kind, info)).model_source
+
+
+async def _with_audio(voice: RunnerVoice, voice_field: str) -> VoiceReference:
+    """The voice with its audio, for a runner that asked; a voice replaced since the request
+    began speaking in it is a 409."""
+    try:
+        return await voice.with_audio()
+    except VoiceChangedError as exc:
+        raise APIError(409, str(exc), field=voice_field, error_type="conflict") from None
 
 
 def _raise_for(outcome: JobOutcome, kind: str, voice_field: str) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import math
 from concurrent.futures import Future
 
-import torch
 from torch import Tensor
 
 from models.t3_loop import LoopRequest
@@ -54,4 +53,4 @@ class TokenFeed:
         if future.done():
             return future.result().tolist(), True
         assert self._entry is not None, "asked before the request decoded anything"
-        return torch.cat(list(self._entry.sampler.tokens), dim=1).squeeze(0).tolist(), False
+        return self._entry.tokens.tolist(), False  # torch.cat copies the growing list in one call
