@@ -40,6 +40,7 @@ from lifecycle.drain import Drain
 from lifecycle.periodic import PeriodicTasks, Task
 from outputs.library import OutputLibrary
 from outputs.store import OutputStore
+from runners import connections as runner_connections
 from runners.tts_runner import TTS_RUNNERS
 from runners.vc_runner import VCRunner
 from storage import create_storage
@@ -53,6 +54,7 @@ configure_logging(settings.logging.level)
 ENABLED_MODELS: list[ModelName] = settings.model.enabled  # fixed at import: BentoML reads the runner dependencies from the class
 IDEMPOTENCY_EXPIRY_SECONDS = 600
 
+runner_connections.install(settings.runner.connection_max_age_seconds)  # before the runner clients exist
 app = create_app(settings)
 
 

@@ -128,6 +128,7 @@ class RunnerSettings(_Section):
     max_batch_size: int = Field(ge=2, le=256)  # BentoML refuses batchable APIs with batches of one
     max_latency_ms: int = Field(ge=1)
     workers: int = Field(ge=1, le=64)
+    connection_max_age_seconds: float = Field(gt=0, le=86400)
 
 
 class StorageSettings(_Section):

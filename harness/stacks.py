@@ -36,6 +36,7 @@ import soundfile as sf
 from contract.families import MODEL_NAMES
 from contract.voice_layout import is_record_key
 from harness.processes import RANDOM_MODEL_ENV, ROOT, S3_CREDENTIALS, free_port, launch, one_service_env, serve_command, start_bentoml, start_moto, stop, wait_ready, wait_until
+from harness.tcp_proxy import TCPProxy
 from harness.testdata import TESTDATA
 from runners.tts_runner import TTS_RUNNERS
 from runners.vc_runner import VCRunner
@@ -100,6 +101,10 @@ class RunnerPod:
         assert self.process is not None
         wait_ready(self.process, self.port, self.log, path="/readyz")
 
+    def replica(self, index: int) -> RunnerPod:
+        """Another pod of the same runner (a scale-up), with a BentoML home of its own."""
+        return RunnerPod(self.service, free_port(), self.env | {"BENTOML_HOME": f"{self.env['BENTOML_HOME']}-replica{index}"}, self.log.with_name(f"{self.service}-replica{index}.log"))
+
     def kill(self) -> None:
         """The pod dies: every process in it at once (BentoML's worker has a session of its own)."""
         assert self.process is not None
@@ -135,6 +140,7 @@ class RunningService:
     process: subprocess.Popen
     env: dict[str, str]  # what the stack was started with, on top of config/default.yaml
     runners: dict[str, RunnerPod] = field(default_factory=dict)  # the split topology's runner processes, by service name
+    runner_services: dict[str, TCPProxy] = field(default_factory=dict)  # the address the API calls each runner at (a Kubernetes Service), by service name
     _records: dict[tuple[str, str], object] = field(default_factory=dict)
 
     def new_client(self) -> httpx.Client:
@@ -229,7 +235,8 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
                   split: bool = False) -> RunningService:
     """`bentoml serve` on `backend` storage with `env` on top of the random-model defaults,
     or with `split`, the API and each runner as processes of their own talking over HTTP, as
-    the Kubernetes pods do; returns once /api/v1/health answers 200."""
+    the Kubernetes pods do, each runner behind a TCP balancer as behind its Kubernetes
+    Service (`runner_services`); returns once /api/v1/health answers 200."""
     port = free_port()
     tmpdir = tmp / "tmp"
     tmpdir.mkdir()
@@ -244,13 +251,15 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
         env["STORAGE_DIR"] = str(tmp / "data")
         storage = LocalStorage(tmp / "data")
     runners: dict[str, RunnerPod] = {}
+    services: dict[str, TCPProxy] = {}
     if split:
         runners = runner_pods(env, tmp)
         for pod in runners.values():
             pod.start()
         for pod in runners.values():
             pod.wait_ready()
-        depends = one_service_env(depends={name: pod.url for name, pod in runners.items()})
+        services = {name: TCPProxy("127.0.0.1", pod.port).start() for name, pod in runners.items()}
+        depends = one_service_env(depends={name: service.endpoint for name, service in services.items()})
         api = launch(serve_command(port, alone=True), env | depends, tmp / "serve.log", root)
         process = wait_ready(api, port, tmp / "serve.log")
     else:
@@ -258,7 +267,7 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base_url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=base_url, timeout=600, headers=headers)
-    return RunningService(backend, base_url, storage, tmpdir, client, headers, process, env, runners)
+    return RunningService(backend, base_url, storage, tmpdir, client, headers, process, env, runners, services)
 
 
 @contextmanager

@@ -1,11 +1,12 @@
 """What an operator meets, on a stack of its own because each would disturb the shared
 ones: tight rate limits, throttled failed authentication, S3 going away and coming back
 (through a proxy in front of moto), a slow S3, downloads redirected to S3, a runner's caller
-hanging up mid-decode, a runner's pod killed mid-generation and replaced, and SIGTERM to every pod with generations in flight
+hanging up mid-decode, a runner scaled up under load (the new pod gets its share), a runner's pod killed mid-generation and replaced, and SIGTERM to every pod with generations in flight
 (a rolling update or a node drain), which ends the stack, so it runs last.
 
 The stack runs as `deploy/kubernetes` runs it: the API and each runner are processes of
-their own (`bentoml start-http-server`, one service each) talking over HTTP."""
+their own (`bentoml start-http-server`, one service each) talking over HTTP, each runner
+behind a TCP balancer as behind its Kubernetes Service."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ from contract.runner_jobs import TTSJob, unstored_reference
 from contract.voice_layout import SNAPSHOT_KEY, record_key
 from harness.metrics import metric_samples
 from harness.processes import stop, wait_until
-from harness.stacks import TEST_ENV, RunningService, start_service
+from harness.stacks import TEST_ENV, RunnerPod, RunningService, start_service
+from harness.tcp_proxy import TCPProxy
 from harness.testdata import read_testdata
 from maintenance.storage_check import check_storage
-from tests.tcp_proxy import TCPProxy
 
 OPS_KEY, LIMITED_KEY = "ops-key", "limited-key"
 RATE, BURST = 2, 10  # rate_limits: requests per second after a burst
@@ -36,6 +37,8 @@ FAILED_AUTH_BURST = 3
 DRAIN_SECONDS = 10
 KUBERNETES_GRACE_SECONDS = 30  # what a pod gets between SIGTERM and SIGKILL by default
 FAULT_VOICE = "fault-voice"
+CONNECTION_MAX_AGE_SECONDS = 2
+SCALE_UP_SHARE = 0.4  # of the calls after a new runner pod is ready, what it must get within a minute
 LONG_TEXT = ("This sentence keeps the model busy for a long while. " * 190)[:9_990]  # TTSRequest's maximum is 10,000
 
 
@@ -59,6 +62,7 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> I
         "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": "3600",  # only the shutdown flush can write the use counts
         "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "3600",  # and the snapshot
         "CHATTERBOX_OUTPUTS__DOWNLOAD_MODE": "redirect",
+        "CHATTERBOX_RUNNER__CONNECTION_MAX_AGE_SECONDS": str(CONNECTION_MAX_AGE_SECONDS),
     }
     running = start_service("s3", tmp_path_factory.mktemp("ops"), s3_proxy.endpoint, env, api_key=OPS_KEY, split=True)  # short path: BentoML's socket paths must fit
     yield running
@@ -208,6 +212,54 @@ def test_a_runner_caller_that_hangs_up_takes_its_job_out_of_the_loop(ops_stack: 
         assert ops_stack.health()["tts"]["decoding_jobs"] == ops_stack.health()["tts"]["queued_jobs"] == 0
         after = runner.post("/decode", content=body("Still here."), headers={"Content-Type": "application/json"})
         assert after.status_code == 200 and after.json()[0]["speech_tokens"], after.text
+
+
+def model_calls(pod: RunnerPod) -> float:
+    """The model calls a runner pod has answered (BentoML's request counter, its model endpoints)."""
+    with httpx.Client(base_url=pod.url, timeout=60) as runner:
+        answered = metric_samples(runner).get("bentoml_service_request_total", {})
+    return sum(value for labels, value in answered.items() if dict(labels).get("endpoint") in ("/decode", "/render", "/stream"))
+
+
+def test_a_runner_pod_added_under_load_gets_its_share_of_calls(ops_stack: RunningService) -> None:
+    """A scale-up: the API's connections to the runner's Service retire after
+    `runner.connection_max_age_seconds` (between calls), so the balancer sends the new ones to
+    the pod that came while traffic flowed, which would otherwise get nothing."""
+    service, name = ops_stack, "chatterbox-tts-runner"
+    first, balancer = service.runners[name], service.runner_services[name]
+    stop_load = threading.Event()
+    failures: list[str] = []
+
+    def speak() -> None:
+        with service.new_client() as client:
+            while not stop_load.is_set():
+                answer = client.post("/api/v1/tts", json={"text": "Short and quick.", "voice": FAULT_VOICE, "seed": 3})
+                if answer.status_code != 200:
+                    failures.append(answer.text[:300])
+
+    load = [threading.Thread(target=speak) for _ in range(3)]
+    for thread in load:
+        thread.start()
+    second = first.replica(1).start()
+    try:
+        wait_until(lambda: model_calls(first) > 0, 120, "traffic on the first pod")
+        second.wait_ready()
+        balancer.add_target("127.0.0.1", second.port)
+        before = {pod.port: model_calls(pod) for pod in (first, second)}
+
+        def share() -> float | None:
+            gained = {pod.port: model_calls(pod) - before[pod.port] for pod in (first, second)}
+            total = sum(gained.values())
+            return gained[second.port] / total if total >= 20 and gained[second.port] / total >= SCALE_UP_SHARE else None
+
+        wait_until(share, 60, f"the new pod answering {SCALE_UP_SHARE:.0%} of the calls")
+    finally:
+        stop_load.set()
+        for thread in load:
+            thread.join(120)
+        balancer.remove_target("127.0.0.1", second.port)
+        second.kill()
+    assert not failures, failures[:3]  # retiring connections never cut a call
 
 
 def test_a_killed_runner_pod_fails_its_requests_cleanly_and_its_replacement_is_used(ops_stack: RunningService) -> None:

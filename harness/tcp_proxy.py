@@ -1,6 +1,8 @@
 """A TCP proxy the fault tests put between the service and moto: it can go down (every
 connection dropped, new ones refused) and come back with moto's state intact, or forward
-slowly. Restarting moto itself would lose every bucket, which is not an outage but a wipe."""
+slowly. Restarting moto itself would lose every bucket, which is not an outage but a wipe.
+With more than one target it balances each new connection to the next target in turn, as a
+Kubernetes Service (kube-proxy) spreads connections over a runner's pods."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ CHUNK = 1 << 16
 
 class TCPProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+        self.targets = [(target_host, target_port)]
+        self._next = 0
         self.port = free_port()
         self.delay = 0.0  # seconds before each forwarded chunk: a slow endpoint
         self._loop = asyncio.new_event_loop()
@@ -31,6 +34,12 @@ class TCPProxy:
         self._thread.start()
         self.up()
         return self
+
+    def add_target(self, host: str, port: int) -> None:
+        self.targets = [*self.targets, (host, port)]
+
+    def remove_target(self, host: str, port: int) -> None:
+        self.targets = [target for target in self.targets if target != (host, port)]
 
     def up(self) -> None:
         asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(10)
@@ -57,7 +66,9 @@ class TCPProxy:
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+            target = self.targets[self._next % len(self.targets)]
+            self._next += 1
+            upstream_reader, upstream_writer = await asyncio.open_connection(*target)
         except OSError:
             client_writer.close()
             return
