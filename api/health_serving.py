@@ -42,7 +42,7 @@ async def model_health(info: RunnerInfoCall) -> ModelHealth:
         return ModelHealth(ready=False, error=RUNNER_NOT_READY)
     lookups = runner.conditioning_cache_hits + runner.conditioning_cache_misses
     return ModelHealth(
-        ready=True, model=runner.model, source=runner.model_source, device=runner.device, has_default_voice=runner.has_default_voice, tags=runner.tags,
+        ready=True, model=runner.model, source=runner.model_source, device=runner.device, dtype=runner.dtype, has_default_voice=runner.has_default_voice, tags=runner.tags,
         conditioning_cache_entries=runner.conditioning_cache_entries, conditioning_cache_hits=runner.conditioning_cache_hits,
         conditioning_cache_misses=runner.conditioning_cache_misses,
         conditioning_cache_hit_rate=round(runner.conditioning_cache_hits / lookups, 4) if lookups else None,

@@ -200,6 +200,7 @@ class ModelHealth(BaseModel):
     model: str | None = Field(None, description="The Chatterbox model the runner serves: original, multilingual or turbo (VC runs the original's S3Gen).")
     source: str | None = None
     device: str | None = None
+    dtype: str | None = Field(None, description="What T3 and S3Gen's flow compute in: float32, bfloat16 or float16 (`model.dtype`).")
     has_default_voice: bool | None = None
     tags: list[str] | None = Field(None, description="The paralinguistic tags the model performs in the text (turbo; empty for the others).")
     languages: dict[str, str] | None = Field(None, description="The languages it speaks: ISO 639-1 code -> English name (what `language` accepts).")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -65,10 +65,14 @@ class CheckpointSettings(_Section):
     dir: Path | None
 
 
+ModelDtype = Literal["auto", "float32", "bfloat16", "float16"]
+
+
 class _ModelSettings(_Section):
     source: Literal["auto", "huggingface", "local", "random"]
     dir: Path | None  # the original model's folder (VC reads its S3Gen from there too)
     device: Literal["auto", "cuda", "cpu", "mps"]
+    dtype: ModelDtype = "auto"  # T3 and S3Gen's flow (models/precision.py)
     hf_repo_id: str  # the original model's repository
     enabled: list[ModelName] = Field(list(MODEL_NAMES), min_length=1)
     default: ModelName = "original"
@@ -129,6 +133,7 @@ class RunnerSettings(_Section):
     max_latency_ms: int = Field(ge=1)
     workers: int = Field(ge=1, le=64)
     connection_max_age_seconds: float = Field(gt=0, le=86400)
+    render_batch: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"  # whole renders in one S3Gen pass (runners/base.py)
 
 
 class StorageSettings(_Section):

@@ -172,6 +172,7 @@ class RunnerInfo(BaseModel):
     model: str = Field("original", description="The Chatterbox model this runner serves (VC: the original's S3Gen).")
     model_source: str
     device: str
+    dtype: str = Field("float32", description="What T3 and S3Gen's flow compute in (`model.dtype`).")
     model_location: str | None
     has_default_voice: bool
     sample_rate: int

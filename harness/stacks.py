@@ -8,8 +8,8 @@ run every test that uses `service`:
 
 | stack   | storage | runner batching | API keys | also                                                   |
 | ------- | ------- | --------------- | -------- | ------------------------------------------------------ |
-| `local` | folder  | on              | on       | all three models; OpenAI voice aliases and predefined voices, 429 past 4 |
-| `s3`    | moto S3 | off             | off      | the original model only; the defaults for the rest     |
+| `local` | folder  | on              | on       | all three models; OpenAI voice aliases and predefined voices, 429 past 4; S3Gen renders in batches of up to 4 |
+| `s3`    | moto S3 | off             | off      | the original model only; the defaults for the rest (renders one at a time) |
 
 Everything else (`TEST_ENV`) is the same in both: shorter chunks so short texts still make
 several, one T3 layer, quick index refresh and usage flushes, no background snapshots.
@@ -53,6 +53,7 @@ INDEX_REFRESH_SECONDS = 1  # another replica's writes show up within about this 
 USAGE_FLUSH_SECONDS = 1
 CONCAT_SYNC_MAX_SECONDS = 30  # longer concatenations answer 202 and run as jobs
 MAX_PENDING = 4  # the local stack's limits.max_pending_generations
+RENDER_BATCH = 4  # the local stack renders in S3Gen batches as a GPU does (auto, 1, on the S3 stack)
 API_KEYS = ("key-one", "key-two")
 LIBRARY_VOICE = "short-alex"  # the OpenAI tests' library voice, which the alias `alloy` names
 VOICE_ALIASES = {"alloy": LIBRARY_VOICE, "nova": "not-in-the-library"}
@@ -299,6 +300,7 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
         "CHATTERBOX_OPENAI__VOICE_ALIASES": json.dumps(VOICE_ALIASES),
         "CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR": str(predefined),
         "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": str(MAX_PENDING),
+        "CHATTERBOX_RUNNER__RENDER_BATCH": str(RENDER_BATCH),
     }
 
 

@@ -22,6 +22,7 @@ from chatterbox.vc import ChatterboxVC
 from config import ModelSettings
 from contract.families import FAMILIES, FamilyFacts, ModelName
 from models.families import family_class
+from models.precision import apply_precision, model_dtype
 from models.random_weights import build_random_s3gen
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Loaded(Generic[ModelT]):
     device: str
     location: str | None
     family: FamilyFacts = FAMILIES["original"]
+    dtype: str = "float32"  # T3's and S3Gen's flow's (`models/precision.py`)
 
     @property
     def random_weights(self) -> bool:
@@ -124,8 +126,9 @@ def load_tts(settings: ModelSettings, name: ModelName = "original") -> Loaded:
             model = code.from_local(folder, device)
         except Exception as exc:  # a truncated file, a wrong checkpoint in the folder
             raise ModelLoadError(f"the {name} model in {folder} cannot be loaded ({type(exc).__name__}: {str(exc)[:300]}); check {family.dir_variable}") from exc
+    dtype = apply_precision(model, model_dtype(settings.dtype, device))
     logger.info("tts model loaded", extra={"model": name, "source": source, "device": device, "location": str(folder)})
-    return Loaded(model, source, device, None if folder is None else str(folder), family)
+    return Loaded(model, source, device, None if folder is None else str(folder), family, dtype)
 
 
 def load_vc(settings: ModelSettings) -> Loaded[ChatterboxVC]:
@@ -135,5 +138,6 @@ def load_vc(settings: ModelSettings) -> Loaded[ChatterboxVC]:
         model = ChatterboxVC(build_random_s3gen(settings.random_seed, settings.random_s3gen).to(device).eval(), device)
     else:
         model = ChatterboxVC.from_local(folder, device)
+    dtype = apply_precision(model, model_dtype(settings.dtype, device))
     logger.info("vc model loaded", extra={"source": source, "device": device, "location": str(folder)})
-    return Loaded(model, source, device, None if folder is None else str(folder))
+    return Loaded(model, source, device, None if folder is None else str(folder), dtype=dtype)

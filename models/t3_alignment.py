@@ -74,7 +74,7 @@ class AlignedAttention:
 
     def _recorder(self, index: int, head: int):  # noqa: ANN202 - a torch hook
         def record(module: torch.nn.Module, inputs: object, output: tuple[Tensor, Tensor]) -> None:
-            self.maps[index] = output[1][:, head].cpu()
+            self.maps[index] = output[1][:, head].float().cpu()  # the analyzer's thresholds are float32's
 
         return record
 

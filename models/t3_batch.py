@@ -25,6 +25,7 @@ each for Turbo (`TurboDecodeRequest`, which has no guidance):
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -170,11 +171,16 @@ def prompt_of(t3: T3, request: DecodeRequest | TurboDecodeRequest) -> tuple[Tens
     text = torch.atleast_2d(request.text_tokens).to(dtype=torch.long, device=t3.device).repeat(request.rows, 1)
     start = hp.start_speech_token * torch.ones_like(text[:, :1])
     cfg_weight = request.cfg_weight if isinstance(request, DecodeRequest) else 0.0
-    embeds, conditioning = t3.prepare_input_embeds(t3_cond=request.cond, text_tokens=text, speech_tokens=start, cfg_weight=cfg_weight)
+    cond = copy.copy(request.cond).to(dtype=t3_dtype(t3))  # the voice's float tensors in T3's dtype (`model.dtype`)
+    embeds, conditioning = t3.prepare_input_embeds(t3_cond=cond, text_tokens=text, speech_tokens=start, cfg_weight=cfg_weight)
     if isinstance(request, TurboDecodeRequest):
         return embeds, conditioning
     bos = t3.speech_emb(start[:1]) + t3.speech_pos_emb.get_fixed_embedding(0)
     return torch.cat([embeds, torch.cat([bos, bos])], dim=1), conditioning
+
+
+def t3_dtype(t3: T3) -> torch.dtype:
+    return t3.speech_head.weight.dtype
 
 
 def next_embeds(t3: T3, tokens: Tensor, steps: Tensor, rows: Tensor) -> Tensor:
@@ -191,4 +197,4 @@ def logits_of(t3: T3, embeds: Tensor, mask: Tensor, positions: Tensor, past: obj
     if attention is not None:  # eager layers need the mask spelt out
         mask = additive_mask(mask, embeds.size(1), embeds.dtype)
     out = t3.tfmr(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=past, use_cache=True)
-    return t3.speech_head(out.last_hidden_state[:, -1, :]), out.past_key_values
+    return t3.speech_head(out.last_hidden_state[:, -1, :]).float(), out.past_key_values  # sampled in float32 whatever T3's dtype

@@ -3,16 +3,16 @@
 - `decode`: T3 turns each job's text into speech tokens in
   the model's one continuous loop (`models/decode_scheduler.py`: jobs join it between steps
   and leave it as they stop, each sampling from its own seeded generator).
-- `render`: S3Gen turns one job's tokens into a waveform, which is then watermarked.
+- `render`: S3Gen turns jobs' tokens into waveforms, which are then watermarked
+  (`ModelEngine.render_batch`: the runner batches renders by length on a GPU).
 - for a streamed chunk, both at once (`models/chunk_stream.py`): the job is prepared here
   (`prepared_stream`) and each window of its audio rendered here (`render_window`) while
   the loop still decodes it.
 
 They are separate runner calls so that a request's render starts as soon as its own tokens
-are ready, while T3 goes on decoding the others. Renders are not batched: batching S3Gen ran
-at 0.90-1.03x on the CPU (`benchmarks/s3gen_batching.py`). T3 samples only from per-job
-generators, so S3Gen alone uses the global RNG, seeded per render under its lock (same
-seed, same audio).
+are ready, while T3 goes on decoding the others. S3Gen's flow noise comes from each job's seed
+and its vocoder's from the global RNG seeded per job under S3Gen's lock (T3 samples only
+from per-job generators): the same seed gives the same audio, alone or in a batch.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from contract.metrics import timed_stage
 from contract.runner_jobs import AudioPayload, ClientFaultError, DecodeResult, JobResult, RenderJob, TTSJob, failed_job
 from models.conditioning import with_exaggeration
 from models.decode_scheduler import DecodeScheduler
-from models.engine import ModelEngine
+from models.engine import ModelEngine, PreparedRender
 from models.families import family_class
 from models.families.base import TTSModel
 from models.loader import Loaded
@@ -165,17 +165,11 @@ class TTSEngine(ModelEngine[Conditionals]):
             with timed_stage(self.kind, "watermark"):
                 return windowed.watermark.apply(samples, held_back)
 
-    def render(self, render: RenderJob) -> JobResult:
-        """One job's waveform from its speech tokens, watermarked; S3Gen's flow-matching
-        noise is seeded with the job's seed."""
-        try:
-            with torch.inference_mode():
-                conds, _ = self._conditionals(render.job, counted=False)
-            samples = self.rendered(lambda: self.family.render(render.speech_tokens, conds.gen), render.job.seed)
-            if samples.size == 0:
-                logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(render.job.text)})
-            return JobResult(audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, speech_tokens=len(render.speech_tokens))
-        except Exception as exc:
-            return failed_job(exc, "tts")
-        finally:
-            self.jobs_done += 1
+    def prepare_render(self, render: RenderJob) -> PreparedRender:
+        conds, _ = self._conditionals(render.job, counted=False)
+        return PreparedRender(self.family.flow_row(render.speech_tokens, conds.gen, render.job.seed), render.job.seed)
+
+    def render_result(self, render: RenderJob, samples: np.ndarray, prepared: PreparedRender) -> JobResult:
+        if samples.size == 0:
+            logger.warning("model produced no speech tokens for a chunk", extra={"chars": len(render.job.text)})
+        return JobResult(audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, speech_tokens=len(render.speech_tokens))

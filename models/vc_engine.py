@@ -3,11 +3,10 @@ the same two stages as TTS:
 
 - `tokenize_batch`: the S3 tokenizer reads every source of a runner batch in one padded pass
   (the same tokens as one at a time, tested);
-- `render`: S3Gen says one job's tokens in its target voice, then the audio is watermarked.
+- `render`: S3Gen says jobs' tokens in their target voices (`ModelEngine.render_batch`, one
+  flow pass; the runner batches renders by length on a GPU), then the audio is watermarked.
 
-They are separate runner calls so a request waits for its own render only. S3Gen is not
-batched: side by side it ran at 0.90-1.03x on the CPU (`benchmarks/s3gen_batching.py`, figures
-in docs/performance.md).
+They are separate runner calls so a request waits for its own render only.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ from config import TTSSettings
 from contract.metrics import timed_stage
 from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob, VoiceReference, failed_job
 from models.conditioning import s3gen_reference
-from models.engine import ModelEngine
+from models.engine import ModelEngine, PreparedRender
+from models.s3gen_flow import FlowRow, row_noise
 from models.tts_engine import NoDefaultVoiceError
 from models.voice_references import ReferenceReader
 
@@ -83,24 +83,13 @@ class VCEngine(ModelEngine[dict]):
         logger.info("vc batch tokenized", extra={"batch_size": len(jobs)})
         return results
 
-    def render(self, job: VCRenderJob) -> JobResult:
-        """One job's tokens in its target voice, watermarked. The flow-matching noise is
-        seeded per render (under the lock): the same source and target give the same audio,
-        alone or in any batch."""
-        try:
-            with torch.inference_mode():  # conditioning (maybe a storage read) outside S3Gen's lock
-                ref_dict, cache_hit = self._target(job.target_voice)
+    def prepare_render(self, job: VCRenderJob) -> PreparedRender:
+        """The job's tokens in its target voice; the flow's noise is seeded alike for every
+        job: the same source and target give the same audio, alone or in any batch."""
+        ref_dict, cache_hit = self._target(job.target_voice)
+        tokens = torch.tensor(job.speech_tokens, dtype=torch.long, device=self.model.device)
+        row = FlowRow(tokens, ref_dict, row_noise(ref_dict, tokens.numel(), torch.Generator().manual_seed(RENDER_SEED))) if tokens.numel() else None
+        return PreparedRender(row, RENDER_SEED, cache_hit)
 
-            def render() -> np.ndarray:
-                tokens = torch.tensor(job.speech_tokens, dtype=torch.long, device=self.model.device)[None]
-                wav, _ = self.model.s3gen.inference(speech_tokens=tokens, ref_dict=ref_dict)
-                return wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
-
-            samples = self.rendered(render, RENDER_SEED)
-            return JobResult(
-                audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, conditioning_cache_hit=cache_hit, speech_tokens=len(job.speech_tokens)
-            )
-        except Exception as exc:
-            return failed_job(exc, "vc")
-        finally:
-            self.jobs_done += 1
+    def render_result(self, job: VCRenderJob, samples: np.ndarray, prepared: PreparedRender) -> JobResult:
+        return JobResult(audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, conditioning_cache_hit=prepared.cache_hit, speech_tokens=len(job.speech_tokens))

@@ -17,11 +17,12 @@ S3Gen supports but never calls:
   yet sent). CosyVoice2 fades with a Hamming window, whose halves sum to 1.08; the two
   signals are nearly the same here, so a raised-cosine pair (summing to 1) keeps the level.
 
-The flow-matching noise of the generated frames is one sequence per chunk, drawn from the
-job's seed in blocks and sliced by frame, so frame t gets the same noise in every window
-(CosyVoice2 keeps a fixed noise buffer for the same reason); the rest (the reference
-prompt's noise, HiFT's source noise) comes from the global generator, which the engine seeds
-per window. The total length is that of a whole render of the same tokens.
+The flow-matching noise is one sequence per chunk, drawn from the job's seed (the prompt's
+frames first, then the generated ones in blocks) and sliced by frame, so frame t gets the
+same noise in every window (CosyVoice2 keeps a fixed noise buffer for the same reason);
+HiFT's source noise comes from the global generator, which the engine seeds per window. The
+flow is `models/s3gen_flow.py`'s, as for whole renders. The total length is that of a whole
+render of the same tokens.
 
 Each window is watermarked as whole renders are (`WindowWatermark`).
 """
@@ -31,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from chatterbox.models.s3gen import S3GEN_SR
-from chatterbox.models.s3gen.s3gen import S3Token2Mel
 
 from models.families.base import ModelFamily
+from models.s3gen_flow import TOKEN_FRAMES, FlowRow, flow_mels, prompt_tokens, row_noise, vocoded
 
 FRAME_SAMPLES = S3GEN_SR // 50  # S3Gen's mel frames are 50 a second
 MEL_CACHE_FRAMES = 8
@@ -83,17 +84,18 @@ class WindowedRender:
         self.windows = 0  # rendered so far
         self.watermark = WindowWatermark(family.model.watermarker, S3GEN_SR)
         self._frames_done = 0
-        self._noise = torch.zeros(1, 80, 0)
         self._noise_source = torch.Generator().manual_seed(seed)
+        self._noise = row_noise(gen, 0, self._noise_source)  # the prompt's frames; the chunk's are added in blocks
         self._mel_cache: torch.Tensor | None = None
         self._source_cache: torch.Tensor | None = None
         self._speech_cache: torch.Tensor | None = None
 
-    def _noise_for(self, frames: int) -> torch.Tensor:
-        while self._noise.shape[2] < frames:
-            block = torch.randn(1, 80, NOISE_BLOCK_FRAMES, generator=self._noise_source)
-            self._noise = torch.cat([self._noise, block], dim=2)
-        return self._noise[:, :, :frames].to(device=self.s3gen.device, dtype=self.s3gen.dtype)
+    def _noise_for(self, tokens: int) -> torch.Tensor:
+        """The noise of the prompt's frames and those of the chunk's first `tokens` tokens."""
+        wanted = TOKEN_FRAMES * (prompt_tokens(self.gen) + tokens)
+        while self._noise.shape[1] < wanted:
+            self._noise = torch.cat([self._noise, torch.randn(80, NOISE_BLOCK_FRAMES, generator=self._noise_source)], dim=1)
+        return self._noise[:, :wanted]
 
     def _mels(self, speech: torch.Tensor, last: bool) -> torch.Tensor:
         flow = self.s3gen.flow
@@ -101,11 +103,8 @@ class WindowedRender:
         ready = frames - (0 if last else flow.pre_lookahead_len * flow.token_mel_ratio)
         if ready <= self._frames_done:
             return torch.zeros(1, 80, 0, device=self.s3gen.device)
-        steps = 2 if self.s3gen.meanflow else 10  # as upstream's `flow_inference`
-        mels = S3Token2Mel.forward(
-            self.s3gen, speech, ref_wav=None, ref_sr=None, ref_dict=self.gen, n_cfm_timesteps=steps, finalize=True, noised_mels=self._noise_for(frames)
-        )
-        return mels[:, :, self._frames_done : ready]
+        [mels] = flow_mels(self.s3gen, [FlowRow(speech, self.gen, self._noise_for(speech.numel()))])
+        return mels[None, :, self._frames_done : ready].float()  # the vocoder's dtype
 
     def vocode(self, speech_tokens: list[int], last: bool) -> tuple[np.ndarray, np.ndarray]:
         """The next window's audio of the chunk's tokens so far (`last`: all of them): the
@@ -113,15 +112,15 @@ class WindowedRender:
         speech = self.family.audio_tokens(speech_tokens)
         if last:
             speech = self.family.speech_to_render(speech)
-        new = self._mels(speech, last) if speech.numel() else torch.zeros(1, 80, 0)
+        new = self._mels(speech, last) if speech.numel() else torch.zeros(1, 80, 0, device=self.s3gen.device)
         empty = np.zeros(0, dtype=np.float32)
         cached = 0 if self._mel_cache is None else MEL_CACHE_FRAMES
         if (last and new.shape[2] == 0 and self._speech_cache is None) or (not last and cached + new.shape[2] <= MEL_CACHE_FRAMES):
             return empty, empty  # nothing to say yet (or ever): wait for more tokens
         self._frames_done += new.shape[2]
         self.windows += 1
-        mels = new if self._mel_cache is None else torch.cat([self._mel_cache, new.to(self._mel_cache.dtype)], dim=2)
-        speech_out, source = self.s3gen.hift_inference(mels, self._source_cache)
+        mels = new if self._mel_cache is None else torch.cat([self._mel_cache, new], dim=2)
+        speech_out, source = vocoded(self.s3gen, mels, self._source_cache)
         if self._speech_cache is None:
             speech_out[:, : len(self.s3gen.trim_fade)] *= self.s3gen.trim_fade  # as upstream starts every render
         else:

@@ -32,6 +32,7 @@ from config.settings import S3GenSize
 from contract.families import FAMILIES, FamilyFacts
 from contract.runner_jobs import ClientFaultError, TTSJob
 from models.conditioning import s3gen_reference
+from models.s3gen_flow import FlowRow, render_rows, row_noise
 from models.t3_batch import DecodeRequest, TurboDecodeRequest
 
 TTSModel = ChatterboxTTS | ChatterboxMultilingualTTS | ChatterboxTurboTTS
@@ -122,14 +123,22 @@ class ModelFamily(ABC):
         speech = drop_invalid_tokens(torch.tensor(speech_tokens, dtype=torch.long))
         return speech[speech < SPEECH_VOCAB_SIZE].to(self.model.device)
 
-    def render(self, speech_tokens: list[int], gen: dict) -> np.ndarray:
-        """The waveform of decoded tokens (before the watermark); S3Gen's noise comes from the
-        global generator, which the caller seeds."""
+    def flow_row(self, speech_tokens: list[int], gen: dict, seed: int) -> FlowRow | None:
+        """What S3Gen's flow renders for decoded `speech_tokens` in voice `gen`, with its noise
+        drawn from `seed` (None: nothing to say)."""
         speech = self.audio_tokens(speech_tokens)
         if speech.numel() == 0:
+            return None
+        speech = self.speech_to_render(speech)
+        return FlowRow(speech, gen, row_noise(gen, speech.numel(), torch.Generator().manual_seed(seed)))
+
+    def render(self, speech_tokens: list[int], gen: dict, seed: int) -> np.ndarray:
+        """The waveform of decoded tokens (before the watermark)."""
+        row = self.flow_row(speech_tokens, gen, seed)
+        if row is None:
             return np.zeros(0, dtype=np.float32)
-        wav, _ = self.model.s3gen.inference(speech_tokens=self.speech_to_render(speech), ref_dict=gen)
-        return wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
+        [audio] = render_rows(self.model.s3gen, [row], [seed])
+        return audio
 
     # --- shared by the families whose T3 reads start and stop text tokens -------------
 

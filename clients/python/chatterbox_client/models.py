@@ -242,6 +242,13 @@ class ModelHealth(BaseModel):
     ] = None
     source: Annotated[str | None, Field(title='Source')] = None
     device: Annotated[str | None, Field(title='Device')] = None
+    dtype: Annotated[
+        str | None,
+        Field(
+            description="What T3 and S3Gen's flow compute in: float32, bfloat16 or float16 (`model.dtype`).",
+            title='Dtype',
+        ),
+    ] = None
     has_default_voice: Annotated[bool | None, Field(title='Has Default Voice')] = None
     tags: Annotated[
         list[str] | None,
