@@ -47,7 +47,7 @@ async def model_health(info: RunnerInfoCall) -> ModelHealth:
         conditioning_cache_misses=runner.conditioning_cache_misses,
         conditioning_cache_hit_rate=round(runner.conditioning_cache_hits / lookups, 4) if lookups else None,
         references_from_storage=runner.references_from_storage, references_sent=runner.references_sent,
-        jobs_done=runner.jobs_done, decoding_jobs=runner.decoding_jobs, queued_jobs=runner.queued_jobs, memory_rss_bytes=runner.memory_rss_bytes,
+        jobs_done=runner.jobs_done, decoding_jobs=runner.decoding_jobs, queued_jobs=runner.queued_jobs, kv_cache=runner.kv_cache, cuda_graphs=runner.cuda_graphs, memory_rss_bytes=runner.memory_rss_bytes,
         gpu_memory_allocated_bytes=runner.gpu_memory_allocated_bytes, gpu_memory_peak_bytes=runner.gpu_memory_peak_bytes,
     )
 

@@ -214,6 +214,8 @@ class ModelHealth(BaseModel):
     jobs_done: int | None = Field(None, description="Jobs the runner finished since it started.")
     decoding_jobs: int | None = Field(None, description="Text chunks in the model's continuous T3 loop now (at most runner.max_batch_size); None for VC.")
     queued_jobs: int | None = Field(None, description="Text chunks waiting to join the T3 loop at its next step; None for VC.")
+    kv_cache: str | None = Field(None, description="Where the T3 loop keeps its keys and values: static (allocated once) or dynamic (`model.kv_cache`); None for VC.")
+    cuda_graphs: bool | None = Field(None, description="Whether T3's decode steps replay as captured CUDA graphs (`model.cuda_graphs` on cuda, and no capture failed); None for VC.")
     memory_rss_bytes: int | None = Field(None, description="Resident memory of the runner process.")
     gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")
     gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")

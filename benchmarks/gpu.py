@@ -5,8 +5,11 @@ network (full-size random weights unless --source names real checkpoints).
 Models (each model and dtype in a process of its own, so peak memory is its own):
 - T3: --rows requests decoded in one continuous loop (`decode_batch`), each --tokens speech
   tokens; step time (the loop's wall time over its steps) and x real time (audio seconds
-  made per second), in each --dtypes. (`cuda_graphs` is recorded: captured steps are
-  issue 29's next step.)
+  made per second), in each --dtypes and each --kv store: `dynamic` (a cache grown each
+  step), `static` (allocated once, `models/kv_rows.py`) and `graphs` (static, each step a
+  replayed CUDA graph, `models/step_graphs.py`; CUDA only). Each row says whether its tokens
+  equal the dynamic cache's at the same rows (`same_tokens`); a level is warmed up (graphs
+  captured) with a short run first.
 - S3Gen: --render-batch renders of --tokens tokens in one flow pass (`models/s3gen_flow.py`)
   against the same renders one by one, x real time each way.
 - peak GPU memory (PyTorch's allocation) and the model's parameters.
@@ -60,28 +63,18 @@ VOICE = "gpu-benchmark"
 VOICE_SECONDS = 8.0  # Turbo takes references longer than 5 s
 
 
-def seconds(run: Any, device: str) -> float:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    run()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - started
-
-
 def model_figures(name: str, dtype: str, args: argparse.Namespace) -> dict[str, Any]:
     """One model in one dtype, measured in this process."""
     import torch
 
     from audio.decoding import decode
+    from benchmarks.timing import device_seconds
     from config import ModelSettings
     from contract.runner_jobs import TTSJob
     from harness.model_settings import engine_settings
     from models.conditioning import with_exaggeration
     from models.families import family_class
+    from models.kv_rows import PROMPT_COLUMNS, KVPlan
     from models.loader import load_tts
     from models.s3gen_flow import render_rows
     from models.t3_loop import decode_batch
@@ -99,24 +92,33 @@ def model_figures(name: str, dtype: str, args: argparse.Namespace) -> dict[str, 
     text_tokens = family.text_tokens(TEXT, "en")
     configured = engine_settings(args.tokens + 1)
 
-    def requests(count: int) -> list:
-        return [family.decode_request(TTSJob(text=TEXT, seed=seed, language="en"), text_tokens, conds.t3, configured, stop_after=args.tokens) for seed in range(count)]
+    def requests(count: int, tokens: int = args.tokens) -> list:
+        return [family.decode_request(TTSJob(text=TEXT, seed=seed, language="en"), text_tokens, conds.t3, configured, stop_after=tokens) for seed in range(count)]
 
     t3 = []
     with torch.inference_mode():
         decode_batch(model.t3, requests(1))  # warm-up
-        for rows in args.rows:
-            wall = seconds(lambda rows=rows: decode_batch(model.t3, requests(rows)), device)
-            steps = args.tokens + 1
-            t3.append({"rows": rows, "step_ms": round(1000 * wall / steps, 2), "x_realtime": round(rows * args.tokens / TOKENS_PER_SECOND / wall, 2)})
+        dynamic: dict[int, list] = {}
+        for kv_name in args.kv:
+            plan = KVPlan(static=kv_name != "dynamic", graphs=kv_name == "graphs", columns=args.tokens + PROMPT_COLUMNS)
+            kv = plan.rows_for(model.t3, max(args.rows))
+            for rows in args.rows:
+                decode_batch(model.t3, requests(rows, 2), kv=kv)  # warm-up: this size's graph captured
+                tokens: list = []
+                wall = device_seconds(lambda rows=rows, kv=kv, tokens=tokens: tokens.extend(decode_batch(model.t3, requests(rows), kv=kv)), device, warm_up=False)
+                dynamic.setdefault(rows, tokens)
+                t3.append({
+                    "kv": kv_name, "rows": rows, "step_ms": round(1000 * wall / (args.tokens + 1), 2), "x_realtime": round(rows * args.tokens / TOKENS_PER_SECOND / wall, 2),
+                    "same_tokens": all(mine.equal(theirs) for mine, theirs in zip(tokens, dynamic[rows], strict=True)),
+                })
         speech = decode_batch(model.t3, requests(1))[0].tolist()
         flow_rows = [family.flow_row(speech, conds.gen, seed) for seed in range(args.render_batch)]
         render_rows(model.s3gen, flow_rows[:1], [0])  # warm-up
         audio_seconds = args.render_batch * len(family.audio_tokens(speech)) / TOKENS_PER_SECOND
-        batched = seconds(lambda: render_rows(model.s3gen, flow_rows, list(range(len(flow_rows)))), device)
-        alone = seconds(lambda: [render_rows(model.s3gen, [row], [seed]) for seed, row in enumerate(flow_rows)], device)
+        batched = device_seconds(lambda: render_rows(model.s3gen, flow_rows, list(range(len(flow_rows)))), device, warm_up=False)
+        alone = device_seconds(lambda: [render_rows(model.s3gen, [row], [seed]) for seed, row in enumerate(flow_rows)], device, warm_up=False)
     return {
-        "model": name, "dtype": loaded.dtype, "device": device, "source": loaded.source, "cuda_graphs": False, "tokens": args.tokens,
+        "model": name, "dtype": loaded.dtype, "device": device, "source": loaded.source, "tokens": args.tokens,
         "t3_parameters_m": round(sum(p.numel() for p in model.t3.parameters()) / 1e6, 1),
         "s3gen_parameters_m": round(sum(p.numel() for p in model.s3gen.parameters()) / 1e6, 1),
         "t3": t3,
@@ -214,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 8, 32, 64, 128], help="requests in one T3 loop")
+    parser.add_argument("--kv", nargs="+", choices=["dynamic", "static", "graphs"], help="T3's KV stores to measure besides dynamic (default: graphs on cuda, static elsewhere)")
     parser.add_argument("--tokens", type=int, default=100, help="speech tokens per request (25 a second of audio)")
     parser.add_argument("--render-batch", type=int, default=8, help="renders in one S3Gen pass")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64, 128], help="closed-loop clients on the served stack")
@@ -224,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     add_json_option(parser)
     parser.add_argument("--worker", nargs=2, metavar=("MODEL", "DTYPE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    stores = args.kv or (["graphs"] if args.device == "cuda" else ["static"])
+    args.kv = ["dynamic", *(store for store in stores if store != "dynamic")]  # first: the others' tokens are checked against its
     if args.smoke:
         args.dtypes, args.rows, args.tokens, args.render_batch, args.clients, args.rounds = args.dtypes[:1], [1, 2], 10, 2, [1], 1
     if args.worker:

@@ -73,6 +73,8 @@ class _ModelSettings(_Section):
     dir: Path | None  # the original model's folder (VC reads its S3Gen from there too)
     device: Literal["auto", "cuda", "cpu", "mps"]
     dtype: ModelDtype = "auto"  # T3 and S3Gen's flow (models/precision.py)
+    kv_cache: Literal["auto", "static", "dynamic"] = "auto"  # T3's keys and values (models/kv_rows.py)
+    cuda_graphs: bool = True  # T3's decode step captured on CUDA with the static cache (models/step_graphs.py)
     hf_repo_id: str  # the original model's repository
     enabled: list[ModelName] = Field(list(MODEL_NAMES), min_length=1)
     default: ModelName = "original"

@@ -185,6 +185,8 @@ class RunnerInfo(BaseModel):
     jobs_done: int = Field(0, description="Jobs this runner process finished since it started (failed ones included).")
     decoding_jobs: int | None = Field(None, description="Jobs in the model's T3 loop now (TTS runners; None for VC).")
     queued_jobs: int | None = Field(None, description="Jobs waiting to join the T3 loop at its next step (TTS runners; None for VC).")
+    kv_cache: str | None = Field(None, description="Where the T3 loop keeps its keys and values: static or dynamic (`model.kv_cache`; None for VC).")
+    cuda_graphs: bool | None = Field(None, description="Whether T3's decode steps replay as CUDA graphs (`model.cuda_graphs`, and no capture failed; None for VC).")
     memory_rss_bytes: int = Field(0, description="Resident memory of the runner process.")
     gpu_memory_allocated_bytes: int | None = Field(None, description="GPU memory PyTorch holds now on the model's device (None when the model runs on the CPU).")
     gpu_memory_peak_bytes: int | None = Field(None, description="Most GPU memory PyTorch held since the runner started.")

@@ -54,6 +54,7 @@ USAGE_FLUSH_SECONDS = 1
 CONCAT_SYNC_MAX_SECONDS = 30  # longer concatenations answer 202 and run as jobs
 MAX_PENDING = 4  # the local stack's limits.max_pending_generations
 RENDER_BATCH = 4  # the local stack renders in S3Gen batches as a GPU does (auto, 1, on the S3 stack)
+KV_CACHE = "static"  # and decodes in T3's static KV cache as a GPU does (auto, dynamic, on the S3 stack)
 API_KEYS = ("key-one", "key-two")
 LIBRARY_VOICE = "short-alex"  # the OpenAI tests' library voice, which the alias `alloy` names
 VOICE_ALIASES = {"alloy": LIBRARY_VOICE, "nova": "not-in-the-library"}
@@ -301,6 +302,7 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
         "CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR": str(predefined),
         "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": str(MAX_PENDING),
         "CHATTERBOX_RUNNER__RENDER_BATCH": str(RENDER_BATCH),
+        "CHATTERBOX_MODEL__KV_CACHE": KV_CACHE,
     }
 
 

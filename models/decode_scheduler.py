@@ -37,6 +37,7 @@ from torch import Tensor
 
 from contract.metrics import metrics, timed_stage
 from lifecycle.drain import ShuttingDownError
+from models.kv_rows import KVPlan, KVRows
 from models.t3_loop import DecodeLoop, LoopRequest, T3Request, decode_batch, decode_loop
 from models.token_feed import TokenFeed
 
@@ -66,10 +67,12 @@ class Ticket:
 class DecodeScheduler:
     """The loop of one T3 and the requests waiting to join it."""
 
-    def __init__(self, t3: T3, capacity: int, stop: threading.Event | None = None) -> None:
+    def __init__(self, t3: T3, capacity: int, stop: threading.Event | None = None, kv: KVPlan | None = None) -> None:
         self.t3 = t3
         self.capacity = capacity  # requests in the loop at once (rows: two per guided request)
         self.stop = stop  # set when a shutdown's drain ended
+        self.kv_plan = kv or KVPlan()
+        self._kv: KVRows | None = None  # made by the loop's thread at its first loop, reused by every loop
         self.steps = 0  # steps taken since the start (what tests and benchmarks wait on)
         self._pending: deque[Ticket] = deque()
         self._in_loop: list[Ticket] = []  # touched by the loop's thread only
@@ -85,6 +88,12 @@ class DecodeScheduler:
     def queued(self) -> int:
         """Requests waiting to join the loop."""
         return len(self._pending)
+
+    @property
+    def cuda_graphs(self) -> bool:
+        """Whether steps replay as CUDA graphs: planned, and no capture has failed since."""
+        graphs = getattr(self._kv, "graphs", None)
+        return self.kv_plan.graphs and (self._kv is None or (graphs is not None and not graphs.off))
 
     def submit(self, requests: list[T3Request], feeds: list[TokenFeed | None] | None = None) -> list[Future[Tensor]]:
         """Queues `requests` together (they join the loop at the same step when there is
@@ -108,12 +117,13 @@ class DecodeScheduler:
                 with self._wake:
                     self._wake.wait_for(lambda: bool(self._pending))
                 try:
-                    with decode_loop(self.t3, self.stop) as loop:
+                    self._kv = self._kv or self.kv_plan.rows_for(self.t3, self.capacity)
+                    with decode_loop(self.t3, self.stop, self._kv) as loop:
                         self._serve(loop)
                 except ShuttingDownError as exc:
                     self._fail_all(exc)
                 except Exception:
-                    logger.exception("T3 loop failed; decoding its requests one by one")
+                    logger.exception("T3 loop failed; decoding its requests one by one")  # in dynamic caches of their own
                     self._decode_alone()
 
     def _serve(self, loop: DecodeLoop) -> None:

@@ -121,6 +121,16 @@ class ModelEngine(ABC, Generic[ConditionalsT]):
         """Jobs waiting to join the loop (None: the engine has no loop)."""
         return None
 
+    @property
+    def kv_cache(self) -> str | None:
+        """Where the loop keeps T3's keys and values: static or dynamic (None: no loop)."""
+        return None
+
+    @property
+    def cuda_graphs(self) -> bool | None:
+        """Whether the loop's steps replay as CUDA graphs (None: no loop)."""
+        return None
+
     def performed_tags(self) -> list[str]:
         """The paralinguistic tags the model performs (Turbo's tokenizer has them)."""
         return []

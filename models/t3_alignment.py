@@ -47,10 +47,11 @@ class AlignedAttention:
     def __init__(self) -> None:
         self.maps: list[Tensor | None] = [None] * len(LLAMA_ALIGNED_HEADS)
 
-    def of_row(self, row: int, padding: int) -> list[Tensor]:
+    def of_row(self, row: int, padding: int, end: int | None = None) -> list[Tensor]:
         """One row's maps with its left padding cut from keys (and, for the prompt pass, from
-        queries): what upstream sees for that request alone."""
-        return [heads[row, padding if heads.size(1) > 1 else 0 :, padding:] for heads in self.maps if heads is not None]
+        queries), and the keys past `end` (a static cache's unused columns): what upstream
+        sees for that request alone."""
+        return [heads[row, padding if heads.size(1) > 1 else 0 :, padding:end] for heads in self.maps if heads is not None]
 
     @contextmanager
     def captured(self, t3: T3) -> Iterator[AlignedAttention]:

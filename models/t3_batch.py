@@ -197,4 +197,10 @@ def logits_of(t3: T3, embeds: Tensor, mask: Tensor, positions: Tensor, past: obj
     if attention is not None:  # eager layers need the mask spelt out
         mask = additive_mask(mask, embeds.size(1), embeds.dtype)
     out = t3.tfmr(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=past, use_cache=True)
-    return t3.speech_head(out.last_hidden_state[:, -1, :]).float(), out.past_key_values  # sampled in float32 whatever T3's dtype
+    return speech_logits(t3, out.last_hidden_state), out.past_key_values
+
+
+def speech_logits(t3: T3, hidden: Tensor) -> Tensor:
+    """The (rows, V) logits of each row's last position, in float32 whatever T3's dtype: the
+    sampler's thresholds cut where they cut in float32."""
+    return t3.speech_head(hidden[:, -1, :]).float()

@@ -6,14 +6,15 @@ that joins mid-way decodes exactly the tokens it decodes alone with the same see
 
 - `admit` runs the new requests' prompts in a pass of their own (left-padded among
   themselves) and then joins their KV cache to the loop's: whichever side is shorter is
-  padded on the left, masked out, so every row still sees exactly its own tokens;
+  padded on the left, masked out, so every row still sees exactly its own tokens (where the
+  keys and values live, a cache grown a column a step or one allocated once and reused:
+  `models/kv_rows.py`);
 - each request counts its own steps, so the Llama T3's speech positions are per row (the
   embedding of a request's k-th token is at position k whatever the loop's age), and its
   position ids continue from its own prompt;
 - the multilingual stopping rule reads each request's own rows of the aligned heads' maps,
   taken right after the pass that made its logits (with its own padding cut off);
-- when requests leave, their rows leave the cache, and padding that every remaining row has
-  on the left is cut, so a long prompt that left costs nothing more.
+- when requests leave, their rows leave the cache.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chatterbox.models.t3 import T3
 from torch import Tensor
 
 from lifecycle.drain import ShuttingDownError
+from models.kv_rows import DynamicKV, KVRows
 from models.t3_alignment import AlignedAttention, RowAlignment, has_aligned_heads
 from models.t3_batch import DecodeRequest, Sampler, TurboDecodeRequest, logits_of, next_embeds, prompt_of, sampler_of
 
@@ -37,13 +39,12 @@ T3Request = DecodeRequest | TurboDecodeRequest
 
 @dataclass
 class LoopRequest:
-    """A request's place in the loop: its sampler (which holds its tokens so far), the left
-    padding of its rows in the cache, and the logits (and for the stopping rule the
-    attention maps) of its next token, from the last pass that covered it."""
+    """A request's place in the loop: its sampler (which holds its tokens so far), and the
+    logits (and for the stopping rule the attention maps) of its next token, from the last
+    pass that covered it."""
 
     request: T3Request
     sampler: Sampler
-    padding: int
     logits: Tensor
     maps: list[Tensor] | None
 
@@ -56,21 +57,20 @@ class LoopRequest:
 class DecodeLoop:
     """The loop's rows (two per guided request, one per Turbo request), in cache order."""
 
-    def __init__(self, t3: T3, attention: AlignedAttention | None, stop: threading.Event | None = None) -> None:
+    def __init__(self, t3: T3, attention: AlignedAttention | None, kv: KVRows, stop: threading.Event | None = None) -> None:
         self.t3 = t3
         self.attention = attention  # the aligned heads' maps of the multilingual T3, else None
+        self.kv = kv  # the rows' keys and values, empty at the start
         self.stop = stop  # set when a shutdown's drain ended: the next step raises ShuttingDownError
         self.requests: list[LoopRequest] = []
-        self._past: object | None = None
-        self._mask: Tensor | None = None  # (rows, keys): 1 real, 0 padding
         self._positions: Tensor | None = None  # (rows, 1): each row's last position id
 
     @property
     def rows(self) -> int:
         return sum(entry.request.rows for entry in self.requests)
 
-    def _maps(self, row: int, padding: int) -> list[Tensor] | None:
-        return self.attention.of_row(row, padding) if self.attention is not None else None
+    def _maps(self, row: int, padding: int, end: int | None = None) -> list[Tensor] | None:
+        return self.attention.of_row(row, padding, end) if self.attention is not None else None
 
     def admit(self, requests: list[T3Request]) -> list[LoopRequest]:
         """Prefills `requests` and joins them to the loop; their first token is sampled at
@@ -94,28 +94,12 @@ class DecodeLoop:
         for request, length, pad in zip(requests, conditioning, padding, strict=True):
             alignment = RowAlignment((length, length + request.text_tokens.numel()), stop_token) if self.attention is not None else None
             sampler = sampler_of(request, start, stop_token, alignment)
-            admitted.append(LoopRequest(request, sampler, pad, logits[row : row + request.rows], self._maps(row, pad)))
+            admitted.append(LoopRequest(request, sampler, logits[row : row + request.rows], self._maps(row, pad)))
             row += request.rows
-        self._join(past, mask, positions[:, -1:], admitted)
-        return admitted
-
-    def _join(self, past: object, mask: Tensor, positions: Tensor, admitted: list[LoopRequest]) -> None:
-        if not self.requests:
-            self._past, self._mask, self._positions, self.requests = past, mask, positions, admitted
-            return
-        assert self._mask is not None and self._positions is not None
-        keys = max(self._mask.size(1), mask.size(1))
-        grow_old, grow_new = keys - self._mask.size(1), keys - mask.size(1)
-        for old, new in zip(self._past.layers, past.layers, strict=True):  # type: ignore[attr-defined]
-            old.keys = torch.cat([F.pad(old.keys, (0, 0, grow_old, 0)), F.pad(new.keys, (0, 0, grow_new, 0))])
-            old.values = torch.cat([F.pad(old.values, (0, 0, grow_old, 0)), F.pad(new.values, (0, 0, grow_new, 0))])
-        self._mask = torch.cat([F.pad(self._mask, (grow_old, 0)), F.pad(mask, (grow_new, 0))])
-        self._positions = torch.cat([self._positions, positions])
-        for entry in self.requests:
-            entry.padding += grow_old
-        for entry in admitted:
-            entry.padding += grow_new
+        self.kv.join(past, mask, [pad for request, pad in zip(requests, padding, strict=True) for _ in range(request.rows)])
+        self._positions = positions[:, -1:] if self._positions is None else torch.cat([self._positions, positions[:, -1:]])
         self.requests += admitted
+        return admitted
 
     def step(self) -> list[LoopRequest]:
         """Every request's next token; the requests that stopped leave the loop (returned,
@@ -136,15 +120,14 @@ class DecodeLoop:
             self._keep(kept)
         if not self.requests:
             return finished
-        assert self._mask is not None and self._positions is not None
-        self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
+        assert self._positions is not None
         self._positions = self._positions + 1
         steps = torch.tensor([[len(entry.sampler.tokens)] for entry in self.requests], device=self.t3.device)
         rows = torch.tensor([entry.request.rows for entry in self.requests], device=self.t3.device)
-        logits, self._past = logits_of(self.t3, next_embeds(self.t3, torch.cat(tokens), steps, rows), self._mask, self._positions, self._past, self.attention)
+        logits = self.kv.forward(self.t3, next_embeds(self.t3, torch.cat(tokens), steps, rows), self._positions, self.attention)
         row = 0
         for entry in self.requests:
-            entry.logits, entry.maps = logits[row : row + entry.request.rows], self._maps(row, entry.padding)
+            entry.logits, entry.maps = logits[row : row + entry.request.rows], self._maps(row, self.kv.starts[row], self.kv.end)
             row += entry.request.rows
         return finished
 
@@ -153,45 +136,45 @@ class DecodeLoop:
         self._keep([entry for entry in self.requests if all(entry is not other for other in gone)])
 
     def _keep(self, kept: list[LoopRequest]) -> None:
-        """Only `kept`'s rows stay in the cache, less the padding they all share on the left."""
+        """Only `kept`'s rows stay in the cache."""
         first_row, row = {}, 0
         for entry in self.requests:
             first_row[id(entry)] = row
             row += entry.request.rows
         self.requests = kept
         if not kept:
-            self._past = self._mask = self._positions = None
+            self.kv.reset()
+            self._positions = None
             return
-        assert self._mask is not None and self._positions is not None
-        index = torch.tensor([first_row[id(entry)] + offset for entry in kept for offset in range(entry.request.rows)], device=self.t3.device)
-        self._past.batch_select_indices(index)  # type: ignore[attr-defined]
-        self._mask, self._positions = self._mask[index], self._positions[index]
-        shared = min(entry.padding for entry in kept)
-        if shared:
-            for layer in self._past.layers:  # type: ignore[attr-defined]
-                layer.keys, layer.values = layer.keys[..., shared:, :], layer.values[..., shared:, :]
-            self._mask = self._mask[:, shared:]
-            for entry in kept:
-                entry.padding -= shared
+        assert self._positions is not None
+        index = [first_row[id(entry)] + offset for entry in kept for offset in range(entry.request.rows)]
+        self.kv.keep(index)
+        self._positions = self._positions[torch.tensor(index, device=self._positions.device)]
 
 
 @contextmanager
-def decode_loop(t3: T3, stop: threading.Event | None = None) -> Iterator[DecodeLoop]:
-    """A loop on `t3`; for the multilingual T3 its aligned layers attend eagerly while it is
-    open. The caller holds the T3's decoding lock for as long."""
-    with AlignedAttention().captured(t3) if has_aligned_heads(t3) else nullcontext() as attention:
-        yield DecodeLoop(t3, attention, stop)
+def decode_loop(t3: T3, stop: threading.Event | None = None, kv: KVRows | None = None) -> Iterator[DecodeLoop]:
+    """A loop on `t3` keeping its keys and values in `kv` (a fresh `DynamicKV` when None;
+    emptied at the start and the end); for the multilingual T3 its aligned layers attend
+    eagerly while it is open. The caller holds the T3's decoding lock for as long."""
+    kv = kv or DynamicKV()
+    kv.reset()
+    try:
+        with AlignedAttention().captured(t3) if has_aligned_heads(t3) else nullcontext() as attention:
+            yield DecodeLoop(t3, attention, kv, stop)
+    finally:
+        kv.reset()
 
 
 @torch.inference_mode()
-def decode_batch(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest], stop: threading.Event | None = None) -> list[Tensor]:
+def decode_batch(t3: T3, requests: list[DecodeRequest] | list[TurboDecodeRequest], stop: threading.Event | None = None, kv: KVRows | None = None) -> list[Tensor]:
     """Speech tokens for each request (1-D, ending with the stop token when it was
     emitted), in the order given: all admitted at once, decoded until the last one stops.
     `stop` set (a shutdown's drain ended) ends the loop at the next step with
     ShuttingDownError."""
     if not requests:
         return []
-    with decode_loop(t3, stop) as loop:
+    with decode_loop(t3, stop, kv) as loop:
         admitted = loop.admit(list(requests))
         while loop.requests:
             loop.step()

@@ -34,6 +34,7 @@ from models.decode_scheduler import DecodeScheduler
 from models.engine import ModelEngine, PreparedRender
 from models.families import family_class
 from models.families.base import TTSModel
+from models.kv_rows import KVPlan
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest, TurboDecodeRequest
@@ -63,7 +64,13 @@ class TTSEngine(ModelEngine[Conditionals]):
     kind = "tts"
 
     def __init__(
-        self, loaded: Loaded[TTSModel], settings: TTSSettings, references: ReferenceReader, stop: threading.Event | None = None, loop_requests: int = LOOP_REQUESTS
+        self,
+        loaded: Loaded[TTSModel],
+        settings: TTSSettings,
+        references: ReferenceReader,
+        stop: threading.Event | None = None,
+        loop_requests: int = LOOP_REQUESTS,
+        kv: KVPlan | None = None,
     ) -> None:
         super().__init__(loaded.model, settings.conditioning_cache_size, references)
         self.model: TTSModel = loaded.model
@@ -71,7 +78,7 @@ class TTSEngine(ModelEngine[Conditionals]):
         self.stop = stop or threading.Event()  # set when a shutdown's drain ends: decoding stops
         self.settings = settings
         self.random_weights = loaded.random_weights  # utterances end after a plausible length
-        self.scheduler = DecodeScheduler(loaded.model.t3, loop_requests, self.stop)
+        self.scheduler = DecodeScheduler(loaded.model.t3, loop_requests, self.stop, kv)
 
     @property
     def has_default_voice(self) -> bool:
@@ -84,6 +91,14 @@ class TTSEngine(ModelEngine[Conditionals]):
     @property
     def queued_jobs(self) -> int:
         return self.scheduler.queued
+
+    @property
+    def kv_cache(self) -> str:
+        return "static" if self.scheduler.kv_plan.static else "dynamic"
+
+    @property
+    def cuda_graphs(self) -> bool:
+        return self.scheduler.cuda_graphs
 
     def performed_tags(self) -> list[str]:
         return self.family.performed_tags()

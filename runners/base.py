@@ -97,6 +97,8 @@ class ModelRunner(ABC):
             jobs_done=self.engine.jobs_done,
             decoding_jobs=self.engine.decoding_jobs,
             queued_jobs=self.engine.queued_jobs,
+            kv_cache=self.engine.kv_cache,
+            cuda_graphs=self.engine.cuda_graphs,
             memory_rss_bytes=psutil.Process().memory_info().rss,
             gpu_memory_allocated_bytes=torch.cuda.memory_allocated(device) if on_gpu else None,
             gpu_memory_peak_bytes=torch.cuda.max_memory_allocated(device) if on_gpu else None,

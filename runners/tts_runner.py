@@ -32,12 +32,14 @@ class TTSModelRunner(ModelRunner):
     model_name: ModelName
 
     def start(self, references: ReferenceReader) -> tuple[Loaded, ModelEngine[Any]]:
+        from models.kv_rows import kv_plan
         from models.loader import load_tts  # here, not at import: the API service imports this module too
         from models.tts_engine import TTSEngine
 
         loaded = load_tts(settings.model, self.model_name)
         loop_requests = settings.runner.max_batch_size if settings.runner.batching else 1
-        return loaded, TTSEngine(loaded, settings.tts, references, self.drain.expired, loop_requests)
+        kv = kv_plan(settings.model.kv_cache, settings.model.cuda_graphs, loaded.device, settings.tts.max_new_tokens)
+        return loaded, TTSEngine(loaded, settings.tts, references, self.drain.expired, loop_requests, kv)
 
     @bentoml.api
     async def decode(self, jobs: list[TTSJob], ctx: bentoml.Context) -> list[DecodeResult]:

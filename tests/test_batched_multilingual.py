@@ -20,9 +20,11 @@ from chatterbox.models.t3.modules.t3_config import T3Config
 from chatterbox.models.tokenizers import MTLTokenizer
 
 from models.families.multilingual import multilingual_tokenizer
+from models.kv_rows import StaticKV
 from models.t3_alignment import has_aligned_heads
 from models.t3_batch import DecodeRequest
-from models.t3_loop import decode_batch, decode_loop
+from models.t3_loop import decode_batch
+from tests.loop_script import scripted_loop
 
 STOP_BIAS = 12.0  # logits: the stop token wins at once unless the rule holds it back
 TOKEN_CAP = 80
@@ -91,28 +93,30 @@ def test_a_mixed_batch_stops_each_request_where_upstream_does_alone(t3: T3, toke
     assert all(5 < length < TOKEN_CAP for length in lengths) and len(set(lengths)) == len(lengths)  # ... each where its own text ended
 
 
-def test_requests_admitted_while_others_decode_stop_where_they_stop_alone(t3: T3, tokenizer: MTLTokenizer, cond: T3Cond) -> None:
+def test_requests_admitted_while_others_decode_stop_where_they_stop_alone_in_either_cache(t3: T3, tokenizer: MTLTokenizer, cond: T3Cond) -> None:
     """Continuous batching with the stopping rule: each request's analyzer keeps reading its
-    own rows' maps though rows join (padding the running ones, or being padded) and leave."""
+    own rows' maps though rows join (padding the running ones, or being padded) and leave,
+    through the scripted loop of `tests/loop_script.py`, in the dynamic cache and in a static
+    one (whose maps span its columns: each row's are cut to its own, up to the shared column)."""
     cases = [
-        ("Une phrase plus longue, remplie à gauche.", "fr", 1, 0.8),  # running when the others join
-        ("Hello there, friend.", "en", 0, 0.8),  # a shorter prompt than the loop's cache
-        ("A considerably longer English sentence, which joins the running loop late.", "en", 3, 0.8),  # a longer one
+        ("Hi, friend.", "en", 0, 0.8),  # running when the others join
+        ("Bonjour.", "fr", 1, 0.8),  # a shorter prompt than the loop's columns
+        ("A longer sentence joins it.", "en", 3, 0.8),  # a longer one: the running rows move right
+        ("日本語です。", "ja", 2, 0.5),  # joins late
     ]
-    requests = [
-        DecodeRequest(
-            text_tokens=text_tokens(t3, tokenizer, text, language), cond=cond, generator=torch.Generator().manual_seed(seed),
-            max_new_tokens=TOKEN_CAP, temperature=temperature, repetition_penalty=2.0,
-        )
-        for text, language, seed, temperature in cases
-    ]
-    with decode_loop(t3) as loop, torch.inference_mode():
-        [running] = loop.admit(requests[:1])
-        for _ in range(4):
-            assert loop.step() == []
-        joined = loop.admit(requests[1:])
-        while loop.requests:
-            loop.step()
-    for entry, (_, _, seed, temperature) in zip([running, *joined], cases, strict=True):
-        assert entry.tokens[-1].item() == t3.hp.stop_speech_token and len(entry.tokens) < TOKEN_CAP
-        assert torch.equal(entry.tokens, upstream(t3, cond, entry.request, seed, temperature))
+
+    def requests() -> list[DecodeRequest]:
+        return [
+            DecodeRequest(
+                text_tokens=text_tokens(t3, tokenizer, text, language), cond=cond, generator=torch.Generator().manual_seed(seed),
+                max_new_tokens=TOKEN_CAP, temperature=temperature, repetition_penalty=2.0,
+            )
+            for text, language, seed, temperature in cases
+        ]
+
+    dynamic, _ = scripted_loop(t3, requests(), None)
+    static, _ = scripted_loop(t3, requests(), StaticKV(t3, capacity_rows=8, columns=256))
+    for tokens, request, (_, _, seed, temperature) in zip(dynamic, requests(), cases, strict=True):
+        assert tokens[-1].item() == t3.hp.stop_speech_token and len(tokens) < TOKEN_CAP
+        assert torch.equal(tokens, upstream(t3, cond, request, seed, temperature))
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(static, dynamic, strict=True))

@@ -25,13 +25,15 @@ from lifecycle.drain import ShuttingDownError
 from models.conditioning import with_exaggeration
 from models.decode_scheduler import DecodeScheduler
 from models.families.original import OriginalFamily
+from models.kv_rows import PROMPT_COLUMNS, KVPlan, StaticKV, kv_plan
 from models.loader import Loaded
 from models.random_weights import utterance_tokens
 from models.t3_batch import DecodeRequest
-from models.t3_loop import decode_batch, decode_loop
+from models.t3_loop import decode_batch
 from models.tts_engine import TTSEngine
 from models.voice_references import ReferenceReader
 from tests.audio_checks import voiced
+from tests.loop_script import scripted_loop
 
 REFERENCE_SAMPLES = 36_000  # 1.5 s at 24 kHz
 
@@ -146,29 +148,6 @@ def test_a_render_that_fails_reports_its_own_error(random_tts: Loaded[Chatterbox
     assert result.error and result.error_is_client_fault and result.audio is None
 
 
-def test_requests_admitted_while_others_decode_get_their_own_tokens(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
-    """Continuous batching: requests that join a running loop, one with a prompt longer than
-    the loop's cache so far (the running rows get padded) and one shorter (it gets padded),
-    decode exactly the tokens each decodes alone, and so does the request already running."""
-    first = ("A much longer sentence, which starts the loop on its own.", voices["bella"], 7, 30, 0.3, 1.1)
-    joining = [
-        ("Hello there.", voices["alex"], 3, 40, 0.5, 0.8),
-        ("Another, even longer sentence, which joins with a prompt longer than the loop's cache so far.", voices["alex"], 5, 12, 0.5, 0.8),
-    ]
-    with decode_loop(model.t3) as loop, torch.inference_mode():
-        [running] = loop.admit([request(model, *first)])
-        for _ in range(6):
-            assert loop.step() == []
-        joined = loop.admit([request(model, *case) for case in joining])
-        assert loop.rows == 6
-        finished = []
-        while loop.requests:
-            finished += loop.step()
-    assert [entry.request.max_new_tokens for entry in finished] == [12, 30, 40]  # each left as it stopped
-    for entry, case in zip([running, *joined], [first, *joining], strict=True):
-        assert torch.equal(entry.tokens, upstream(model, *case))
-
-
 def loop_counter(name: str) -> float:
     return REGISTRY.get_sample_value(f"chatterbox_t3_loop_{name}_total") or 0.0
 
@@ -177,13 +156,47 @@ def wait_for_steps(scheduler: DecodeScheduler, steps: int) -> None:
     wait_until(lambda: scheduler.steps >= steps, 120, f"{steps} steps of the loop")
 
 
-def test_a_request_that_arrives_mid_loop_joins_it_and_leaves_first(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+def test_requests_admitted_while_others_decode_get_their_own_tokens_in_either_cache(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
+    """Continuous batching: requests that join a running loop (`tests/loop_script.py`: two at
+    once, one with a prompt longer than the loop's columns so far, so the running rows move
+    right, one shorter, so it is padded; rows leaving from the middle; a late one) decode
+    exactly the tokens each decodes alone, and so does the request already running. The
+    same in a static cache too small for the script (slots grow, the padding all rows share
+    is cut when the columns run out), and again in the same cache reused, stale slots and all."""
+    cases = [
+        ("A sentence to start.", voices["bella"], 7, 60, 0.3, 1.1),
+        ("Hello there.", voices["alex"], 3, 40, 0.5, 0.8),  # leaves from the middle of the loop's rows
+        ("A much longer sentence, which joins a loop with fewer columns.", voices["alex"], 5, 15, 0.5, 0.8),
+        ("Late.", voices["bella"], 9, 30, 0.0, 0.8),  # no guidance: the unconditional row is unused
+    ]
+    dynamic, _ = scripted_loop(model.t3, [request(model, *case) for case in cases], None)
+    assert [len(tokens) for tokens in dynamic] == [60, 40, 15, 30]
+    assert all(torch.equal(tokens, upstream(model, *case)) for tokens, case in zip(dynamic, cases, strict=True))
+    kv = StaticKV(model.t3, capacity_rows=2, columns=128)
+    static, unbounded = scripted_loop(model.t3, [request(model, *case) for case in cases], kv)
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(static, dynamic, strict=True))
+    assert kv.capacity_rows == 6 and kv.columns == 128 < unbounded  # slots grew; columns were cut to fit
+    again, _ = scripted_loop(model.t3, [request(model, *case) for case in cases], kv)
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(again, dynamic, strict=True))
+
+
+def test_kv_plan_is_static_with_graphs_on_cuda_and_dynamic_elsewhere() -> None:
+    assert kv_plan("auto", True, "cuda", 1000) == KVPlan(static=True, graphs=True, columns=1000 + PROMPT_COLUMNS)
+    assert kv_plan("auto", False, "cuda", 500) == KVPlan(static=True, graphs=False, columns=500 + PROMPT_COLUMNS)
+    assert kv_plan("auto", True, "cpu", 1000) == KVPlan(static=False, graphs=False, columns=1000 + PROMPT_COLUMNS)
+    assert kv_plan("static", True, "cpu", 1000).static and not kv_plan("static", True, "cpu", 1000).graphs  # graphs are CUDA's
+    assert not kv_plan("dynamic", True, "cuda", 1000).static
+
+
+@pytest.mark.parametrize("kv", [None, KVPlan(static=True, columns=64)], ids=["dynamic", "static"])
+def test_a_request_that_arrives_mid_loop_joins_it_and_leaves_first(model: ChatterboxTTS, voices: dict[str, Conditionals], kv: KVPlan | None) -> None:
     """The scheduler admits a request that arrives while another decodes into the running
     loop (it does not wait for the loop to end), hands back its tokens as soon as it stops,
-    while the long one still decodes, and both get the tokens they get alone."""
+    while the long one still decodes, and both get the tokens they get alone; so does a
+    request in a later loop (with a static cache: the same buffers, grown to fit)."""
     long = ("A long sentence that keeps the loop busy.", voices["bella"], 11, 120, 0.4, 0.9)
     short = ("Hi there.", voices["alex"], 12, 10, 0.5, 0.8)
-    scheduler = DecodeScheduler(model.t3, capacity=4)
+    scheduler = DecodeScheduler(model.t3, capacity=4, kv=kv)
     joins_before = loop_counter("joins")
     [long_future] = scheduler.submit([request(model, *long)])
     wait_for_steps(scheduler, 5)
@@ -193,6 +206,8 @@ def test_a_request_that_arrives_mid_loop_joins_it_and_leaves_first(model: Chatte
     assert loop_counter("joins") - joins_before == 1
     assert torch.equal(short_tokens, decode_batch(model.t3, [request(model, *short)])[0])
     assert torch.equal(long_future.result(timeout=300), decode_batch(model.t3, [request(model, *long)])[0])
+    [again] = scheduler.submit([request(model, *short)])
+    assert torch.equal(again.result(timeout=300), short_tokens)
 
 
 def test_hung_up_requests_leave_the_loop_and_queued_ones_never_join(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:

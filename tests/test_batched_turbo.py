@@ -13,9 +13,11 @@ from audio.decoding import decode
 from harness.model_settings import random_model_settings
 from harness.testdata import read_testdata
 from models.families.turbo import TurboFamily
+from models.kv_rows import StaticKV
 from models.loader import load_tts
 from models.t3_batch import TurboDecodeRequest
-from models.t3_loop import decode_batch, decode_loop
+from models.t3_loop import decode_batch
+from tests.loop_script import scripted_loop
 
 
 @pytest.fixture(scope="module")
@@ -80,20 +82,21 @@ def test_a_forced_stop_ends_one_row_and_leaves_the_others_untouched(model: Chatt
     assert torch.equal(together[1], upstream(model, *long_case))
 
 
-def test_requests_admitted_while_others_decode_get_their_own_tokens(model: ChatterboxTurboTTS, voices: dict[str, T3Cond]) -> None:
-    """Continuous batching on Turbo's GPT-2 T3: requests joining a running loop (a longer
-    prompt and a shorter one than its cache) decode the tokens each decodes alone."""
-    first = ("A much longer sentence [sigh], which starts the loop on its own.", voices["bella"], 7, 30, 1.1, 50, 0.8, 1.0)
-    joining = [
+def test_requests_admitted_while_others_decode_get_their_own_tokens_in_either_cache(model: ChatterboxTurboTTS, voices: dict[str, T3Cond]) -> None:
+    """Continuous batching on Turbo's GPT-2 T3 (one row a request, positions inside the
+    transformer): requests joining a running loop (a longer prompt and a shorter one than its
+    columns, and a late one; `tests/loop_script.py`) decode the tokens each decodes alone, in
+    the dynamic cache and in a static one that starts too small for them."""
+    cases = [
+        ("A sentence [sigh] to start.", voices["bella"], 7, 60, 1.1, 50, 0.8, 1.0),
         ("Hello there.", voices["alex"], 3, 40, 0.8, 1000, 0.95, 1.2),
-        ("Another, even longer sentence, which joins with a prompt longer than the loop's cache so far.", voices["alex"], 5, 12, 0.8, 1000, 0.95, 1.2),
+        ("A much longer sentence, which joins a loop with fewer columns than its prompt has.", voices["alex"], 5, 15, 0.8, 1000, 0.95, 1.2),
+        ("Late.", voices["bella"], 9, 30, 0.8, 1000, 0.95, 1.2),
     ]
-    with decode_loop(model.t3) as loop, torch.inference_mode():
-        [running] = loop.admit([request(model, *first)])
-        for _ in range(6):
-            loop.step()
-        joined = loop.admit([request(model, *case) for case in joining])
-        while loop.requests:
-            loop.step()
-    for entry, case in zip([running, *joined], [first, *joining], strict=True):
-        assert torch.equal(entry.tokens, upstream(model, *case))
+    dynamic, _ = scripted_loop(model.t3, [request(model, *case) for case in cases], None)
+    kv = StaticKV(model.t3, capacity_rows=1, columns=64)
+    static, _ = scripted_loop(model.t3, [request(model, *case) for case in cases], kv)
+    assert [len(tokens) for tokens in dynamic] == [60, 40, 15, 30]
+    assert all(torch.equal(tokens, upstream(model, *case)) for tokens, case in zip(dynamic, cases, strict=True))
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(static, dynamic, strict=True))
+    assert kv.capacity_rows == 3 and kv.columns > 64  # both grew

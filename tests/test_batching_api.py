@@ -17,7 +17,7 @@ import soundfile as sf
 
 from harness.metrics import metric_samples
 from harness.processes import wait_until
-from harness.stacks import CHUNKS_IN_FLIGHT, MAX_CHUNK_CHARS, RunningService
+from harness.stacks import CHUNKS_IN_FLIGHT, KV_CACHE, MAX_CHUNK_CHARS, RunningService
 from harness.testdata import read_testdata
 from text.chunks import split_into_chunks
 
@@ -147,6 +147,7 @@ def test_health_and_metrics_report_cache_hit_rate_memory_and_stage_times(local_s
     assert tts["conditioning_cache_hit_rate"] == round(tts["conditioning_cache_hits"] / (tts["conditioning_cache_hits"] + tts["conditioning_cache_misses"]), 4)
     assert tts["memory_rss_bytes"] > 100 * 2**20  # the runner holds its model
     assert tts["gpu_memory_peak_bytes"] is None and tts["gpu_memory_allocated_bytes"] is None  # the model runs on the CPU (CHATTERBOX_DEVICE=cpu), GPU or not
+    assert (tts["dtype"], tts["kv_cache"], tts["cuda_graphs"]) == ("float32", KV_CACHE, False)  # the stack's choices; graphs are CUDA's
     samples = metric_samples(local_stack.client)
     lookups = samples["chatterbox_conditioning_cache_lookups_total"]
     assert lookups[(("model", "tts"), ("result", "hit"))] == tts["conditioning_cache_hits"]

@@ -321,6 +321,20 @@ class ModelHealth(BaseModel):
             title='Queued Jobs',
         ),
     ] = None
+    kv_cache: Annotated[
+        str | None,
+        Field(
+            description='Where the T3 loop keeps its keys and values: static (allocated once) or dynamic (`model.kv_cache`); None for VC.',
+            title='Kv Cache',
+        ),
+    ] = None
+    cuda_graphs: Annotated[
+        bool | None,
+        Field(
+            description="Whether T3's decode steps replay as captured CUDA graphs (`model.cuda_graphs` on cuda, and no capture failed); None for VC.",
+            title='Cuda Graphs',
+        ),
+    ] = None
     memory_rss_bytes: Annotated[
         int | None,
         Field(
