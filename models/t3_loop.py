@@ -63,7 +63,7 @@ class DecodeLoop:
         self.kv = kv  # the rows' keys and values, empty at the start
         self.stop = stop  # set when a shutdown's drain ended: the next step raises ShuttingDownError
         self.requests: list[LoopRequest] = []
-        self._positions: Tensor | None = None  # (rows, 1): each row's last position id
+        self.positions: Tensor | None = None  # (rows, 1): each row's last position id
 
     @property
     def rows(self) -> int:
@@ -97,7 +97,7 @@ class DecodeLoop:
             admitted.append(LoopRequest(request, sampler, logits[row : row + request.rows], self._maps(row, pad)))
             row += request.rows
         self.kv.join(past, mask, [pad for request, pad in zip(requests, padding, strict=True) for _ in range(request.rows)])
-        self._positions = positions[:, -1:] if self._positions is None else torch.cat([self._positions, positions[:, -1:]])
+        self.positions = positions[:, -1:] if self.positions is None else torch.cat([self.positions, positions[:, -1:]])
         self.requests += admitted
         return admitted
 
@@ -120,11 +120,11 @@ class DecodeLoop:
             self._keep(kept)
         if not self.requests:
             return finished
-        assert self._positions is not None
-        self._positions = self._positions + 1
+        assert self.positions is not None
+        self.positions = self.positions + 1
         steps = torch.tensor([[len(entry.sampler.tokens)] for entry in self.requests], device=self.t3.device)
         rows = torch.tensor([entry.request.rows for entry in self.requests], device=self.t3.device)
-        logits = self.kv.forward(self.t3, next_embeds(self.t3, torch.cat(tokens), steps, rows), self._positions, self.attention)
+        logits = self.kv.forward(self.t3, next_embeds(self.t3, torch.cat(tokens), steps, rows), self.positions, self.attention)
         row = 0
         for entry in self.requests:
             entry.logits, entry.maps = logits[row : row + entry.request.rows], self._maps(row, self.kv.starts[row], self.kv.end)
@@ -144,12 +144,12 @@ class DecodeLoop:
         self.requests = kept
         if not kept:
             self.kv.reset()
-            self._positions = None
+            self.positions = None
             return
-        assert self._positions is not None
+        assert self.positions is not None
         index = [first_row[id(entry)] + offset for entry in kept for offset in range(entry.request.rows)]
         self.kv.keep(index)
-        self._positions = self._positions[torch.tensor(index, device=self._positions.device)]
+        self.positions = self.positions[torch.tensor(index, device=self.positions.device)]
 
 
 @contextmanager

@@ -188,15 +188,15 @@ def test_kv_plan_is_static_with_graphs_on_cuda_and_dynamic_elsewhere() -> None:
     assert not kv_plan("dynamic", True, "cuda", 1000).static
 
 
-@pytest.mark.parametrize("kv", [None, KVPlan(static=True, columns=64)], ids=["dynamic", "static"])
-def test_a_request_that_arrives_mid_loop_joins_it_and_leaves_first(model: ChatterboxTTS, voices: dict[str, Conditionals], kv: KVPlan | None) -> None:
+def test_a_request_that_arrives_mid_loop_joins_it_and_leaves_first(model: ChatterboxTTS, voices: dict[str, Conditionals]) -> None:
     """The scheduler admits a request that arrives while another decodes into the running
     loop (it does not wait for the loop to end), hands back its tokens as soon as it stops,
     while the long one still decodes, and both get the tokens they get alone; so does a
-    request in a later loop (with a static cache: the same buffers, grown to fit)."""
+    request in a later loop. With a static cache, as on a GPU: the same buffers for every
+    loop, grown from too few columns to fit (the scheduler's other tests run the dynamic one)."""
     long = ("A long sentence that keeps the loop busy.", voices["bella"], 11, 120, 0.4, 0.9)
     short = ("Hi there.", voices["alex"], 12, 10, 0.5, 0.8)
-    scheduler = DecodeScheduler(model.t3, capacity=4, kv=kv)
+    scheduler = DecodeScheduler(model.t3, capacity=4, kv=KVPlan(static=True, columns=64))
     joins_before = loop_counter("joins")
     [long_future] = scheduler.submit([request(model, *long)])
     wait_for_steps(scheduler, 5)

@@ -72,6 +72,14 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> I
             stop(process)
 
 
+@pytest.fixture(scope="module")
+def fault_voice(ops_stack: RunningService) -> str:
+    """The library voice the tests that need a stored voice speak with (whichever runs first)."""
+    upload = {"files": {"file": ("alex.wav", read_testdata("voice_alex.wav"))}}
+    assert ops_stack.client.post("/api/v1/voice", data={"name": FAULT_VOICE}, **upload).status_code == 201
+    return FAULT_VOICE
+
+
 def test_rate_limit_is_per_key_with_retry_after_in_both_shapes(ops_stack: RunningService) -> None:
     limited = {"Authorization": f"Bearer {LIMITED_KEY}"}
     started = time.monotonic()
@@ -125,10 +133,9 @@ def assert_clean_5xx(response: httpx.Response, status: int, error_type: str) -> 
     assert not any(word in response.text for word in ("Traceback", "botocore", "Exception", "127.0.0.1"))
 
 
-def test_storage_outage_answers_503_and_recovers_without_restart(ops_stack: RunningService, s3_proxy: TCPProxy) -> None:
+def test_storage_outage_answers_503_and_recovers_without_restart(ops_stack: RunningService, s3_proxy: TCPProxy, fault_voice: str) -> None:
     service = ops_stack
     upload = {"files": {"file": ("alex.wav", read_testdata("voice_alex.wav"))}}
-    assert service.client.post("/api/v1/voice", data={"name": FAULT_VOICE}, **upload).status_code == 201
     answers: dict[str, httpx.Response] = {}
     speaking = speak_in_background(service, "The storage goes away while this is being said, so it cannot be stored.", answers, "cut")
     s3_proxy.down()
@@ -221,7 +228,7 @@ def model_calls(pod: RunnerPod) -> float:
     return sum(value for labels, value in answered.items() if dict(labels).get("endpoint") in ("/decode", "/render", "/stream"))
 
 
-def test_a_runner_pod_added_under_load_gets_its_share_of_calls(ops_stack: RunningService) -> None:
+def test_a_runner_pod_added_under_load_gets_its_share_of_calls(ops_stack: RunningService, fault_voice: str) -> None:
     """A scale-up: the API's connections to the runner's Service retire after
     `runner.connection_max_age_seconds` (between calls), so the balancer sends the new ones to
     the pod that came while traffic flowed, which would otherwise get nothing."""
@@ -237,13 +244,13 @@ def test_a_runner_pod_added_under_load_gets_its_share_of_calls(ops_stack: Runnin
                 if answer.status_code != 200:
                     failures.append(answer.text[:300])
 
+    second = first.replica(1).start()  # its process starts before the load (quicker on two cores); it joins the Service under load
     load = [threading.Thread(target=speak) for _ in range(3)]
-    for thread in load:
-        thread.start()
-    second = first.replica(1).start()
     try:
-        wait_until(lambda: model_calls(first) > 0, 120, "traffic on the first pod")
         second.wait_ready()
+        for thread in load:
+            thread.start()
+        wait_until(lambda: model_calls(first) > 0, 120, "traffic on the first pod")
         balancer.add_target("127.0.0.1", second.port)
         before = {pod.port: model_calls(pod) for pod in (first, second)}
 
@@ -256,13 +263,14 @@ def test_a_runner_pod_added_under_load_gets_its_share_of_calls(ops_stack: Runnin
     finally:
         stop_load.set()
         for thread in load:
-            thread.join(120)
+            if thread.is_alive():
+                thread.join(120)
         balancer.remove_target("127.0.0.1", second.port)
         second.kill()
     assert not failures, failures[:3]  # retiring connections never cut a call
 
 
-def test_a_killed_runner_pod_fails_its_requests_cleanly_and_its_replacement_is_used(ops_stack: RunningService) -> None:
+def test_a_killed_runner_pod_fails_its_requests_cleanly_and_its_replacement_is_used(ops_stack: RunningService, fault_voice: str) -> None:
     service = ops_stack
     pod = service.runners["chatterbox-tts-runner"]
     answers: dict[str, httpx.Response] = {}

@@ -32,7 +32,7 @@ from models.families import family_class
 from models.families.base import TTSModel
 from models.loader import load_tts
 from models.precision import apply_precision
-from models.t3_batch import logits_of, next_embeds
+from models.t3_batch import next_embeds
 from models.t3_loop import decode_loop
 
 LOGIT_TOLERANCE = 0.02  # of the float32 logits' largest magnitude
@@ -71,9 +71,8 @@ def step_logits(name: ModelName, model: TTSModel, conds) -> tuple[torch.Tensor, 
     t3 = model.t3
     with torch.inference_mode(), decode_loop(t3) as loop:
         [entry] = loop.admit([request])
-        mask = torch.cat([loop._mask, torch.ones_like(loop._mask[:, :1])], dim=1)
         embeds = next_embeds(t3, torch.tensor([[FED_TOKEN]]), torch.tensor([[1]]), torch.tensor([request.rows]))
-        following, _ = logits_of(t3, embeds, mask, loop._positions + 1, loop._past, loop.attention)
+        following = loop.kv.forward(t3, embeds, loop.positions + 1, loop.attention)
     return entry.logits, following
 
 
