@@ -31,6 +31,17 @@ def samples_of(data: bytes) -> np.ndarray:
     return decode(data).samples
 
 
+BATCHED_RENDER_STEPS = 2  # 16-bit steps a render batched with others may land from the same render alone
+
+
+def same_audio(one: bytes, other: bytes) -> bool:
+    """The same seeded speech, whether or not the runner rendered either in an S3Gen batch
+    with others (`runner.render_batch`): a batched render agrees with the render alone to
+    float rounding, so a 16-bit sample may land a step away."""
+    first, second = samples_of(one), samples_of(other)
+    return len(first) == len(second) and bool(np.abs(first - second).max(initial=0.0) <= BATCHED_RENDER_STEPS / 32768)
+
+
 def voiced(speech_tokens: list[int]) -> int:
     """Speech tokens S3Gen says (25 a second): random weights also sample ids outside its
     vocabulary (about a fifth of them), which the render drops, as it drops the stop token."""
