@@ -90,8 +90,8 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, Any]:
             rows.append({"concurrency": concurrency, "t3_batched_x_realtime": round(audio_seconds / batched, 3), "t3_unbatched_x_realtime": round(audio_seconds / alone, 3),
                          "t3_batching_speedup": round(alone / batched, 2)})
         speech = decode_batch(model.t3, requests(1))[0].tolist()
-        family.render(speech, conds.gen)  # warm-up
-        render_seconds = [timed(lambda: family.render(speech, conds.gen)) for _ in range(args.renders)]
+        family.render(speech, conds.gen, 0)  # warm-up
+        render_seconds = [timed(lambda: family.render(speech, conds.gen, 0)) for _ in range(args.renders)]
     return {
         "model": model_name, "device": device, "source": args.source, "tokens": args.tokens, "load_seconds": round(load_seconds, 1),
         "t3_parameters_m": round(sum(p.numel() for p in model.t3.parameters()) / 1e6, 1),

@@ -92,8 +92,7 @@ class DecodeScheduler:
     @property
     def cuda_graphs(self) -> bool:
         """Whether steps replay as CUDA graphs: planned, and no capture has failed since."""
-        graphs = getattr(self._kv, "graphs", None)
-        return self.kv_plan.graphs and (self._kv is None or (graphs is not None and not graphs.off))
+        return self.kv_plan.graphs and (self._kv is None or self._kv.replays_graphs)
 
     def submit(self, requests: list[T3Request], feeds: list[TokenFeed | None] | None = None) -> list[Future[Tensor]]:
         """Queues `requests` together (they join the loop at the same step when there is

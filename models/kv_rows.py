@@ -53,6 +53,11 @@ class KVRows(ABC):
         return len(self.starts)
 
     @property
+    def replays_graphs(self) -> bool:
+        """Whether its steps replay as captured CUDA graphs (no capture has failed)."""
+        return False
+
+    @property
     @abstractmethod
     def end(self) -> int:
         """The columns the last pass attended over."""
@@ -150,7 +155,7 @@ class StaticKV(KVRows):
                 new.keys[:keep_rows, :, : self.column] = keys[:keep_rows, :, : self.column]
                 new.values[:keep_rows, :, : self.column] = values[:keep_rows, :, : self.column]
             bias[:keep_rows, ..., : self.column] = self.bias[:keep_rows, ..., : self.column]
-            self.want_graphs = self.want_graphs and not (self.graphs is not None and self.graphs.off)  # a capture that failed is not retried
+            self.want_graphs = self.want_graphs and (self.graphs is None or not self.graphs.off)  # a capture that failed is not retried
         self.cache, self.bias = cache, bias
         self.buffers = [(layer.keys, layer.values) for layer in cache.layers]
         self.capacity_rows, self.columns = capacity_rows, columns
@@ -161,6 +166,10 @@ class StaticKV(KVRows):
 
     def reset(self) -> None:
         self.starts, self.column = [], 0
+
+    @property
+    def replays_graphs(self) -> bool:
+        return self.graphs is not None and not self.graphs.off
 
     @property
     def end(self) -> int:

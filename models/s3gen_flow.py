@@ -69,6 +69,13 @@ def row_noise(gen: dict, tokens: int, generator: torch.Generator) -> Tensor:
     return torch.randn(MEL_BINS, TOKEN_FRAMES * (prompt_tokens(gen) + tokens), generator=generator)
 
 
+def seeded_row(tokens: Tensor, gen: dict, seed: int) -> FlowRow | None:
+    """A whole render's row, its noise drawn from `seed` (None: no tokens, nothing to say)."""
+    if tokens.numel() == 0:
+        return None
+    return FlowRow(tokens, gen, row_noise(gen, tokens.numel(), torch.Generator().manual_seed(seed)))
+
+
 @contextmanager
 def _padding_zeroed(layer: torch.nn.Module, keep: Tensor) -> Iterator[None]:
     """While open, `layer`'s input is multiplied by `keep` ((B, T, 1): 1 real, 0 padding)."""

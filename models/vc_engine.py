@@ -25,7 +25,7 @@ from contract.metrics import timed_stage
 from contract.runner_jobs import AudioPayload, DecodeResult, JobResult, VCJob, VCRenderJob, VoiceReference, failed_job
 from models.conditioning import s3gen_reference
 from models.engine import ModelEngine, PreparedRender
-from models.s3gen_flow import FlowRow, row_noise
+from models.s3gen_flow import seeded_row
 from models.tts_engine import NoDefaultVoiceError
 from models.voice_references import ReferenceReader
 
@@ -88,8 +88,7 @@ class VCEngine(ModelEngine[dict]):
         job: the same source and target give the same audio, alone or in any batch."""
         ref_dict, cache_hit = self._target(job.target_voice)
         tokens = torch.tensor(job.speech_tokens, dtype=torch.long, device=self.model.device)
-        row = FlowRow(tokens, ref_dict, row_noise(ref_dict, tokens.numel(), torch.Generator().manual_seed(RENDER_SEED))) if tokens.numel() else None
-        return PreparedRender(row, RENDER_SEED, cache_hit)
+        return PreparedRender(seeded_row(tokens, ref_dict, RENDER_SEED), RENDER_SEED, cache_hit)
 
     def render_result(self, job: VCRenderJob, samples: np.ndarray, prepared: PreparedRender) -> JobResult:
         return JobResult(audio=AudioPayload.from_array(samples, self.sample_rate), chunks=1, conditioning_cache_hit=prepared.cache_hit, speech_tokens=len(job.speech_tokens))

@@ -38,7 +38,6 @@ class AgedConnector(aiohttp.TCPConnector):
         super().__init__(**options)
         self.max_age = max_age
         self._born: weakref.WeakKeyDictionary[ResponseHandler, float] = weakref.WeakKeyDictionary()
-        self.retired = 0  # connections closed for their age (read by the tests)
 
     async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> ResponseHandler:
         protocol = await super()._create_connection(req, traces, timeout)
@@ -47,8 +46,6 @@ class AgedConnector(aiohttp.TCPConnector):
 
     def _release(self, key: Any, protocol: ResponseHandler, *, should_close: bool = False) -> None:
         expired = monotonic() - self._born.get(protocol, 0.0) > self.max_age
-        if expired and not should_close:
-            self.retired += 1
         super()._release(key, protocol, should_close=should_close or expired)
 
 

@@ -32,7 +32,7 @@ from config.settings import S3GenSize
 from contract.families import FAMILIES, FamilyFacts
 from contract.runner_jobs import ClientFaultError, TTSJob
 from models.conditioning import s3gen_reference
-from models.s3gen_flow import FlowRow, render_rows, row_noise
+from models.s3gen_flow import FlowRow, render_rows, seeded_row
 from models.t3_batch import DecodeRequest, TurboDecodeRequest
 
 TTSModel = ChatterboxTTS | ChatterboxMultilingualTTS | ChatterboxTurboTTS
@@ -127,10 +127,7 @@ class ModelFamily(ABC):
         """What S3Gen's flow renders for decoded `speech_tokens` in voice `gen`, with its noise
         drawn from `seed` (None: nothing to say)."""
         speech = self.audio_tokens(speech_tokens)
-        if speech.numel() == 0:
-            return None
-        speech = self.speech_to_render(speech)
-        return FlowRow(speech, gen, row_noise(gen, speech.numel(), torch.Generator().manual_seed(seed)))
+        return seeded_row(self.speech_to_render(speech), gen, seed) if speech.numel() else None
 
     def render(self, speech_tokens: list[int], gen: dict, seed: int) -> np.ndarray:
         """The waveform of decoded tokens (before the watermark)."""
