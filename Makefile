@@ -3,7 +3,8 @@
 #   make test    run the whole test suite
 # Both create .venv from the pinned locks and install Debian's ffmpeg when it is missing;
 # serve also installs jemalloc (the model runners' allocator, see docs/deployment.md), the
-# tests Node.js (when missing), the openai npm package, promtool, and Chromium with its driver.
+# tests Node.js (when missing), the openai npm package, promtool, Chromium with its driver,
+# and PostgreSQL's server binaries (the tests start throwaway clusters of their own).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -15,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROMTOOL := $(BIN)/promtool
 NODE_CHECKS := tests/node/node_modules/.installed examples/node/node_modules/.installed
 
-.PHONY: serve test build lock ffmpeg jemalloc node chromium clean
+.PHONY: serve test build lock ffmpeg jemalloc node chromium postgresql clean
 
 # PyTorch's CPU tensors of ever-changing shapes fragment glibc's heap: runner memory kept
 # growing for ten minutes of a soak under glibc and stayed flat under jemalloc
@@ -40,6 +41,11 @@ jemalloc:
 chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
+# Debian's PostgreSQL, for the tests' throwaway clusters (harness/postgres.py: initdb and
+# pg_ctl in a temp folder); the package's own cluster is not used
+postgresql:
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
+
 node:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
 
@@ -58,7 +64,7 @@ $(PROMTOOL): | $(INSTALLED)
 serve: $(INSTALLED) ffmpeg jemalloc
 	LD_PRELOAD=$(ALLOCATOR) $(BIN)/bentoml serve service:ChatterboxService --port $(PORT)
 
-test: $(INSTALLED) ffmpeg chromium $(NODE_CHECKS) $(PROMTOOL)
+test: $(INSTALLED) ffmpeg chromium postgresql $(NODE_CHECKS) $(PROMTOOL)
 	$(BIN)/python -m pytest
 
 build: $(INSTALLED)

@@ -18,6 +18,7 @@ from api.concat_serving import ConcatServing
 from api.dependencies import Serving
 from api.generation_results import GenerationResults
 from api.health_serving import HealthServing
+from api.job_serving import JobServing
 from api.metrics_labels import RouteTemplates
 from api.metrics_labels import install as install_route_labels
 from api.middleware import NewlinePaths
@@ -32,10 +33,13 @@ from api.voice_backups import VoiceBackups
 from api.voice_resolution import PredefinedVoices, VoiceResolver
 from api.voice_serving import VoiceServing
 from api.voice_uploads import VoiceUploads
-from concat.job_queue import JobManager
+from concat.job_queue import JobQueue
 from config import get_settings
 from config.logs import configure_logging
 from contract.families import FAMILIES, ModelName
+from db import Database
+from db.idempotency import IdempotencyStore
+from db.migrate import Schema
 from lifecycle.drain import Drain
 from lifecycle.periodic import PeriodicTasks, Task
 from outputs.library import OutputLibrary
@@ -44,7 +48,6 @@ from runners import connections as runner_connections
 from runners.tts_runner import TTS_RUNNERS
 from runners.vc_runner import VCRunner
 from storage import create_storage
-from storage.idempotency_records import IdempotencyStore
 from voices.library import VoiceLibrary
 from voices.store import VoiceStore
 
@@ -52,10 +55,11 @@ logger = logging.getLogger(__name__)
 settings = get_settings()
 configure_logging(settings.logging.level)
 ENABLED_MODELS: list[ModelName] = settings.model.enabled  # fixed at import: BentoML reads the runner dependencies from the class
-IDEMPOTENCY_EXPIRY_SECONDS = 600
+EXPIRY_SECONDS = 600  # idempotency records and idle rate-limit buckets are deleted this often
 
 runner_connections.install(settings.runner.connection_max_age_seconds)  # before the runner clients exist
-app = create_app(settings)
+database = Database.from_settings(settings.database, settings.storage.dir)  # connects on first use
+app = create_app(settings, database if database.dialect == "postgresql" else None)  # replicas share rate limits through PostgreSQL
 
 
 def depends_on_enabled_models(service: type) -> type:
@@ -74,11 +78,14 @@ class ChatterboxService:
 
     def __init__(self) -> None:
         storage = create_storage(settings.storage)
-        idempotency = app.state.idempotency = IdempotencyStore(storage, timedelta(hours=settings.idempotency.ttl_hours))
-        self.library = VoiceLibrary(VoiceStore(storage, settings.voices.read_workers), settings.voices)
+        self.database = database
+        self.schema = Schema(self.database)
+        self.schema.start()  # migrated before the first request where the database answers
+        idempotency = app.state.idempotency = IdempotencyStore(self.database, timedelta(hours=settings.idempotency.ttl_hours))
+        self.library = VoiceLibrary(VoiceStore(storage, settings.voices.read_workers), self.database, settings.voices)
         voices_in_use = VoicesInUse(self.forget_conditioning)
         voices = VoiceServing(settings, self.library, voices_in_use.forget)
-        self.output_library = OutputLibrary(OutputStore(storage, settings.voices.read_workers), settings.outputs)
+        self.output_library = OutputLibrary(OutputStore(storage, settings.voices.read_workers), self.database, settings.outputs)
         outputs = OutputServing(self.output_library, settings.outputs)
         drain = Drain(settings.shutdown.drain_seconds)
         drain.install()
@@ -88,40 +95,39 @@ class ChatterboxService:
         slots = AdmissionSlots(settings.limits.max_pending_generations)
         drain.on_start(slots.close)
         speech = SpeechServing(settings, voices, models, runners, results, slots, voices_in_use)
-        self.jobs = JobManager(storage, settings.concat)
+        self.jobs = JobQueue(self.database, settings.concat)
+        job_serving = JobServing(settings.concat, self.jobs, self.output_library)
         resolver = VoiceResolver(settings.openai, voices, PredefinedVoices(settings.openai.predefined_voices_dir, settings.limits))
         app.state.serving = Serving(
-            health=HealthServing(models, storage, self.library, self.output_library, drain, slots),
+            health=HealthServing(models, storage, self.schema, self.library, self.output_library, drain, slots),
             speech=speech,
             vc=VCServing(settings, voices, models, runners, results, slots, voices_in_use),
             voices=voices,
             voice_uploads=VoiceUploads(voices),
             voice_backups=VoiceBackups(voices),
-            concat=ConcatServing(settings, self.output_library, outputs, self.library, self.jobs),
+            concat=(concat := ConcatServing(settings, self.output_library, outputs, self.library, self.jobs, job_serving)),
+            jobs=job_serving,
             openai=OpenAIServing(settings.openai, speech, runners, models, resolver),
             outputs=outputs,
         )
-        for library in (self.library, self.output_library):
-            try:
-                report = library.sync()
-                logger.info(f"{library.label} loaded", extra={"entries": report.entries, "seconds": report.seconds})
-            except Exception:  # storage down at start-up: serve anyway, the periodic re-sync retries, /health says why
-                logger.exception(f"{library.label} could not be loaded; retrying in the background")
         self.library.start()
         self.output_library.start()
-        self.jobs.start()
-        self.expiry = PeriodicTasks("idempotency", [Task("expire", lambda: IDEMPOTENCY_EXPIRY_SECONDS, idempotency.expire)])
+        self.jobs.start(concat)  # this replica runs queued jobs too, whoever queued them
+        expiring = [idempotency.expire, *(shared.expire for shared in app.state.shared_buckets)]
+        self.expiry = PeriodicTasks("expiry", [Task(f"expire-{n}", lambda: EXPIRY_SECONDS, work) for n, work in enumerate(expiring)])
         self.expiry.start()
-        logger.info("api service ready", extra={"storage": settings.storage.backend})
+        logger.info("api service ready", extra={"storage": settings.storage.backend, "database": self.database.location})
 
     @bentoml.on_shutdown
     def shut_down(self) -> None:
-        """After the drain (`lifecycle.drain`): running jobs are cancelled (temp files
-        removed), counters and snapshots flushed."""
+        """After the drain (`lifecycle.drain`): the jobs running here stop (temp files
+        removed) and go back to the queue for another replica, use counts copied to storage, the database's connections closed."""
         self.expiry.stop()
         self.jobs.close()
         self.library.close()
         self.output_library.close()
+        self.schema.close()
+        self.database.close()
 
     def runner(self, name: str) -> ModelRunner:
         """A runner as the API calls it: an enabled TTS model's (by name), or "vc"."""

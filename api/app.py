@@ -14,15 +14,19 @@ from api.body_limits import BodyLimits, RequestBodyLimit
 from api.errors import install_error_handlers
 from api.idempotent_replay import Idempotency
 from api.middleware import APIKeyAuth, RateLimit
-from api.rate_limits import TokenBuckets
+from api.rate_limits import Buckets, SharedBuckets, TokenBuckets
 from api.request_ids import RequestIds
 from api.route_policies import RoutePolicies
 from api.routes import ROUTERS, fallback
 from api.routes.concat import document_concat_request
 from config import Settings
+from db import Database
+from db.rate_buckets import DatabaseBuckets
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """`database`: where rate-limit buckets are shared between replicas (PostgreSQL); None
+    keeps them in this replica's memory."""
     app = FastAPI(
         title="Chatterbox TTS Extended Plus",
         version=__version__,
@@ -34,11 +38,21 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.include_router(fallback.router)  # last: it claims every other path under /api/ and /v1/
     document_concat_request(app)
-    add_middleware(app, settings, RoutePolicies(app.routes))
+    add_middleware(app, settings, RoutePolicies(app.routes), database)
     return app
 
 
-def add_middleware(app: FastAPI, settings: Settings, policies: RoutePolicies) -> None:
+def buckets(app: FastAPI, database: Database | None, name: str, rate: float, burst: int) -> Buckets:
+    """In the database when one is given (listed in `app.state.shared_buckets` for the
+    service's expiry task), else in memory."""
+    if database is None:
+        return TokenBuckets(rate, burst)
+    shared = DatabaseBuckets(database, name, rate, burst)
+    app.state.shared_buckets.append(shared)
+    return SharedBuckets(shared)
+
+
+def add_middleware(app: FastAPI, settings: Settings, policies: RoutePolicies, database: Database | None) -> None:
     """Innermost first: the body limit, idempotency (inside the limits: a refused request is
     not kept), rate limits, API keys (before the body is read: a request without a key is
     refused first), request ids (outermost: every answer carries its request id)."""
@@ -48,12 +62,13 @@ def add_middleware(app: FastAPI, settings: Settings, policies: RoutePolicies) ->
         limits=BodyLimits(json_bytes=limits.max_json_bytes, upload_bytes=limits.max_upload_bytes, archive_bytes=limits.max_archive_bytes, policies=policies),
     )
     keyed = bool(settings.auth.api_keys)
+    app.state.shared_buckets = []
     app.add_middleware(Idempotency, keyed=keyed, policies=policies)
     rates = settings.rate_limits
     if rates.requests_per_second > 0:
-        app.add_middleware(RateLimit, buckets=TokenBuckets(rates.requests_per_second, rates.burst), keyed=keyed, trust_forwarded_for=rates.trust_forwarded_for, policies=policies)
+        app.add_middleware(RateLimit, buckets=buckets(app, database, "requests", rates.requests_per_second, rates.burst), keyed=keyed, trust_forwarded_for=rates.trust_forwarded_for, policies=policies)
     app.add_middleware(
-        APIKeyAuth, api_keys=settings.auth.api_keys, failures=TokenBuckets(rates.failed_auth_per_minute / 60, rates.failed_auth_burst),
+        APIKeyAuth, api_keys=settings.auth.api_keys, failures=buckets(app, database, "failed-auth", rates.failed_auth_per_minute / 60, rates.failed_auth_burst),
         trust_forwarded_for=rates.trust_forwarded_for, policies=policies,
     )
     app.add_middleware(RequestIds)

@@ -4,8 +4,10 @@ Everything that can be checked is checked before any work or write: the order, t
 stored output and voice exists, that every upload decodes, that no segment is shorter than
 the crossfade, and the output's length. Then short requests are joined at once and answered
 like TTS (`url` or `stream`); longer ones (by total input length) become a background job
-answered with 202 and followed at `GET /api/v1/jobs/{id}`. Either way the work runs in its
-own temp folder, removed on success, failure and cancellation alike.
+answered with 202 and followed at `GET /api/v1/jobs/{id}`: their uploads are put in storage
+and the request queued in the database, so whichever replica claims the job can run it
+(`concat.job_queue`). Either way the work runs in its own temp folder, removed on success,
+failure and cancellation alike.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import secrets
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -25,19 +29,20 @@ from pathlib import Path
 import numpy as np
 from fastapi import Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.admission import AdmissionSlots, too_busy
 from api.errors import APIError
-from api.output_serving import OutputServing, not_found, output_body, output_response
-from api.protocol import JobResponse
+from api.job_serving import JobServing
+from api.output_serving import OutputServing, not_found, output_response
 from api.temp_files import TempFileResponse
 from api.uploads import read_upload
 from audio.decoding import AudioDecodeError, decode
 from audio.encoding import output_spec
-from concat.job_queue import JobManager, JobNotFoundError, JobQueueFullError
+from concat.job_queue import JobFailed, JobQueue, JobQueueFullError
 from concat.pipeline import ConcatCancelledError, Segment, SegmentError, run_concat
-from concat.request import ConcatRequest, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
+from concat.request import ConcatRequest, JobError, JobRecord, OutputInput, SilenceInput, UploadInput, VoiceInput
 from config import Settings
 from outputs.library import OutputLibrary, OutputNotFoundError
 from outputs.store import OutputMetadata, new_output_name
@@ -48,6 +53,29 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, float], None]
 CONCAT_DEFAULT_RATE = 24_000  # the models' rate: what most inputs already are
+JOB_INPUTS_PREFIX = "job-inputs/"  # a queued job's uploads, in storage until it ends
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file a segment reads: from this replica's temp folder, or from storage
+    when the job runs on whichever replica claimed it."""
+
+    read: Callable[[], bytes]
+    seconds: float
+    source: str  # the file or key: several names (file name, position) may name one upload
+
+
+class QueuedUpload(BaseModel):
+    key: str
+    seconds: float
+
+
+class QueuedConcat(BaseModel):
+    """A queued job's payload: what any replica needs to run it."""
+
+    body: ConcatRequest
+    uploads: dict[str, QueuedUpload]  # by file name and by position, as the request named them
 
 
 def _loader(read: Callable[[], bytes], raw_pcm_rate: int | None = None) -> Callable[[int], np.ndarray]:
@@ -68,12 +96,13 @@ def result_path(folder: Path, extension: str) -> Path:
 
 
 class ConcatServing:
-    def __init__(self, settings: Settings, outputs: OutputLibrary, output_serving: OutputServing, voices: VoiceLibrary, jobs: JobManager) -> None:
+    def __init__(self, settings: Settings, outputs: OutputLibrary, output_serving: OutputServing, voices: VoiceLibrary, jobs: JobQueue, job_serving: JobServing) -> None:
         self.settings = settings
         self.outputs = outputs
         self.output_serving = output_serving
         self.voices = voices
         self.jobs = jobs
+        self.job_serving = job_serving
         # Synchronous concatenations hold a thread for as long as they run: on a pool of their
         # own, bounded, they never take the request pool's threads from everything else.
         self._sync_pool = ThreadPoolExecutor(settings.concat.max_concurrent_sync, thread_name_prefix="concat-sync")
@@ -81,10 +110,10 @@ class ConcatServing:
 
     # --- planning: every check before any work ----------------------------------------
 
-    async def _save_uploads(self, files: list[UploadFile], folder: Path) -> dict[str, tuple[Path, float]]:
+    async def _save_uploads(self, files: list[UploadFile], folder: Path) -> dict[str, Upload]:
         """Each upload decoded once (corrupt or empty: 4xx) and kept in `folder`; by name and
         by position."""
-        saved: dict[str, tuple[Path, float]] = {}
+        saved: dict[str, Upload] = {}
         for position, upload in enumerate(files):
             field = f"files[{position}]"
             data = await read_upload(upload, field, self.settings.limits.max_upload_bytes)
@@ -94,12 +123,12 @@ class ConcatServing:
                 raise APIError(400, f"{field} ({upload.filename}): {exc}; send wav, mp3, flac, ogg/opus or m4a", field="files") from None
             path = folder / f"upload-{position}"
             await run_in_threadpool(path.write_bytes, data)
-            saved[str(position)] = (path, audio.duration_seconds)
+            saved[str(position)] = Upload(path.read_bytes, audio.duration_seconds, str(path))
             if upload.filename:
-                saved.setdefault(upload.filename, (path, audio.duration_seconds))
+                saved.setdefault(upload.filename, saved[str(position)])
         return saved
 
-    def _segment(self, position: int, item: object, uploads: dict[str, tuple[Path, float]]) -> Segment:
+    def _segment(self, position: int, item: object, uploads: dict[str, Upload]) -> Segment:
         field = f"inputs[{position}]"
         storage = self.outputs.store.storage
         if isinstance(item, SilenceInput):
@@ -120,17 +149,17 @@ class ConcatServing:
             return Segment(position, f"voice {voice.name}", voice.audio.duration_seconds, _loader(partial(storage.get, voice.original_key)))
         assert isinstance(item, UploadInput)
         if str(item.upload) not in uploads:
-            count = len({path for path, _ in uploads.values()})
+            count = len({upload.source for upload in uploads.values()})
             raise APIError(422, f"{field}.upload: no file {item.upload!r} among the {count} uploaded in `files` (name them by file name or position)", field=f"{field}.upload")
-        path, seconds = uploads[str(item.upload)]
-        return Segment(position, f"upload {item.upload}", seconds, _loader(path.read_bytes))
+        upload = uploads[str(item.upload)]
+        return Segment(position, f"upload {item.upload}", upload.seconds, _loader(upload.read))
 
-    def _plan(self, body: ConcatRequest, uploads: dict[str, tuple[Path, float]]) -> list[Segment]:
+    def _plan(self, body: ConcatRequest, uploads: dict[str, Upload]) -> list[Segment]:
         limits = self.settings.concat
         if len(body.inputs) > limits.max_inputs:
             raise APIError(422, f"inputs: {len(body.inputs)} segments; at most {limits.max_inputs} per request", field="inputs")
         segments = [self._segment(position, item, uploads) for position, item in body.ordered_inputs]
-        unused = {path for path, _ in uploads.values()} - {uploads[str(item.upload)][0] for item in body.inputs if isinstance(item, UploadInput)}
+        unused = {upload.source for upload in uploads.values()} - {uploads[str(item.upload)].source for item in body.inputs if isinstance(item, UploadInput)}
         if unused:
             raise APIError(422, f"files: {len(unused)} uploaded file(s) are used by no input; reference each as {{\"upload\": <file name or position>}}", field="files")
         for segment in segments:
@@ -191,17 +220,15 @@ class ConcatServing:
             raise
         input_seconds = sum(segment.seconds for segment in segments)
         if input_seconds > self.settings.concat.sync_max_seconds:
-            work = partial(self._produce_name, body, segments, folder)
+            job_id = uuid.uuid4().hex
             try:
-                record = await run_in_threadpool(self.jobs.submit, len(segments), input_seconds, work)
+                record = await run_in_threadpool(self._queue, job_id, body, uploads, len(segments), input_seconds)
             except JobQueueFullError:
-                shutil.rmtree(folder, ignore_errors=True)
                 raise too_busy(f"holding {self.settings.concat.max_queued_jobs} concatenation jobs (concat.max_queued_jobs)") from None
-            except BaseException:
+            finally:
                 shutil.rmtree(folder, ignore_errors=True)
-                raise
             url = str(request.url_for("get_job", job_id=record.id))
-            return JSONResponse(self.job_response(request, record).model_dump(mode="json"), status_code=202, headers={"Location": url})
+            return JSONResponse(self.job_serving.response(request, record).model_dump(mode="json"), status_code=202, headers={"Location": url})
         try:
             self._sync_slots.acquire()
         except APIError:
@@ -220,31 +247,36 @@ class ConcatServing:
             return TempFileResponse(result_path(folder, metadata.filename.rsplit(".", 1)[-1]), folder, media_type=metadata.content_type, headers=headers)
         return output_response(request, metadata)
 
-    def _produce_name(self, body: ConcatRequest, segments: list[Segment], folder: Path, progress: ProgressCallback, cancelled: Callable[[], bool]) -> str:
-        return self._produce(body, segments, folder, progress, cancelled).filename
+    # --- jobs: queued here, run by whichever replica claims them ------------------------
 
-    # --- jobs -------------------------------------------------------------------------
-
-    def job_response(self, request: Request, record: JobRecord) -> JobResponse:
-        result = None
-        if record.result_filename is not None:
-            try:
-                metadata = self.outputs.get(record.result_filename)
-            except OutputNotFoundError:
-                metadata = None  # deleted since (retention or DELETE): the job still says it succeeded
-            if metadata is not None:
-                result = output_body(request, metadata)
-        return JobResponse(**record.model_dump(), result=result, url=str(request.url_for("get_job", job_id=record.id)))
-
-    async def _job_call(self, request: Request, call: Callable[[str], JobRecord], job_id: str) -> JobResponse:
+    def _queue(self, job_id: str, body: ConcatRequest, uploads: dict[str, Upload], segments: int, input_seconds: float) -> JobRecord:
+        """The uploads put in storage for any replica, then the job queued (its inputs removed
+        again if it could not be)."""
+        storage = self.outputs.store.storage
+        keys = {source: f"{JOB_INPUTS_PREFIX}{job_id}/upload-{n}" for n, source in enumerate(sorted({u.source for u in uploads.values()}))}
+        queued = QueuedConcat(body=body, uploads={name: QueuedUpload(key=keys[u.source], seconds=u.seconds) for name, u in uploads.items()})
         try:
-            record = await run_in_threadpool(call, job_id)
-        except JobNotFoundError:
-            raise APIError(404, f"job_id: no job {job_id!r} (finished jobs are kept {self.settings.concat.job_ttl_hours:g} h)", field="job_id", error_type="not_found") from None
-        return self.job_response(request, record)
+            for source, key in keys.items():
+                storage.put_file(key, Path(source))
+            return self.jobs.submit(job_id, segments, input_seconds, queued.model_dump_json())
+        except BaseException:
+            self.discard(job_id)
+            raise
 
-    async def job(self, request: Request, job_id: str) -> JobResponse:
-        return await self._job_call(request, self.jobs.get, job_id)
+    def run(self, record: JobRecord, payload: str, progress: ProgressCallback, cancelled: Callable[[], bool]) -> str:
+        """A queued job, on whichever replica claimed it: planned again (an input deleted since
+        it was queued fails the job, naming it), then joined and stored."""
+        queued = QueuedConcat.model_validate_json(payload)
+        storage = self.outputs.store.storage
+        uploads = {name: Upload(partial(storage.get, upload.key), upload.seconds, upload.key) for name, upload in queued.uploads.items()}
+        try:
+            segments = self._plan(queued.body, uploads)
+        except APIError as exc:
+            raise JobFailed(JobError(type=exc.error_type, message=exc.message, field=exc.field)) from None
+        folder = Path(tempfile.mkdtemp(prefix="concat-"))
+        return self._produce(queued.body, segments, folder, progress, cancelled).filename
 
-    async def cancel(self, request: Request, job_id: str) -> JobResponse:
-        return await self._job_call(request, self.jobs.cancel, job_id)
+    def discard(self, job_id: str) -> None:
+        storage = self.outputs.store.storage
+        for key in list(storage.list_keys(f"{JOB_INPUTS_PREFIX}{job_id}/")):
+            storage.delete(key)

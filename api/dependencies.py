@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from api.concat_serving import ConcatServing
 from api.health_serving import HealthServing
+from api.job_serving import JobServing
 from api.openai_serving import OpenAIServing
 from api.output_serving import OutputServing
 from api.speech_serving import SpeechServing
@@ -32,6 +33,7 @@ class Serving:
     voice_uploads: VoiceUploads
     voice_backups: VoiceBackups
     concat: ConcatServing
+    jobs: JobServing
     openai: OpenAIServing
     outputs: OutputServing
 

@@ -22,6 +22,7 @@ from api.openai_protocol import OpenAIErrorDetail, OpenAIErrorResponse
 from api.protocol import ErrorDetail, ErrorResponse
 from api.request_ids import HEADER as REQUEST_ID_HEADER
 from api.request_ids import current_request_id
+from db import DatabaseUnavailableError
 from lifecycle.drain import ShuttingDownError
 from storage import StorageError
 
@@ -129,6 +130,11 @@ async def _storage_error(request: Request, exc: StorageError) -> JSONResponse:
     return error_response(503, "storage_unavailable", "storage backend failed; try again later", openai=is_openai_path(request.url.path))
 
 
+async def _database_error(request: Request, exc: DatabaseUnavailableError) -> JSONResponse:
+    """Logged where it happened (db.engine); the next request tries a fresh connection."""
+    return error_response(503, "database_unavailable", "the metadata database is unavailable; try again later", openai=is_openai_path(request.url.path))
+
+
 async def _shutting_down(request: Request, exc: ShuttingDownError) -> JSONResponse:
     logger.warning("request cut by the shutdown drain: %s %s [request_id=%s]", request.method, request.url.path, current_request_id.get())
     message = "the server shut down before this request finished (shutdown.drain_seconds); retry: another replica will answer"
@@ -148,6 +154,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(DatabaseUnavailableError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ShuttingDownError, _shutting_down)
     app.add_exception_handler(Exception, _unexpected_error)

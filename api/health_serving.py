@@ -14,9 +14,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api import __version__
 from api.admission import AdmissionSlots
-from api.protocol import GenerationsHealth, HealthResponse, ModelHealth, OutputIndexHealth, StorageHealth, VoiceIndexHealth
+from api.protocol import DatabaseHealth, GenerationsHealth, HealthResponse, ModelHealth, StorageHealth
 from api.runner_calls import ModelRunners, RunnerInfoCall
 from contract.families import FAMILIES, ModelName
+from db import DatabaseUnavailableError
+from db.migrate import Schema, head_revision
 from lifecycle.drain import Drain
 from outputs.library import OutputLibrary
 from storage import Storage, StorageError
@@ -60,9 +62,10 @@ def with_family(name: ModelName, health: ModelHealth) -> ModelHealth:
 
 
 class HealthServing:
-    def __init__(self, models: ModelRunners, storage: Storage, voices: VoiceLibrary, outputs: OutputLibrary, drain: Drain, slots: AdmissionSlots) -> None:
+    def __init__(self, models: ModelRunners, storage: Storage, schema: Schema, voices: VoiceLibrary, outputs: OutputLibrary, drain: Drain, slots: AdmissionSlots) -> None:
         self.models = models
         self.storage = storage
+        self.schema = schema
         self.voices = voices
         self.outputs = outputs
         self.drain = drain
@@ -76,20 +79,29 @@ class HealthServing:
             return StorageHealth(backend=self.storage.backend, ready=False, error="the storage backend is not reachable or not writable; see the service log")
         return StorageHealth(backend=self.storage.backend, ready=True)
 
+    def _database(self) -> DatabaseHealth:
+        health = DatabaseHealth(engine=self.schema.database.dialect, ready=False, migration=head_revision())
+        if not self.schema.ready:
+            return health.model_copy(update={"error": "the database is not reachable or not migrated yet; see the service log"})
+        try:
+            return health.model_copy(update={"ready": True, "voices": self.voices.count(), "outputs": self.outputs.count()})
+        except DatabaseUnavailableError:
+            return health.model_copy(update={"error": "the database is not reachable; see the service log"})
+
     async def health(self) -> tuple[HealthResponse, int]:
         """The body and its status: 200 when every part is ready, else 503."""
         tts_infos, default = self.models.tts_infos(), self.models.default
         names = list(tts_infos)
-        *models, vc, storage = await asyncio.gather(*(model_health(tts_infos[name]) for name in names), model_health(self.models.vc.info), self._storage())
+        *models, vc, storage, database = await asyncio.gather(
+            *(model_health(tts_infos[name]) for name in names), model_health(self.models.vc.info), self._storage(), run_in_threadpool(self._database),
+        )
         by_name = {name: with_family(name, model) for name, model in zip(names, models, strict=True)}
         tts = by_name[default]
-        voice_index = VoiceIndexHealth(ready=self.voices.loaded, voices=self.voices.size)
-        outputs_index = OutputIndexHealth(ready=self.outputs.loaded, outputs=self.outputs.size)
         draining = self.drain.started.is_set()
-        ready = all(model.ready for model in models) and vc.ready and storage.ready and voice_index.ready and outputs_index.ready and not draining
+        ready = all(model.ready for model in models) and vc.ready and storage.ready and database.ready and not draining
         body = HealthResponse(
             status="draining" if draining else "ok" if ready else "unavailable", ready=ready, version=__version__,
-            tts=tts, models=by_name, default_model=default, vc=vc, storage=storage, voice_index=voice_index,
-            outputs_index=outputs_index, generations=GenerationsHealth(in_flight=self.slots.active, limit=self.slots.limit),
+            tts=tts, models=by_name, default_model=default, vc=vc, storage=storage, database=database,
+            generations=GenerationsHealth(in_flight=self.slots.active, limit=self.slots.limit),
         )
         return body, 200 if ready else 503

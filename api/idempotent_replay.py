@@ -4,7 +4,7 @@ answer again instead of making a second voice, output or job.
 A client that lost the answer to a POST (a timeout, a dropped connection) cannot know
 whether it was done. Sent again with the same `Idempotency-Key`, the request is not run
 again: the stored answer comes back with `Idempotent-Replayed: true`. Records live in the
-shared storage (`storage.idempotency_records`), so a retry that reaches another replica is
+metadata database (`db.idempotency`), so a retry that reaches another replica is
 recognised too; while the first is still running, a retry gets 409 with `Retry-After`.
 
 - Keys are per client (per API key when keys are on) and per route.
@@ -28,8 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import error_response, is_openai_path
 from api.rate_limits import bearer_token, key_identity
 from api.route_policies import RoutePolicies
-from storage import StorageError
-from storage.idempotency_records import IdempotencyRecord, IdempotencyStore, StoredAnswer, record_key
+from db import DatabaseUnavailableError
+from db.idempotency import IdempotencyRecord, IdempotencyStore, StoredAnswer, record_key
 
 logger = logging.getLogger(__name__)
 
@@ -73,19 +73,18 @@ class Idempotency:
         if not _usable(key):
             await error_response(400, "invalid_request_error", f"Idempotency-Key: 1-{MAX_KEY_CHARS} printable ASCII characters", "Idempotency-Key", openai=openai)(scope, receive, send)
             return
-        store: IdempotencyStore = scope["app"].state.idempotency  # the service sets it up with the storage
+        store: IdempotencyStore = scope["app"].state.idempotency  # the service sets it up with the database
         stored_at = record_key(self._client(headers), scope["path"], key)
         fingerprint = _fingerprint(scope, headers)
         try:
-            record, version = await run_in_threadpool(store.claim, stored_at, fingerprint)
-        except StorageError as exc:
-            logger.error("idempotency record unavailable: %s", exc)
-            await error_response(503, "storage_unavailable", "storage backend failed; try again later", openai=openai)(scope, receive, send)
+            record, token = await run_in_threadpool(store.claim, stored_at, fingerprint)
+        except DatabaseUnavailableError:
+            await error_response(503, "database_unavailable", "the metadata database is unavailable; try again later", openai=openai)(scope, receive, send)
             return
-        if version is None:
+        if token is None:
             await self._answer_again(record, fingerprint, scope, receive, send)
             return
-        await self._run_and_keep(store, stored_at, version, record, scope, receive, send)
+        await self._run_and_keep(store, stored_at, token, scope, receive, send)
 
     async def _answer_again(self, record: IdempotencyRecord, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
         if record.fingerprint != fingerprint:
@@ -102,7 +101,7 @@ class Idempotency:
         await send({"type": "http.response.start", "status": answer.status_code, "headers": replay_headers})
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def _run_and_keep(self, store: IdempotencyStore, stored_at: str, version: str, record: IdempotencyRecord, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _run_and_keep(self, store: IdempotencyStore, stored_at: str, token: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Runs the request; a keepable answer is stored before its last byte goes out, so a
         client that retries the moment it has the answer finds it kept, not still running."""
         status = 500
@@ -115,7 +114,7 @@ class Idempotency:
             nonlocal kept
             answer = StoredAnswer(status_code=status, headers=kept_headers, body_base64=base64.b64encode(bytes(body)).decode())
             try:
-                await run_in_threadpool(store.complete, stored_at, version, record, answer)
+                await run_in_threadpool(store.complete, stored_at, token, answer)
                 kept = True
             except Exception:  # the answer still goes out; a retry will run the request again
                 logger.exception("could not keep the answer of an idempotent request")
@@ -123,7 +122,7 @@ class Idempotency:
         async def release() -> None:
             nonlocal released
             released = True
-            await run_in_threadpool(store.release, stored_at, version)
+            await run_in_threadpool(store.release, stored_at, token)
 
         async def capture(message: Message) -> None:
             nonlocal status, storable

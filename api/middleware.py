@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response, is_openai_path
-from api.rate_limits import TokenBuckets, bearer_token, client_address, key_identity, retry_after
+from api.rate_limits import Buckets, bearer_token, client_address, key_identity, retry_after
 from api.request_ids import current_request_id, request_id_of
 from api.route_policies import RoutePolicies
 
@@ -43,7 +43,7 @@ class APIKeyAuth:
     `failures` times (refilled at `failure_rate` per second) before every request from it
     gets 429 for a while, so keys cannot be guessed at network speed."""
 
-    def __init__(self, app: ASGIApp, *, api_keys: list[str], failures: TokenBuckets, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
+    def __init__(self, app: ASGIApp, *, api_keys: list[str], failures: Buckets, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
         self.app = app
         self.policies = policies
         self.keys = [key.encode() for key in api_keys]
@@ -68,12 +68,12 @@ class APIKeyAuth:
             await self.app(scope, receive, send)
             return
         address = client_address(scope, self.trust_forwarded_for)
-        if wait := self.failures.wait_needed(address):
+        if wait := await self.failures.wait_needed(address):
             logger.warning("request refused: too many failed authentications from %s", address)
             await _too_many(scope, receive, send, "too many requests with a missing or wrong API key from this address; wait and retry with a valid key", wait)
             return
         if not self._authorized(Headers(scope=scope)):
-            self.failures.take(address)
+            await self.failures.take(address)
             logger.info("request refused: missing or wrong API key", extra={"path": scope["path"]})
             response = error_response(
                 401, "invalid_api_key", "a valid API key is required: send `Authorization: Bearer <key>` (one of the keys in API_KEYS)",
@@ -88,7 +88,7 @@ class RateLimit:
     """Per API key (per client address when keys are off, or for a request without one) a
     token bucket over `/api/` and `/v1/`; inside `APIKeyAuth`, so a key seen here is valid."""
 
-    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets, keyed: bool, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
+    def __init__(self, app: ASGIApp, *, buckets: Buckets, keyed: bool, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
         self.app = app
         self.policies = policies
         self.buckets = buckets
@@ -102,7 +102,7 @@ class RateLimit:
         return "address:" + client_address(scope, self.trust_forwarded_for)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_guarded(scope["path"], self.policies) and (wait := self.buckets.take(self._client(scope))):
+        if scope["type"] == "http" and is_guarded(scope["path"], self.policies) and (wait := await self.buckets.take(self._client(scope))):
             logger.info("request refused: rate limit", extra={"path": scope["path"]})
             await _too_many(scope, receive, send, f"rate limit: at most {self.buckets.rate:g} requests per second after a burst of {self.buckets.burst}; retry after Retry-After seconds", wait)
             return

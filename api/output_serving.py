@@ -82,12 +82,7 @@ class OutputServing:
         self.library = library
         self.settings = settings
 
-    def _require_index(self) -> None:
-        if not self.library.loaded:
-            raise APIError(503, "the outputs index is still loading; try again shortly", error_type="index_loading")
-
     async def list(self, query: OutputListQuery) -> OutputListResponse:
-        self._require_index()
         items, total, missing = await run_in_threadpool(self.library.list, query)
         return OutputListResponse.of(items, total, query, missing=missing)
 

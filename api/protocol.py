@@ -228,14 +228,13 @@ class StorageHealth(BaseModel):
     error: str | None = None
 
 
-class VoiceIndexHealth(BaseModel):
-    ready: bool = Field(description="The in-memory voice index has loaded; until then voice listings answer 503.")
-    voices: int
-
-
-class OutputIndexHealth(BaseModel):
-    ready: bool = Field(description="The in-memory outputs index has loaded; until then output listings answer 503.")
-    outputs: int
+class DatabaseHealth(BaseModel):
+    engine: Literal["sqlite", "postgresql"] = Field(description="Where the metadata lives: SQLite (the default, one replica) or PostgreSQL (`DATABASE_URL`).")
+    ready: bool = Field(description="The database answers and is migrated to this version's schema; until then reads and writes answer 503 database_unavailable.")
+    migration: str = Field(description="The newest migration this version knows (the database is at it when ready).")
+    voices: int | None = Field(None, description="Voices in the library (None when the database is not ready).")
+    outputs: int | None = Field(None, description="Outputs kept (None when the database is not ready).")
+    error: str | None = None
 
 
 class GenerationsHealth(BaseModel):
@@ -252,6 +251,5 @@ class HealthResponse(BaseModel):
     default_model: str
     vc: ModelHealth
     storage: StorageHealth
-    voice_index: VoiceIndexHealth
-    outputs_index: OutputIndexHealth
+    database: DatabaseHealth
     generations: GenerationsHealth

@@ -96,7 +96,7 @@ class VCServing(GenerationServing):
                 release_voice()
             generation_seconds = time.perf_counter() - started
             if target_metadata is not None:
-                self.voices.library.record_use(target_metadata.name)
+                await run_in_threadpool(self.voices.library.uses.record, target_metadata.name)
             parameters = {
                 "input_filename": form.input_filename,
                 "input_upload": form.input_audio.filename if form.input_audio else None,

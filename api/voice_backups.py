@@ -16,7 +16,7 @@ from api.voice_serving import VoiceServing
 from storage.base import PreconditionFailedError
 from voices.archive import ArchiveError, RestorableVoice, export_archive, open_archive, restorable
 from voices.query import VoiceFilter
-from voices.store import VoiceExistsError
+from voices.records import VoiceExistsError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,6 @@ class VoiceBackups:
         self.voices = voices
 
     async def export(self, voice_filter: VoiceFilter) -> StreamingResponse:
-        self.voices.check_loaded()
         voices = sorted(await run_in_threadpool(self.voices.library.select, voice_filter), key=lambda v: v.name.casefold())
         filename = f"voices-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.zip"
         return StreamingResponse(

@@ -37,8 +37,8 @@ from storage.base import PreconditionFailedError
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
 from voices.names import NAME_RULE, is_voice_name
-from voices.query import FolderNode, VoiceFilter, VoiceListQuery, VoiceStats, folder_tree, sort_and_page, usage_stats
-from voices.store import VoiceExistsError
+from voices.query import FolderNode, VoiceFilter, VoiceListQuery, VoiceStats
+from voices.records import VoiceExistsError
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +83,6 @@ class VoiceServing:
         if archive.size is not None and archive.size > limit:
             raise APIError(413, f"archive is larger than {limit} bytes", field="archive", error_type="payload_too_large")
 
-    def check_loaded(self) -> None:
-        if not self.library.loaded:
-            raise APIError(503, "the voice index is still loading from storage; retry in a moment", error_type="storage_unavailable")
-
     # --- for generation ---------------------------------------------------------------
 
     async def runner_voice(self, name: str, field: str) -> tuple[VoiceMetadata, RunnerVoice]:
@@ -127,24 +123,17 @@ class VoiceServing:
         media_type = CONTENT_TYPE_BY_EXTENSION.get(extension) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"', "ETag": metadata.etag})
 
-    # Filtering, sorting and tree-building walk the whole library: thread pool, not event loop.
-
-    def _page(self, query: VoiceListQuery) -> VoiceListResponse:
-        matching = self.library.select(query)
-        items = sort_and_page(matching, query)
-        return VoiceListResponse.of(items, len(matching), query)
+    # Queries wait on the database: thread pool, not event loop.
 
     async def list(self, query: VoiceListQuery) -> VoiceListResponse:
-        self.check_loaded()
-        return await run_in_threadpool(self._page, query)
+        items, total = await run_in_threadpool(self.library.page, query)
+        return VoiceListResponse.of(items, total, query)
 
     async def folders(self) -> FolderNode:
-        self.check_loaded()
-        return await run_in_threadpool(lambda: folder_tree(self.library.select(VoiceFilter())))
+        return await run_in_threadpool(self.library.folders)
 
     async def stats(self, limit: int) -> VoiceStats:
-        self.check_loaded()
-        return await run_in_threadpool(lambda: usage_stats(self.library.select(VoiceFilter()), limit))
+        return await run_in_threadpool(self.library.stats, limit)
 
     # --- edits and deletes -------------------------------------------------------------
 
@@ -177,7 +166,6 @@ class VoiceServing:
         return await self._delete([await self.call(self.library.get, name)], confirm)
 
     async def delete_many(self, voice_filter: VoiceFilter, everything: bool, confirm: bool) -> DeletedVoices:
-        self.check_loaded()
         if voice_filter.is_empty and not everything:
             raise APIError(400, "name what to delete (folder, tag, search or name), or pass all=true to delete every voice", field="all")
         return await self._delete(await run_in_threadpool(self.library.select, voice_filter), confirm)

@@ -214,7 +214,7 @@ def main() -> None:
             "STORAGE_BACKEND": "local", "STORAGE_DIR": str(work / "data"),
             "CHATTERBOX_TTS__MAX_NEW_TOKENS": str(args.max_new_tokens), "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": str(args.t3_layers), "CHATTERBOX_MODEL__RANDOM_S3GEN": args.s3gen,
             "CHATTERBOX_RUNNER__MAX_BATCH_SIZE": str(args.max_batch_size), "CHATTERBOX_RUNNER__MAX_LATENCY_MS": str(args.max_latency_ms),
-            "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": "1", "CHATTERBOX_DEVICE": args.device,
+            "CHATTERBOX_DEVICE": args.device,
         }
         services, clients = {}, {}
         try:

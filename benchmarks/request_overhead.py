@@ -51,8 +51,6 @@ LONG_TEXT = " ".join(SENTENCES * 8)  # about 1,150 characters: several chunks
 ENV = {
     "CHATTERBOX_MODEL__RANDOM_T3_LAYERS": "1",
     "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": "256",  # measure the path, not admission
-    "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "0",
-    "CHATTERBOX_OUTPUTS__SNAPSHOT_SECONDS": "0",
 }
 
 

@@ -183,7 +183,7 @@ def main() -> int:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for the stack (repeatable), e.g. MALLOC_ARENA_MAX=2")
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.env)
-    env = extra | TEST_ENV | {"CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "30", "CHATTERBOX_OUTPUTS__SNAPSHOT_SECONDS": "30", "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": "12"}
+    env = extra | TEST_ENV | {"CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": "12"}
     with tempfile.TemporaryDirectory(prefix="soak-") as folder, benchmark_stack(args.backend, Path(folder), env) as service:
         for index in range(6):
             clip = VOICE_FILES[index % len(VOICE_FILES)]

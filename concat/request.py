@@ -116,7 +116,7 @@ class JobError(BaseModel):
 
 
 class JobRecord(BaseModel):
-    """Stored at `jobs/<id>.json`, so any replica can answer for a job any replica runs."""
+    """A row of the database's job queue, so any replica answers for a job any replica runs."""
 
     id: str
     type: Literal["concat"] = "concat"
@@ -127,3 +127,4 @@ class JobRecord(BaseModel):
     result_filename: str | None = None
     error: JobError | None = None
     cancel_requested: bool = False
+    attempts: int = Field(0, description="How many times a replica started it: 2 or more when the replica running it stopped and another took it over (it starts again from the beginning).")

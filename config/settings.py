@@ -44,6 +44,7 @@ CONTRACT_ENV_NAMES: dict[str, tuple[str, str]] = {
     "S3_ENDPOINT_URL": ("storage", "s3_endpoint_url"),
     "S3_REGION": ("storage", "s3_region"),
     "API_KEYS": ("auth", "api_keys"),
+    "DATABASE_URL": ("database", "url"),
 }
 
 
@@ -167,10 +168,21 @@ class LimitSettings(_Section):
     max_pending_generations: int = Field(ge=0)
 
 
+class DatabaseSettings(_Section):
+    url: str | None  # None: SQLite in the storage folder (db/engine.py)
+    pool_size: int = Field(ge=1, le=200)
+    connect_timeout_seconds: float = Field(gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_engine(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("DATABASE_URL must be sqlite:///path or postgresql://user:password@host:port/database")
+        return url
+
+
 class VoiceSettings(_Section):
-    index_refresh_seconds: float = Field(ge=0)
     usage_flush_seconds: float = Field(gt=0)
-    snapshot_seconds: float = Field(ge=0)
     read_workers: int = Field(ge=1, le=128)
 
 
@@ -191,8 +203,6 @@ class AudioSettings(_Section):
 
 
 class OutputSettings(_Section):
-    index_refresh_seconds: float = Field(ge=0)
-    snapshot_seconds: float = Field(ge=0)
     retention_check_seconds: float = Field(gt=0)
     max_age_days: float = Field(ge=0)
     max_total_bytes: int = Field(ge=0)
@@ -293,6 +303,7 @@ class Settings(BaseSettings):
     tts: TTSSettings
     runner: RunnerSettings
     storage: StorageSettings
+    database: DatabaseSettings
     limits: LimitSettings
     audio: AudioSettings
     voices: VoiceSettings

@@ -11,6 +11,7 @@ from typing import Any, Self, TypeVar
 from pydantic import BaseModel, Field
 
 ItemT = TypeVar("ItemT")
+MAX_PAGE = 1_000_000_000  # a page's offset must fit a database's 64-bit integer
 
 
 def page_count(total: int, page_size: int) -> int:
@@ -20,7 +21,7 @@ def page_count(total: int, page_size: int) -> int:
 class PageRequest(BaseModel):
     """Which page a listing asks for (each listing bounds `page_size` itself)."""
 
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Pages are numbered from 1.")
     page_size: int = Field(50, ge=1)
 
     @property

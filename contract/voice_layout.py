@@ -14,7 +14,6 @@ import secrets
 VOICES_PREFIX = "voices/"
 RECORDS_PREFIX = "voice-records/"
 REFERENCE_SAMPLE_RATE = 24_000
-SNAPSHOT_KEY = "voice-index/snapshot.json.gz"
 CONDITIONING_SECONDS = 30.0  # longer references are trimmed to this for conditioning
 
 

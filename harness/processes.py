@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -56,6 +57,15 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL to the process and everything it started at once, as when its pod or machine
+    dies (BentoML's worker has a session of its own, so the process group is not enough)."""
+    everyone = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    for member in everyone:
+        member.kill()
+    psutil.wait_procs(everyone, timeout=30)
 
 
 def start_moto(log: Path) -> tuple[subprocess.Popen, str]:

@@ -6,13 +6,13 @@ Starting one costs about 25 s of CPU, so the suite starts two, each once per ses
 every setting that changes behaviour is on in one and off in the other, so both sides of it
 run every test that uses `service`:
 
-| stack   | storage | runner batching | API keys | also                                                   |
-| ------- | ------- | --------------- | -------- | ------------------------------------------------------ |
-| `local` | folder  | on              | on       | all three models; OpenAI voice aliases and predefined voices, 429 past 4; S3Gen renders in batches of up to 4 |
-| `s3`    | moto S3 | off             | off      | the original model only; the defaults for the rest (renders one at a time) |
+| stack   | storage | database   | runner batching | API keys | also                                                   |
+| ------- | ------- | ---------- | --------------- | -------- | ------------------------------------------------------ |
+| `local` | folder  | SQLite     | on              | on       | all three models; OpenAI voice aliases and predefined voices, 429 past 4; S3Gen renders in batches of up to 4 |
+| `s3`    | moto S3 | PostgreSQL | off             | off      | the original model only; the defaults for the rest (renders one at a time) |
 
 Everything else (`TEST_ENV`) is the same in both: shorter chunks so short texts still make
-several, one T3 layer, quick index refresh and usage flushes, no background snapshots.
+several, one T3 layer, quick copies of use counts to storage.
 """
 
 from __future__ import annotations
@@ -30,14 +30,17 @@ from typing import Any
 
 import boto3
 import httpx
-import psutil
 import soundfile as sf
 
+from config import DatabaseSettings
 from contract.families import MODEL_NAMES
 from contract.voice_layout import is_record_key
-from harness.processes import RANDOM_MODEL_ENV, ROOT, S3_CREDENTIALS, free_port, launch, one_service_env, serve_command, start_bentoml, start_moto, stop, wait_ready, wait_until
+from db import Database
+from harness.processes import RANDOM_MODEL_ENV, ROOT, S3_CREDENTIALS, free_port, kill, launch, one_service_env, serve_command, start_bentoml, start_moto, stop, wait_ready, wait_until
 from harness.tcp_proxy import TCPProxy
 from harness.testdata import TESTDATA
+from outputs.records import OutputRecords
+from outputs.store import OutputMetadata, OutputStore
 from runners.tts_runner import TTS_RUNNERS
 from runners.vc_runner import VCRunner
 from storage import Storage
@@ -49,7 +52,6 @@ MAX_CHUNK_CHARS = 60  # so short test texts still make several chunks
 FIRST_CHUNK_CHARS = 20  # streamed speech: the first group is at most this long
 CHUNKS_IN_FLIGHT = 2  # a long text leaves room in every batch for short requests
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-INDEX_REFRESH_SECONDS = 1  # another replica's writes show up within about this long
 USAGE_FLUSH_SECONDS = 1
 CONCAT_SYNC_MAX_SECONDS = 30  # longer concatenations answer 202 and run as jobs
 MAX_PENDING = 4  # the local stack's limits.max_pending_generations
@@ -66,11 +68,7 @@ TEST_ENV = {  # every test stack
     "CHATTERBOX_TTS__STREAM_FIRST_CHUNK_CHARS": str(FIRST_CHUNK_CHARS),
     "CHATTERBOX_TTS__CHUNKS_IN_FLIGHT": str(CHUNKS_IN_FLIGHT),
     "CHATTERBOX_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
-    "CHATTERBOX_VOICES__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
     "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": str(USAGE_FLUSH_SECONDS),
-    "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "0",
-    "CHATTERBOX_OUTPUTS__SNAPSHOT_SECONDS": "0",  # a background snapshot write would upset storage comparisons; tested on its own
-    "CHATTERBOX_OUTPUTS__INDEX_REFRESH_SECONDS": str(INDEX_REFRESH_SECONDS),
     "CHATTERBOX_CONCAT__SYNC_MAX_SECONDS": str(CONCAT_SYNC_MAX_SECONDS),
 }
 
@@ -108,12 +106,9 @@ class RunnerPod:
         return RunnerPod(self.service, free_port(), self.env | {"BENTOML_HOME": f"{self.env['BENTOML_HOME']}-replica{index}"}, self.log.with_name(f"{self.service}-replica{index}.log"))
 
     def kill(self) -> None:
-        """The pod dies: every process in it at once (BentoML's worker has a session of its own)."""
+        """The pod dies: every process in it at once."""
         assert self.process is not None
-        everyone = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
-        for process in everyone:
-            process.kill()
-        psutil.wait_procs(everyone, timeout=30)
+        kill(self.process)
 
 
 def runner_pods(env: dict[str, str], tmp: Path) -> dict[str, RunnerPod]:
@@ -191,6 +186,22 @@ class RunningService:
         """The stack's log: every process's lines, with BentoML's access line per request."""
         return self.tmpdir.parent / "serve.log"
 
+    def database(self) -> Database:
+        """The stack's metadata database, opened as another replica would (close it after)."""
+        settings = DatabaseSettings(url=self.env.get("DATABASE_URL"), pool_size=2, connect_timeout_seconds=5)
+        return Database.from_settings(settings, Path(self.env["STORAGE_DIR"]))
+
+    def plant_output(self, audio: bytes, metadata: OutputMetadata) -> None:
+        """An output written as another replica would write it (its audio and companion in
+        storage, its row in the database), whatever the audio holds."""
+        OutputStore(self.storage).save(audio, metadata)
+        database = self.database()
+        try:
+            with database.write() as connection:
+                OutputRecords().insert(connection, [metadata])
+        finally:
+            database.close()
+
     def health(self) -> dict:
         return self.client.get("/api/v1/health").json()
 
@@ -242,7 +253,8 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
     port = free_port()
     tmpdir = tmp / "tmp"
     tmpdir.mkdir()
-    env = {"BENTOML_HOME": str(tmp / "bentoml"), "TMPDIR": str(tmpdir), "STORAGE_BACKEND": backend} | env
+    # STORAGE_DIR on S3 too: a stack without DATABASE_URL keeps its SQLite there, never in the checkout
+    env = {"BENTOML_HOME": str(tmp / "bentoml"), "TMPDIR": str(tmpdir), "STORAGE_BACKEND": backend, "STORAGE_DIR": str(tmp / "data")} | env
     if backend == "s3":
         assert moto_endpoint is not None
         bucket = f"chatterbox-test-{port}"
@@ -250,7 +262,6 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
         env |= {"S3_BUCKET": bucket, "S3_PREFIX": "tenant-a", "S3_ENDPOINT_URL": moto_endpoint, "S3_REGION": "us-east-1"}
         storage: Storage = S3Storage(bucket, "tenant-a", moto_endpoint, "us-east-1")
     else:
-        env["STORAGE_DIR"] = str(tmp / "data")
         storage = LocalStorage(tmp / "data")
     runners: dict[str, RunnerPod] = {}
     services: dict[str, TCPProxy] = {}
@@ -270,6 +281,23 @@ def start_service(backend: str, tmp: Path, moto_endpoint: str | None, env: dict[
     base_url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=base_url, timeout=600, headers=headers)
     return RunningService(backend, base_url, storage, tmpdir, client, headers, process, env, runners, services)
+
+
+def start_api_replica(stack: RunningService, tmp: Path, api_key: str | None = None) -> RunningService:
+    """Another API replica of a split stack, as a second API pod runs it: the same
+    configuration (storage, database, keys), calling the same runner Services, a process and
+    a BentoML home of its own. Stop its `process` when done."""
+    assert stack.runner_services, "only a split stack's runners can be shared"
+    port = free_port()
+    tmpdir = tmp / "tmp"
+    tmpdir.mkdir()
+    env = stack.env | {"BENTOML_HOME": str(tmp / "bentoml"), "TMPDIR": str(tmpdir)}
+    depends = one_service_env(depends={name: service.endpoint for name, service in stack.runner_services.items()})
+    process = wait_ready(launch(serve_command(port, alone=True), env | depends, tmp / "serve.log"), port, tmp / "serve.log")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    base_url = f"http://127.0.0.1:{port}"
+    client = httpx.Client(base_url=base_url, timeout=600, headers=headers)
+    return RunningService(stack.backend, base_url, stack.storage, tmpdir, client, headers, process, env)
 
 
 @contextmanager
@@ -306,6 +334,6 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
     }
 
 
-def s3_stack_env() -> dict[str, str]:
-    """The S3 stack: runner batching off (the unbatched baseline), no API keys."""
-    return TEST_ENV | {"CHATTERBOX_RUNNER__BATCHING": "false"}
+def s3_stack_env(database_url: str) -> dict[str, str]:
+    """The S3 stack: PostgreSQL at `database_url`, runner batching off (the unbatched baseline), no API keys."""
+    return TEST_ENV | {"CHATTERBOX_RUNNER__BATCHING": "false", "DATABASE_URL": database_url}

@@ -5,7 +5,7 @@ What it looks for, in one listing plus a read of every voice record:
 - a voice record that does not parse;
 - voice audio that no record names (a write that lost a race or was interrupted);
 - an output without its JSON companion, or a companion without its audio;
-- an index snapshot that cannot be read (only a cache: the next one replaces it);
+- an index snapshot left by a version that kept its indexes in storage (the database holds them now);
 - temp files of interrupted local writes, unfinished S3 multipart uploads.
 
 Objects younger than `min_age_seconds` are left out of the orphan and temp findings: a
@@ -15,8 +15,6 @@ soak benchmark run it with 0 once traffic has stopped.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -24,18 +22,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from contract.voice_layout import SNAPSHOT_KEY as VOICES_SNAPSHOT_KEY
 from contract.voice_layout import VOICES_PREFIX, is_record_key
-from outputs.store import OUTPUTS_PREFIX
-from outputs.store import SNAPSHOT_KEY as OUTPUTS_SNAPSHOT_KEY
+from db import Database
+from outputs.records import OutputRecords
+from outputs.store import OUTPUTS_PREFIX, OutputMetadata
 from storage.base import ObjectInfo, ObjectNotFoundError, Storage
 from voices.metadata import VoiceMetadata
+from voices.records import VoiceRecords
 
 logger = logging.getLogger(__name__)
 
+OBSOLETE_SNAPSHOTS = ("voice-index/snapshot.json.gz", "output-index/snapshot.json.gz")  # written before the database held the indexes
 FindingKind = Literal[
     "record_missing_audio", "unreadable_record", "orphan_voice_audio", "output_missing_companion",
-    "companion_missing_audio", "broken_snapshot", "temp_object",
+    "companion_missing_audio", "obsolete_snapshot", "temp_object",
 ]
 REPAIRS: dict[FindingKind, str] = {
     "record_missing_audio": "delete the record and what is left of its audio (the voice is unusable; upload it again)",
@@ -43,7 +43,7 @@ REPAIRS: dict[FindingKind, str] = {
     "orphan_voice_audio": "delete the object",
     "output_missing_companion": "delete the audio (no listing can find it)",
     "companion_missing_audio": "delete the companion",
-    "broken_snapshot": "delete the snapshot (the next one is written from the index)",
+    "obsolete_snapshot": "delete the snapshot (nothing reads it any more)",
     "temp_object": "delete the temp file, or abort the multipart upload",
 }
 
@@ -69,8 +69,9 @@ class CheckReport(BaseModel):
 
 
 class _Check:
-    def __init__(self, storage: Storage, repair: bool, min_age_seconds: float) -> None:
+    def __init__(self, storage: Storage, database: Database | None, repair: bool, min_age_seconds: float) -> None:
         self.storage = storage
+        self.database = database
         self.repair = repair
         self.settled_before = time.time() - min_age_seconds
         self.findings: list[Finding] = []
@@ -100,7 +101,10 @@ class _Check:
             audio = (metadata.original_key, metadata.reference_key)
             named.update(audio)
             if missing := [k for k in audio if k not in objects and not self.storage.exists(k)]:
-                self.found("record_missing_audio", key, f"voice {metadata.name!r} names missing {', '.join(missing)}", lambda key=key, audio=audio: self._delete(key, *audio))
+                self.found(
+                    "record_missing_audio", key, f"voice {metadata.name!r} names missing {', '.join(missing)}",
+                    lambda key=key, audio=audio, name=metadata.name: self._forget_voice(name, key, *audio),
+                )
         for key, info in objects.items():
             if key.startswith(VOICES_PREFIX) and key not in named and self.settled(info):
                 self.found("orphan_voice_audio", key, "no voice record names it", lambda key=key: self.storage.delete(key))
@@ -119,34 +123,45 @@ class _Check:
                     self.found("output_missing_companion", key, "no JSON companion", lambda key=key: self.storage.delete(key))
             for key in companions:
                 if not audio and self.settled(objects[key]):
-                    self.found("companion_missing_audio", key, "its audio is gone", lambda key=key: self.storage.delete(key))
+                    self.found("companion_missing_audio", key, "its audio is gone", lambda key=key: self._forget_output(key))
         return sum(1 for keys in stems.values() for key in keys if key.endswith(".json"))
 
     def snapshots(self, objects: dict[str, ObjectInfo]) -> None:
-        for key in (VOICES_SNAPSHOT_KEY, OUTPUTS_SNAPSHOT_KEY):
-            if key not in objects:
-                continue
-            try:
-                json.loads(gzip.decompress(self.storage.get(key)))
-            except ObjectNotFoundError:
-                continue
-            except (OSError, EOFError, ValueError) as exc:
-                self.found("broken_snapshot", key, str(exc)[:200], lambda key=key: self.storage.delete(key))
+        for key in OBSOLETE_SNAPSHOTS:
+            if key in objects:
+                self.found("obsolete_snapshot", key, "the database holds the index now", lambda key=key: self.storage.delete(key))
 
     def temp_objects(self) -> None:
         for temp in self.storage.temp_objects():
             if temp.modified <= self.settled_before:
                 self.found("temp_object", temp.key, "left by an interrupted write", lambda temp=temp: self.storage.remove_temp_object(temp))
 
-    def _delete(self, *keys: str) -> None:
+    def _forget_voice(self, name: str, *keys: str) -> None:
+        """The voice's row first (so no listing names it any more), then its objects."""
+        if self.database is not None:
+            with self.database.write() as connection:
+                VoiceRecords().remove(connection, name)
         for key in keys:
             self.storage.delete(key)
 
+    def _forget_output(self, companion: str) -> None:
+        """The output's row (named in its companion) first, then the companion."""
+        if self.database is not None:
+            try:
+                filename = OutputMetadata.model_validate_json(self.storage.get(companion)).filename
+            except (ObjectNotFoundError, ValidationError):
+                filename = None
+            if filename is not None:
+                with self.database.write() as connection:
+                    OutputRecords().remove(connection, filename)
+        self.storage.delete(companion)
 
-def check_storage(storage: Storage, *, repair: bool = False, min_age_seconds: float = 600.0) -> CheckReport:
-    """Everything found (and, with `repair`, fixed) in `storage`."""
+
+def check_storage(storage: Storage, *, database: Database | None = None, repair: bool = False, min_age_seconds: float = 600.0) -> CheckReport:
+    """Everything found (and, with `repair`, fixed) in `storage`; a repair that removes a
+    voice's or an output's record removes its row from `database` too."""
     objects = {info.key: info for info in storage.list_objects("")}
-    check = _Check(storage, repair, min_age_seconds)
+    check = _Check(storage, database, repair, min_age_seconds)
     voice_records = check.voices(objects)
     outputs = check.outputs(objects)
     check.snapshots(objects)

@@ -1,9 +1,10 @@
-"""Outputs as the API service sees them: the store, the in-memory index, and the background
-work (re-sync, snapshot, retention) that keeps replicas converging.
+"""Outputs as the API service sees them: the rows in the database (`outputs.records`) over
+the audio and companions in storage (`outputs.store`), and the retention policy.
 
-Writes go to storage first and then the index, so this replica reads its own writes at once
-and the others within one sync interval; a lookup by name that misses the index asks
-storage, so a file another replica made a moment ago is still found.
+A save writes the audio and its companion, then the row: every replica lists the output
+from the moment its request ends. A delete removes the audio first and the row last, so an
+interruption leaves a row whose audio is gone (the next delete or retention pass finishes
+it), never audio that no listing finds.
 """
 
 from __future__ import annotations
@@ -13,146 +14,121 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from config import OutputSettings
-from lifecycle.periodic import TICK_SECONDS, PeriodicTasks, Task
-from outputs.index import IMMUTABLE, OutputEntry, OutputIndex
-from outputs.query import OutputListQuery, page_of, sort_and_page
-from outputs.store import OutputMetadata, OutputStore, companion_key
-from storage.base import ObjectNotFoundError
+from db import Database
+from lifecycle.periodic import PeriodicTasks, Task
+from outputs.query import OutputListQuery
+from outputs.records import OutputRecords
+from outputs.store import OutputMetadata, OutputStore, is_output_name
 from storage.lease import Lease
-from storage.synced_index import SyncedLibrary
 
 logger = logging.getLogger(__name__)
+
+RETENTION_BATCH = 1000  # rows read at a time when retention walks the outputs oldest first
 
 
 class OutputNotFoundError(LookupError):
     """No output of that name."""
 
 
-class OutputLibrary(SyncedLibrary[OutputMetadata, OutputEntry]):
-    label = "outputs index"
-
-    def __init__(self, store: OutputStore, settings: OutputSettings) -> None:
-        super().__init__(OutputIndex())
-        self._index: OutputIndex
+class OutputLibrary:
+    def __init__(self, store: OutputStore, database: Database, settings: OutputSettings) -> None:
         self.store = store
+        self.database = database
         self.settings = settings
+        self.records = OutputRecords()
         self._periodic: PeriodicTasks | None = None
         # one replica at a time runs retention; the lease outlives two checks, so its holder keeps it
         self._retention_lease = Lease(store.storage, "output-retention", timedelta(seconds=2 * settings.retention_check_seconds))
 
-    # --- keeping the index fresh ------------------------------------------------------
-
-    def _list_versions(self) -> dict[str, str]:
-        return dict.fromkeys(self.store.list_companions(), IMMUTABLE)
-
-    def _read_snapshot(self) -> dict[str, OutputMetadata]:
-        return {companion_key(metadata.filename): metadata for metadata in self.store.read_snapshot()}
-
-    def _fetch(self, keys: list[str]) -> list[OutputMetadata]:
-        return self.store.read_many(keys)
-
-    def _write_snapshot(self, entries: list[OutputEntry]) -> None:
-        self.store.write_snapshot([entry.record for entry in entries])
-
-    def enforce_retention(self, now: datetime | None = None) -> list[str]:
-        """Delete outputs older than `max_age_days`, then the oldest while the total exceeds
-        `max_total_bytes`; returns the deleted file names."""
-        settings = self.settings
-        if not self.loaded or (settings.max_age_days <= 0 and settings.max_total_bytes <= 0):
-            return []
-        now = now or datetime.now(timezone.utc)
-        with self._lock:
-            oldest_first = sorted(self._index.entries(), key=lambda e: (e.created, e.filename))
-            total = self._index.total_bytes
-        doomed: list[OutputEntry] = []
-        if settings.max_age_days > 0:
-            cutoff = (now - timedelta(days=settings.max_age_days)).timestamp()
-            doomed = [entry for entry in oldest_first if entry.created < cutoff]
-            total -= sum(entry.size for entry in doomed)
-        if settings.max_total_bytes > 0:
-            for entry in oldest_first[len(doomed) :]:
-                if total <= settings.max_total_bytes:
-                    break
-                doomed.append(entry)
-                total -= entry.size
-        for entry in doomed:
-            self.delete(entry.filename)
-        if doomed:
-            logger.info("retention deleted outputs", extra={"deleted": len(doomed), "bytes_kept": total})
-        return [entry.filename for entry in doomed]
-
-    def retention_turn(self) -> list[str] | None:
-        """Retention, when this replica holds the lease (None when another one does)."""
-        if self.settings.max_age_days <= 0 and self.settings.max_total_bytes <= 0:
-            return []
-        return self.enforce_retention() if self._retention_lease.acquire() else None
-
     def start(self) -> None:
-        settings = self.settings
-        self._periodic = PeriodicTasks("outputs", [
-            Task("sync", lambda: settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
-            Task("snapshot", lambda: settings.snapshot_seconds, self.save_snapshot),
-            Task("retention", lambda: settings.retention_check_seconds, self.retention_turn),
-        ])
+        self._periodic = PeriodicTasks("outputs", [Task("retention", lambda: self.settings.retention_check_seconds, self.retention_turn)])
         self._periodic.start()
 
     def close(self) -> None:
         if self._periodic is not None:
             self._periodic.stop()
-        if self.settings.snapshot_seconds > 0:
-            self.save_snapshot()
 
-    # --- reads and writes -------------------------------------------------------------
+    # --- reads ------------------------------------------------------------------------
 
     def get(self, filename: str) -> OutputMetadata:
-        with self._lock:
-            entry = self._index.get(filename)
-        if entry is not None:
-            return entry.metadata
-        try:
-            metadata = self.store.metadata(filename)
-        except ObjectNotFoundError:
-            raise OutputNotFoundError(filename) from None
-        with self._lock:
-            self._index.put(metadata)
+        if not is_output_name(filename):
+            raise OutputNotFoundError(filename)
+        with self.database.read() as connection:
+            metadata = self.records.get(connection, filename)
+        if metadata is None:
+            raise OutputNotFoundError(filename)
         return metadata
 
     def list(self, query: OutputListQuery) -> tuple[list[OutputMetadata], int, list[str]]:
-        """The page, the total matching, and (for a lookup by `names`) the names not found."""
-        missing: list[str] = []
-        if query.names:
-            found, missing = self.lookup(query.names)
-            with self._lock:
-                entries = query.select([entry for metadata in found if (entry := self._index.get(metadata.filename)) is not None])
-            page = sort_and_page(entries, query)
-        else:
-            with self._lock:
-                entries = query.select(self._index.ordered(query.sort))  # already sorted: filtering keeps the order
-            page = page_of(entries, query)
-        return [entry.metadata for entry in page], len(entries), missing
+        """The page, the total matching, and (for a lookup by `names`) the names that are no output."""
+        with self.database.read() as connection:
+            page, total = self.records.page(connection, query)
+        missing = self.lookup(query.names)[1] if query.names else []
+        return page, total, missing
 
     def lookup(self, names: list[str]) -> tuple[list[OutputMetadata], list[str]]:
         """The outputs among `names`, in the order given, and the names that are none."""
-        found, missing = [], []
-        for name in dict.fromkeys(names):
-            try:
-                found.append(self.get(name))
-            except OutputNotFoundError:
-                missing.append(name)
-        return found, missing
+        wanted = list(dict.fromkeys(names))
+        with self.database.read() as connection:
+            found = self.records.get_many(connection, [name for name in wanted if is_output_name(name)])
+        return [found[name] for name in wanted if name in found], [name for name in wanted if name not in found]
+
+    def count(self) -> int:
+        with self.database.read() as connection:
+            return self.records.count(connection)
+
+    # --- writes -----------------------------------------------------------------------
 
     def save(self, audio: bytes | Path, metadata: OutputMetadata) -> None:
         if isinstance(audio, Path):
             self.store.save_file(audio, metadata)
         else:
             self.store.save(audio, metadata)
-        with self._lock:
-            self._index.put(metadata)
+        try:
+            with self.database.write() as connection:
+                self.records.insert(connection, [metadata])
+        except BaseException:
+            self.store.delete(metadata.filename)
+            raise
 
     def delete(self, filename: str) -> OutputMetadata:
         metadata = self.get(filename)
         self.store.delete(filename)
-        with self._lock:
-            self._index.remove(filename)
+        with self.database.write() as connection:
+            self.records.remove(connection, filename)
         return metadata
 
+    # --- retention --------------------------------------------------------------------
+
+    def enforce_retention(self, now: datetime | None = None) -> list[str]:
+        """Delete outputs older than `max_age_days`, then the oldest while the total exceeds
+        `max_total_bytes`; returns the deleted file names."""
+        settings = self.settings
+        if settings.max_age_days <= 0 and settings.max_total_bytes <= 0:
+            return []
+        now = now or datetime.now(timezone.utc)
+        cutoff = (now - timedelta(days=settings.max_age_days)).timestamp() if settings.max_age_days > 0 else None
+        doomed: list[str] = []
+        with self.database.read() as connection:
+            total = self.records.total_bytes(connection)
+            for filename, created, size in self.records.oldest_first(connection, RETENTION_BATCH):
+                too_old = cutoff is not None and created < cutoff
+                too_much = 0 < settings.max_total_bytes < total
+                if not (too_old or too_much):
+                    break
+                doomed.append(filename)
+                total -= size
+        for filename in doomed:
+            try:
+                self.delete(filename)
+            except OutputNotFoundError:
+                continue  # deleted by a user meanwhile
+        if doomed:
+            logger.info("retention deleted outputs", extra={"deleted": len(doomed), "bytes_kept": total})
+        return doomed
+
+    def retention_turn(self) -> list[str] | None:
+        """Retention, when this replica holds the lease (None when another one does)."""
+        if self.settings.max_age_days <= 0 and self.settings.max_total_bytes <= 0:
+            return []
+        return self.enforce_retention() if self._retention_lease.acquire() else None

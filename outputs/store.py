@@ -5,8 +5,8 @@ plus a suffix of a per-process counter and random bits, so two requests in the s
 millisecond never collide, and the params
 part is a short filename-safe summary. The companion ``.json`` carries everything needed to
 understand or reproduce the file (all request parameters, seed, model source, timings).
-The companion is the output's record: listings index companions, and deleting an output
-deletes both.
+The companion is the output's record in storage: the database's row is built from it (and
+rebuilt from it by `scripts/db.py reindex`), and deleting an output deletes both.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +22,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from storage.base import ObjectNotFoundError, Storage
-from storage.bulk import read_many, read_snapshot, write_snapshot
+from storage.bulk import read_many
 
 OUTPUTS_PREFIX = "outputs/"
-SNAPSHOT_KEY = "output-index/snapshot.json.gz"
 OutputType = Literal["tts", "vc", "concat"]
 OUTPUT_NAME = re.compile(r"^(tts|vc|concat)_\d{8}-\d{6}-\d{3}-[0-9a-f]{12}(_[A-Za-z0-9.\-_]+)?\.(wav|mp3|flac|ogg|aac|pcm)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
@@ -79,11 +78,6 @@ def companion_key(filename: str) -> str:
     return OUTPUTS_PREFIX + filename.rsplit(".", 1)[0] + ".json"
 
 
-class IndexSnapshot(BaseModel):
-    format_version: int = 1
-    outputs: list[OutputMetadata]
-
-
 class OutputStore:
     def __init__(self, storage: Storage, read_workers: int = 16) -> None:
         self.storage = storage
@@ -120,21 +114,12 @@ class OutputStore:
         self.storage.delete(self.audio_key(filename))
         self.storage.delete(companion_key(filename))
 
-    def list_companions(self) -> set[str]:
-        """Every companion key, from one listing of the outputs prefix (companions are written
-        once and never change, so their versions do not matter)."""
-        return {key for key in self.storage.list_keys(OUTPUTS_PREFIX) if key.endswith(".json")}
+    def list_companions(self) -> Iterator[str]:
+        """Every companion key, from one listing of the outputs prefix."""
+        return (key for key in self.storage.list_keys(OUTPUTS_PREFIX) if key.endswith(".json"))
 
     def read_many(self, companion_keys: Iterable[str]) -> list[OutputMetadata]:
         return read_many(self.storage, companion_keys, self.read_workers, lambda data, _: OutputMetadata.model_validate_json(data))
-
-    def read_snapshot(self) -> list[OutputMetadata]:
-        snapshot = read_snapshot(self.storage, SNAPSHOT_KEY, IndexSnapshot)
-        return snapshot.outputs if snapshot is not None else []
-
-    def write_snapshot(self, records: list[bytes]) -> None:
-        """`records`: companions as compact JSON, as the index holds them (no re-parsing)."""
-        write_snapshot(self.storage, SNAPSHOT_KEY, b'{"format_version":1,"outputs":[' + b",".join(records) + b"]}")
 
     def audio_key(self, filename: str) -> str:
         if not is_output_name(filename):

@@ -1,5 +1,5 @@
 """Fixtures that run the real thing: `bentoml serve` with random-weight Chatterbox models, on
-local-folder storage and on a moto S3 server, reached over HTTP. Which stacks exist and why:
+local-folder storage with SQLite and on a moto S3 server with PostgreSQL, reached over HTTP. Which stacks exist and why:
 `harness/stacks.py`. Each starts once per session, on first use."""
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ import huggingface_hub.constants
 import pytest
 from chatterbox.tts import ChatterboxTTS
 
+from config import DatabaseSettings
+from db import Database
+from db.migrate import upgrade
 from harness.model_settings import random_model_settings
+from harness.postgres import PostgresServer
 from harness.processes import S3_CREDENTIALS, start_moto, stop
 from harness.stacks import API_KEYS, RunningService, local_stack_env, s3_client, s3_stack_env, start_service
 from harness.testdata import read_testdata
@@ -44,6 +48,24 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop(process)
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server (initdb + pg_ctl in a temp folder) for the session."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """A new, migrated metadata database on each engine."""
+    url = request.getfixturevalue("postgres").new_database() if request.param == "postgresql" else None  # None: SQLite in the storage folder
+    database = Database.from_settings(DatabaseSettings(url=url, pool_size=5, connect_timeout_seconds=5), tmp_path / "store")
+    upgrade(database)
+    yield database
+    database.close()
+
+
 @pytest.fixture(params=["local", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path) -> Iterator[Storage]:
     if request.param == "local":
@@ -66,9 +88,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
 
 
 @pytest.fixture(scope="session")
-def s3_stack(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[RunningService]:
-    """moto S3 storage, unbatched runners, no API keys."""
-    running = start_service("s3", tmp_path_factory.mktemp("stack-s3"), moto_endpoint, s3_stack_env())
+def s3_stack(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, postgres: PostgresServer) -> Iterator[RunningService]:
+    """moto S3 storage, PostgreSQL, unbatched runners, no API keys."""
+    running = start_service("s3", tmp_path_factory.mktemp("stack-s3"), moto_endpoint, s3_stack_env(postgres.new_database()))
     yield running
     running.client.close()
     stop(running.process)

@@ -18,7 +18,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("contract",),  # what the API and the runners share: jobs, parameters, families, formats, voice layout, metrics
     ("config",),  # settings
     ("audio", "text", "lifecycle"),  # signal work, the text front end, the process's life (drain, periodic tasks)
-    ("storage",),  # local folder or S3
+    ("storage", "db"),  # local folder or S3; the metadata database (SQLite or PostgreSQL)
     ("voices", "outputs", "models"),  # the domains: the voice library, generated outputs, the models (PyTorch)
     ("concat", "runners", "maintenance"),  # joining outputs, the model services, the storage checker
     ("api",),  # HTTP: routers, middlewares, serving

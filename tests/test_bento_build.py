@@ -23,6 +23,7 @@ def test_bentoml_build(tmp_path: Path) -> None:
     assert (folder / "env" / "python" / "requirements.txt").read_text().startswith((ROOT / "requirements.lock").read_text())
     assert "--no-deps" in (folder / "env" / "python" / "install.sh").read_text()
     assert (folder / "src" / "service.py").is_file() and (folder / "src" / "config" / "default.yaml").is_file()
+    assert (folder / "src" / "db" / "migrations" / "env.py").is_file() and list((folder / "src" / "db" / "migrations" / "versions").glob("0001_*.py"))
     assert not (folder / "src" / "tests").exists()
     packages = {init.parent.name for init in ROOT.glob("*/__init__.py")} - {"tests", "scripts", "benchmarks", "harness"}
     missing = sorted(package for package in packages if not (folder / "src" / package / "__init__.py").is_file())

@@ -17,7 +17,7 @@ from audio.decoding import decode
 from harness.processes import wait_until
 from harness.stacks import CONCAT_SYNC_MAX_SECONDS, RunningService
 from harness.testdata import read_testdata
-from outputs.store import OutputMetadata, companion_key, new_output_name
+from outputs.store import OutputMetadata, new_output_name
 from tests.conftest import assert_error
 
 RATE = 22_050
@@ -191,8 +191,7 @@ def test_failed_job_cleans_up_and_stores_nothing(service: RunningService) -> Non
         filename=filename, type="tts", created_at=created, format="wav", content_type="audio/wav", sample_rate=24000,
         duration_seconds=2.0, size_bytes=20, generation_seconds=0.0, model_source="random", voice=None, parameters={},
     )
-    service.storage.put(f"outputs/{filename}", b"RIFF this is not audio", "audio/wav")
-    service.storage.put(companion_key(filename), metadata.model_dump_json().encode(), "application/json")
+    service.plant_output(b"RIFF this is not audio", metadata)
     keys_before, temp_before = service.stored_keys(), service.temp_files()
     response = service.client.post("/api/v1/concat", json={"inputs": [{"silence_ms": 40_000}, {"output": filename}], "sample_rate": 8000})
     assert response.status_code == 202, response.text
@@ -211,13 +210,14 @@ def test_an_input_deleted_while_joining_is_a_clear_4xx(service: RunningService) 
         filename=filename, type="tts", created_at=created, format="wav", content_type="audio/wav", sample_rate=24000,
         duration_seconds=0.5, size_bytes=20, generation_seconds=0.0, model_source="random", voice=None, parameters={},
     )
-    service.storage.put(companion_key(filename), metadata.model_dump_json().encode(), "application/json")  # its audio is already gone
+    service.plant_output(b"RIFF", metadata)
+    service.storage.delete(f"outputs/{filename}")  # its audio is already gone
     try:
         response = service.client.post("/api/v1/concat", json={"inputs": [{"silence_ms": 200}, {"output": filename}]})
         assert_error(response, 400, "inputs[1]")
         assert "deleted while the concatenation ran" in response.json()["error"]["message"]
     finally:
-        service.storage.delete(companion_key(filename))
+        assert service.client.delete(f"/api/v1/outputs/{filename}").status_code == 200
 
 
 def test_cancelled_job_cleans_up_and_stores_nothing(service: RunningService) -> None:

@@ -9,6 +9,7 @@ environment variables) is `test_operations.py`'s stack."""
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
@@ -72,7 +73,16 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def env_of(deployment: dict[str, Any]) -> dict[str, str]:
-    return {item["name"]: item["value"] for item in container(deployment).get("env", [])}
+    """The container's literal environment (not what it takes from Secrets)."""
+    return {item["name"]: item["value"] for item in container(deployment).get("env", []) if "value" in item}
+
+
+def secret_env_of(deployment: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The container's environment taken from Secrets: name -> (Secret, key)."""
+    return {
+        item["name"]: (item["valueFrom"]["secretKeyRef"]["name"], item["valueFrom"]["secretKeyRef"]["key"])
+        for item in container(deployment).get("env", []) if "secretKeyRef" in item.get("valueFrom", {})
+    }
 
 
 def runner_deployments(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -156,6 +166,28 @@ def test_probes_budgets_and_scaling(rendered: tuple[str, list[dict[str, Any]]]) 
     [autoscaler] = of_kind(docs, "HorizontalPodAutoscaler").values()
     assert autoscaler["spec"]["scaleTargetRef"]["name"] == "chatterbox-api"
     assert settings_data(docs)["CHATTERBOX_DEVICE"] == {"gpu": "cuda", "cpu": "cpu"}[overlay]
+
+
+def test_the_api_replicas_share_a_database_from_a_secret(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    """Every API replica gets DATABASE_URL from one Secret (several replicas on SQLite would
+    each have a database of their own). The GPU overlay expects the operator's Secret for an
+    external PostgreSQL; the CPU overlay brings a PostgreSQL and a Secret that points at it."""
+    overlay, docs = rendered
+    deployments = of_kind(docs, "Deployment")
+    secret, key = secret_env_of(deployments["chatterbox-api"])["DATABASE_URL"]
+    assert key == "url" and "DATABASE_URL" not in env_of(deployments["chatterbox-api"])
+    for _, runner in runner_deployments(docs):
+        assert "DATABASE_URL" not in secret_env_of(runner)  # runners keep no metadata
+    secrets = of_kind(docs, "Secret")
+    if overlay == "gpu":
+        assert secret == "chatterbox-database" and not secrets  # created by the operator (docs/kubernetes.md)
+        return
+    url = base64.b64decode(secrets[secret]["data"][key]).decode()
+    host = re.fullmatch(r"postgresql://chatterbox:[^@]+@([a-z0-9-]+):5432/chatterbox", url).group(1)  # type: ignore[union-attr]
+    [database] = of_kind(docs, "StatefulSet").values()
+    assert selects(of_kind(docs, "Service")[host]["spec"]["selector"], database["spec"]["template"]["metadata"]["labels"])
+    password = {item["name"]: item for item in container(database)["env"]}["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password["name"] == secret and base64.b64decode(secrets[secret]["data"][password["key"]]).decode() in url
 
 
 def test_bentocloud_configures_every_service_of_the_bento(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-
 from chatterbox_client import Client
+
 from harness.processes import ROOT
 from harness.stacks import RunningService
 from harness.testdata import TESTDATA

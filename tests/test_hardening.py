@@ -11,10 +11,10 @@ import struct
 import subprocess
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +25,14 @@ from fastapi.testclient import TestClient
 
 from api.errors import install_error_handlers
 from api.request_ids import RequestIds
-from concat.job_queue import STALE_AFTER_HEARTBEATS, JobManager, JobQueueFullError, job_key
+from concat.job_queue import JobQueue, JobQueueFullError
+from concat.job_records import JobRecords
 from config import ConcatSettings
+from db import Database
 from harness.processes import wait_until
 from harness.stacks import MAX_UPLOAD_BYTES, RunningService
 from harness.testdata import TESTDATA, read_testdata
 from maintenance.storage_check import check_storage
-from storage.local import LocalStorage
 from tests.conftest import assert_error
 
 JSON_LIMIT = 1 << 20  # limits.max_json_bytes, the default
@@ -305,39 +306,57 @@ def test_checker_reports_and_repairs_a_voice_whose_audio_is_gone(service: Runnin
     service.storage.delete(created.json()["voice"]["reference_key"])  # what a hand-made cleanup might do
     report = check_storage(service.storage, min_age_seconds=0)
     assert [(f.kind, f.key) for f in report.findings] == [("record_missing_audio", f"voice-records/{name}.json")]
-    check_storage(service.storage, repair=True, min_age_seconds=0)
+    database = service.database()
+    try:
+        check_storage(service.storage, database=database, repair=True, min_age_seconds=0)
+    finally:
+        database.close()
     assert check_storage(service.storage, min_age_seconds=0).clean
-    assert wait_until(lambda: service.client.get(f"/api/v1/voice/{name}").status_code == 404, 30, "the repaired voice is gone")
+    assert service.client.get(f"/api/v1/voice/{name}").status_code == 404  # its row went with its record
 
 
-def test_a_job_waiting_its_turn_keeps_beating(tmp_path: Path) -> None:
-    """From reading the code: a job queued behind max_concurrent_jobs (or one long segment)
-    was reported worker_lost once its record was 300 s old. Heartbeats keep it fresh."""
+def test_a_job_is_claimed_once_and_a_stopped_replicas_job_is_run_by_another(database: Database) -> None:
+    """Replicas racing for queued jobs: each is claimed by exactly one. A replica that claimed
+    a job and stopped (it never beats again) loses it to another after the stale window,
+    which runs it from the start and says so (`attempts`); the dead run's end, should it
+    ever come, is not recorded."""
     settings = ConcatSettings(
         max_inputs=10, sync_max_seconds=0, max_output_seconds=100, max_upload_seconds=100, max_concurrent_jobs=1, max_queued_jobs=2,
-        max_concurrent_sync=1, job_heartbeat_seconds=0.5, job_ttl_hours=1,
+        max_concurrent_sync=1, job_heartbeat_seconds=0.2, job_ttl_hours=1,
     )
-    manager = JobManager(LocalStorage(tmp_path), settings)
-    manager.start()
-    release = threading.Event()
+    queue = JobQueue(database, settings)
+    first, second = (queue.submit(uuid.uuid4().hex, 1, 1.0, "{}") for _ in range(2))
+    with pytest.raises(JobQueueFullError):  # two queued or running, on every replica together
+        queue.submit(uuid.uuid4().hex, 1, 1.0, "{}")
+    start = threading.Barrier(4)
+    won: list[str] = []
 
-    def work(progress, cancelled) -> str:
-        assert release.wait(60)
-        return "joined.wav"
+    def claim(n: int) -> None:
+        start.wait()
+        if (claimed := JobRecords(database).claim(f"replica-{n}")) is not None:
+            won.append(claimed[0].id)
 
-    running, queued = manager.submit(1, 1.0, work), manager.submit(1, 1.0, work)
-    with pytest.raises(JobQueueFullError):  # the pool's own queue has no bound
-        manager.submit(1, 1.0, work)
-    watch_until = time.monotonic() + 2 * STALE_AFTER_HEARTBEATS * settings.job_heartbeat_seconds
-    while time.monotonic() < watch_until:
-        assert manager.get(queued.id).status == "queued" and manager.get(running.id).status in ("queued", "running")
-        time.sleep(0.25)
-    release.set()
-    assert wait_until(lambda: manager.get(queued.id).status == "succeeded", 30, "both jobs done")
-    manager.close()
-    # a record nobody refreshes is reported lost
-    silent = JobManager(LocalStorage(tmp_path), settings)
-    stale = manager.get(running.id).model_copy(update={"status": "running", "updated_at": datetime.now(timezone.utc) - timedelta(minutes=1)})
-    LocalStorage(tmp_path).put(job_key(running.id), stale.model_dump_json().encode())
-    lost = silent.get(running.id)
-    assert lost.status == "failed" and lost.error is not None and lost.error.type == "worker_lost"
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == sorted([first.id, second.id])  # each job claimed by exactly one replica
+    assert queue.get(first.id).status == "running" and queue.get(first.id).attempts == 1
+
+    class Joiner:
+        discarded: list[str] = []
+
+        def run(self, job, payload, progress, cancelled) -> str:
+            progress(1, 1.0)
+            return f"joined-{job.attempts}.wav"
+
+        def discard(self, job_id: str) -> None:
+            self.discarded.append(job_id)
+
+    queue.start(Joiner())  # the replicas that claimed them never beat again: they stopped
+    done = wait_until(lambda: (job := queue.get(first.id)).status == "succeeded" and job, 60, "the stopped replica's job run again")
+    assert (done.attempts, done.result_filename, done.progress.percent) == (2, "joined-2.wav", 100.0) and first.id in Joiner.discarded
+    assert not JobRecords(database).finish(first.id, "replica-0", "succeeded", "late.wav", None, None)  # a dead run's end is not recorded
+    assert queue.get(first.id).result_filename == "joined-2.wav"
+    queue.close()

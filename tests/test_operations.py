@@ -23,15 +23,18 @@ import pytest
 
 from audio.decoding import decode
 from contract.runner_jobs import TTSJob, unstored_reference
-from contract.voice_layout import SNAPSHOT_KEY, record_key
+from contract.voice_layout import record_key
 from harness.metrics import metric_samples
-from harness.processes import stop, wait_until
-from harness.stacks import TEST_ENV, RunnerPod, RunningService, start_service
+from harness.postgres import PostgresServer
+from harness.processes import kill, stop, wait_until
+from harness.stacks import TEST_ENV, RunnerPod, RunningService, start_api_replica, start_service
 from harness.tcp_proxy import TCPProxy
 from harness.testdata import read_testdata
 from maintenance.storage_check import check_storage
 
-OPS_KEY, LIMITED_KEY = "ops-key", "limited-key"
+OPS_KEY, LIMITED_KEY, REPLICA_KEY = "ops-key", "limited-key", "replica-key"
+JOB_HEARTBEAT_SECONDS = 0.5  # a killed replica's job is taken over after 10 missed beats
+SECOND_API_KEY = "second-api-key"  # the second API replica's client: every key's bucket is shared by both replicas
 RATE, BURST = 2, 10  # rate_limits: requests per second after a burst
 FAILED_AUTH_BURST = 3
 DRAIN_SECONDS = 10
@@ -51,18 +54,28 @@ def s3_proxy(moto_endpoint: str) -> Iterator[TCPProxy]:
 
 
 @pytest.fixture(scope="module")
-def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> Iterator[RunningService]:
+def ops_postgres() -> Iterator[PostgresServer]:
+    """The ops stack's own PostgreSQL server: its outage test stops it without touching the
+    session's."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy, ops_postgres: PostgresServer) -> Iterator[RunningService]:
     env = TEST_ENV | {
-        "API_KEYS": f"{OPS_KEY},{LIMITED_KEY}",
+        "DATABASE_URL": ops_postgres.new_database(),
+        "API_KEYS": f"{OPS_KEY},{LIMITED_KEY},{REPLICA_KEY},{SECOND_API_KEY}",
         "CHATTERBOX_RATE_LIMITS__REQUESTS_PER_SECOND": str(RATE),
         "CHATTERBOX_RATE_LIMITS__BURST": str(BURST),
         "CHATTERBOX_RATE_LIMITS__FAILED_AUTH_BURST": str(FAILED_AUTH_BURST),
         "CHATTERBOX_RATE_LIMITS__TRUST_FORWARDED_FOR": "true",  # the tests play several client addresses
         "CHATTERBOX_SHUTDOWN__DRAIN_SECONDS": str(DRAIN_SECONDS),
         "CHATTERBOX_VOICES__USAGE_FLUSH_SECONDS": "3600",  # only the shutdown flush can write the use counts
-        "CHATTERBOX_VOICES__SNAPSHOT_SECONDS": "3600",  # and the snapshot
         "CHATTERBOX_OUTPUTS__DOWNLOAD_MODE": "redirect",
         "CHATTERBOX_RUNNER__CONNECTION_MAX_AGE_SECONDS": str(CONNECTION_MAX_AGE_SECONDS),
+        "CHATTERBOX_CONCAT__JOB_HEARTBEAT_SECONDS": str(JOB_HEARTBEAT_SECONDS),
     }
     running = start_service("s3", tmp_path_factory.mktemp("ops"), s3_proxy.endpoint, env, api_key=OPS_KEY, split=True)  # short path: BentoML's socket paths must fit
     yield running
@@ -70,6 +83,15 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory, s3_proxy: TCPProxy) -> I
     for process in running.processes:
         if process.poll() is None:
             stop(process)
+
+
+@pytest.fixture(scope="module")
+def replica(ops_stack: RunningService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    """A second API replica of the ops stack: one PostgreSQL, one bucket, the same runners."""
+    running = start_api_replica(ops_stack, tmp_path_factory.mktemp("replica"), api_key=SECOND_API_KEY)
+    yield running
+    running.client.close()
+    stop(running.process)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +116,82 @@ def test_rate_limit_is_per_key_with_retry_after_in_both_shapes(ops_stack: Runnin
     assert openai.json()["error"]["type"] == "requests" and openai.json()["error"]["code"] == "rate_limit_exceeded"
     assert ops_stack.client.get("/api/v1/voices").status_code == 200  # another key has its own bucket
     assert ops_stack.client.get("/api/v1/health").status_code == 200  # probes are never limited
+
+
+def test_a_voice_written_on_one_replica_is_listed_and_used_on_the_other_at_once(ops_stack: RunningService, replica: RunningService) -> None:
+    upload = {"files": {"file": ("alex.wav", read_testdata("voice_alex.wav"))}}
+    assert ops_stack.client.post("/api/v1/voice", data={"name": "Across", "folder": "replicas"}, **upload).status_code == 201
+    assert [v["name"] for v in replica.client.get("/api/v1/voices", params={"folder": "replicas"}).json()["items"]] == ["Across"]
+    spoken = replica.client.post("/api/v1/tts", json={"text": "Spoken on the other replica.", "voice": "across"})
+    assert spoken.status_code == 200, spoken.text
+    made = spoken.json()["filename"]
+    assert ops_stack.client.get("/api/v1/outputs", params={"names": made}).json()["total"] == 1  # its output, listed on the first
+    assert ops_stack.client.get("/api/v1/voice/across").json()["voice"]["usage_count"] == 1  # its use, counted for both
+
+    etag = ops_stack.client.get("/api/v1/voice/across").headers["etag"]
+    patches = [(stack.client, {"description": f"from replica {n}"}) for n, stack in enumerate((ops_stack, replica))]
+    start = threading.Barrier(2)
+    answers: list[httpx.Response] = []
+
+    def patch(client: httpx.Client, body: dict) -> None:
+        start.wait()
+        answers.append(client.put("/api/v1/voice/across/metadata", json=body, headers={"If-Match": etag}))
+
+    threads = [threading.Thread(target=patch, args=item) for item in patches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
+    winner = next(a for a in answers if a.status_code == 200).json()["voice"]["description"]
+    assert replica.client.get("/api/v1/voice/across").json()["voice"]["description"] == winner
+
+    assert replica.client.delete("/api/v1/voice/across", params={"confirm": "true"}).status_code == 200
+    assert ops_stack.client.get("/api/v1/voice/across").status_code == 404
+
+
+def test_one_keys_rate_limit_holds_across_replicas(ops_stack: RunningService, replica: RunningService) -> None:
+    """With buckets per replica, a client alternating between two would get twice its limit."""
+    key = {"Authorization": f"Bearer {REPLICA_KEY}"}
+    started = time.monotonic()
+    statuses = [(ops_stack if n % 2 else replica).client.get("/api/v1/voices", headers=key).status_code for n in range(2 * BURST)]
+    allowed = BURST + RATE * (time.monotonic() - started) + 1
+    assert statuses.count(200) <= allowed < 2 * BURST and 429 in statuses[::2] and 429 in statuses[1::2], statuses
+
+
+def test_a_job_is_run_once_and_outlives_a_killed_replica(ops_stack: RunningService, replica: RunningService, fault_voice: str) -> None:
+    """Both replicas poll the queue; the job submitted to the second runs there (it is woken
+    at once), and the second is killed mid-job (SIGKILL: no hand-back, its heartbeat just
+    stops). The first takes the job over, runs it from the start and says so; it is never
+    run twice at once nor lost. Runs last of the tests that use the second replica."""
+    body = {"inputs": [{"voice": fault_voice}] * 60, "noise_reduction": True, "normalize": "loudness", "sample_rate": 8000}
+
+    def job_once(job_id: str, statuses: tuple[str, ...]) -> dict:
+        """Polled slowly: every key is rate-limited (RATE a second) on both replicas together."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            found = ops_stack.client.get(f"/api/v1/jobs/{job_id}").json()
+            if found.get("status") in statuses:
+                return found
+            time.sleep(1.5 / RATE)
+        raise TimeoutError(f"job {job_id} not {statuses}")
+
+    for _ in range(3):  # in the rare case the first replica's poll claims it first, try again
+        submitted = replica.client.post("/api/v1/concat", json=body)
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+        job_once(job_id, ("running", "succeeded", "failed"))
+        if f"job {job_id} started" in replica.log.read_text():
+            break
+        job_once(job_id, ("succeeded",))
+    else:
+        pytest.fail("the second replica never claimed a job submitted to it")
+    kill(replica.process)
+    done = job_once(job_id, ("succeeded", "failed"))
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    assert f"job {job_id} started (attempt 2)" in ops_stack.log.read_text()
+    assert ops_stack.client.get("/api/v1/outputs", params={"names": done["result"]["filename"]}).json()["total"] == 1
+    assert not list(ops_stack.storage.list_keys(f"job-inputs/{job_id}/"))
 
 
 def test_failed_authentication_is_throttled_per_address(ops_stack: RunningService) -> None:
@@ -146,7 +244,7 @@ def test_storage_outage_answers_503_and_recovers_without_restart(ops_stack: Runn
         health = service.client.get("/api/v1/health")
         assert health.status_code == 503 and health.json()["storage"]["ready"] is False
         assert "not reachable" in health.json()["storage"]["error"] and "127.0.0.1" not in health.text
-        assert service.client.get("/api/v1/voices").status_code == 200  # listings come from the index
+        assert service.client.get("/api/v1/voices").status_code == 200  # listings come from the database
     finally:
         s3_proxy.up()
     wait_until(lambda: service.client.get("/api/v1/health").status_code == 200, 120, "storage back")
@@ -154,6 +252,32 @@ def test_storage_outage_answers_503_and_recovers_without_restart(ops_stack: Runn
     assert service.client.post("/api/v1/voice", data={"name": "after-outage"}, **upload).status_code == 201
     report = check_storage(service.storage, min_age_seconds=0)
     assert report.clean, report.model_dump_json(indent=2)
+
+
+def test_database_outage_answers_503_and_recovers_without_restart(ops_stack: RunningService, ops_postgres: PostgresServer, fault_voice: str) -> None:
+    """PostgreSQL stopped (its sessions cut) and started again: every route that needs the
+    metadata answers 503 database_unavailable in the JSON error shape, a generation that only
+    needs the model still works, and all of it recovers on the next request."""
+    service = ops_stack
+    upload = {"files": {"file": ("alex.wav", read_testdata("voice_alex.wav"))}}
+    assert service.client.get("/api/v1/voices").status_code == 200  # the pool holds open connections now
+    before = service.stored_state()
+    ops_postgres.pause()
+    try:
+        assert_clean_5xx(service.client.get("/api/v1/voices"), 503, "database_unavailable")
+        assert_clean_5xx(service.client.get(f"/api/v1/voice/{FAULT_VOICE}"), 503, "database_unavailable")
+        assert_clean_5xx(service.client.get("/api/v1/outputs"), 503, "database_unavailable")
+        assert_clean_5xx(service.client.post("/api/v1/voice", data={"name": "during-db-outage"}, **upload), 503, "database_unavailable")
+        openai = service.client.post("/v1/audio/speech", json={"model": "tts-1-hd", "input": "Hello.", "voice": FAULT_VOICE})
+        assert openai.status_code == 503 and openai.json()["error"]["code"] == "database_unavailable"
+        health = service.client.get("/api/v1/health")
+        assert health.status_code == 503 and health.json()["database"]["ready"] is False and "127.0.0.1" not in health.text
+        assert service.stored_state() == before  # nothing half-written: the refused upload left no audio
+    finally:
+        ops_postgres.resume()
+    assert service.client.get(f"/api/v1/voice/{FAULT_VOICE}").status_code == 200  # the next request reconnects
+    assert service.client.post("/api/v1/voice", data={"name": "after-db-outage"}, **upload).status_code == 201
+    assert service.client.get("/api/v1/health").json()["database"]["ready"] is True
 
 
 def test_slow_storage_is_slow_not_broken(ops_stack: RunningService, s3_proxy: TCPProxy) -> None:
@@ -325,7 +449,6 @@ def test_sigterm_drains_in_flight_work_then_exits_with_state_flushed(ops_stack: 
 
     record = json.loads(service.storage.get(record_key("drained")))
     assert record["usage_count"] == 2  # warm-up and VC, written by the shutdown flush (the cut request counts no use)
-    assert service.storage.exists(SNAPSHOT_KEY)  # and the index snapshot
     report = check_storage(service.storage, min_age_seconds=0)
     assert report.clean, report.model_dump_json(indent=2)
     assert not [path for path in service.tmpdir.rglob("*") if path.is_file() and path.name.startswith(("decode-", "concat-"))]

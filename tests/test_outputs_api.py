@@ -9,19 +9,20 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 import httpx
-import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.output_serving import FileDownload, not_found
 from audio.decoding import decode
 from config import OutputSettings
+from db import Database
 from harness.stacks import RunningService
 from harness.testdata import read_testdata
 from outputs.library import OutputLibrary
 from outputs.query import OutputListQuery
 from outputs.store import OutputMetadata, OutputStore, companion_key, new_output_name
 from storage import Storage
+from storage.local import LocalStorage
 
 TEXT = "Speed changes the pace, never the pitch."
 
@@ -169,88 +170,74 @@ def test_range_downloads(service: RunningService) -> None:
     assert service.client.get(f"/api/v1/outputs/{filename}", headers={"Range": "bytes=0-1,4-5"}).status_code == 200
 
 
-def test_health_reports_the_outputs_index(service: RunningService) -> None:
+def test_health_reports_the_database(service: RunningService) -> None:
     body = service.client.get("/api/v1/health").json()
-    assert body["outputs_index"]["ready"] is True
-    assert body["outputs_index"]["outputs"] == service.client.get("/api/v1/outputs", params={"page_size": 1}).json()["total"]
+    database = body["database"]
+    assert database["ready"] is True and database["engine"] == ("sqlite" if service.backend == "local" else "postgresql")
+    assert database["outputs"] == service.client.get("/api/v1/outputs", params={"page_size": 1}).json()["total"]
+    assert database["voices"] == service.client.get("/api/v1/voices", params={"page_size": 1}).json()["total"]
 
 
-# --- the library on its own: retention and replicas, on both backends ---------------------
+# --- the library on its own: retention and replicas, on both storage backends and both databases ---
 
 
-def fake_output(store: OutputStore, created: datetime, size: int, text: str = "x") -> OutputMetadata:
+def fake_output(library: OutputLibrary, created: datetime, size: int, text: str = "x") -> OutputMetadata:
     filename = new_output_name("tts", "wav", {"t": text}, now=created)
     metadata = OutputMetadata(
         filename=filename, type="tts", created_at=created, format="wav", content_type="audio/wav", sample_rate=24000,
         duration_seconds=1.0, size_bytes=size, generation_seconds=0.1, model_source="random", voice=None, parameters={"text": text},
     )
-    store.save(b"\0" * size, metadata)
+    library.save(b"\0" * size, metadata)
     return metadata
 
 
 def settings(**overrides: float) -> OutputSettings:
-    values = {"index_refresh_seconds": 0, "snapshot_seconds": 0, "retention_check_seconds": 60, "max_age_days": 0, "max_total_bytes": 0, "download_mode": "proxy", "redirect_seconds": 300}
+    values = {"retention_check_seconds": 60, "max_age_days": 0, "max_total_bytes": 0, "download_mode": "proxy", "redirect_seconds": 300}
     return OutputSettings(**(values | overrides))
 
 
-def test_retention_deletes_oldest_first(storage: Storage) -> None:
-    store = OutputStore(storage)
+def test_retention_deletes_oldest_first(storage: Storage, database: Database) -> None:
+    library = OutputLibrary(OutputStore(storage), database, settings(max_age_days=30, max_total_bytes=250))
     now = datetime.now(timezone.utc)
-    ancient = fake_output(store, now - timedelta(days=40), 100)
-    old, middle, new = (fake_output(store, now - timedelta(days=days), 100) for days in (20, 10, 1))
-    library = OutputLibrary(store, settings(max_age_days=30, max_total_bytes=250))
-    library.sync()
+    ancient = fake_output(library, now - timedelta(days=40), 100)
+    old, middle, new = (fake_output(library, now - timedelta(days=days), 100) for days in (20, 10, 1))
     assert library.enforce_retention(now) == [ancient.filename, old.filename]
     remaining = {info.key for info in storage.list_objects("outputs/")}
     assert remaining == {f"outputs/{m.filename}" for m in (middle, new)} | {companion_key(m.filename) for m in (middle, new)}
-    assert library.enforce_retention(now) == []
-    assert OutputLibrary(store, settings()).enforce_retention(now) == []  # no policy, no deletes
+    assert library.enforce_retention(now) == [] and library.count() == 2
+    assert OutputLibrary(OutputStore(storage), database, settings()).enforce_retention(now) == []  # no policy, no deletes
 
 
-def test_one_replica_at_a_time_runs_retention(storage: Storage) -> None:
+def test_one_replica_at_a_time_runs_retention(database: Database, tmp_path) -> None:
     """From reading the code: every replica ran retention at once, each listing and deleting
-    the same outputs. A lease in storage lets one do it; the other takes over once it lapses."""
-    store = OutputStore(storage)
-    fake_output(store, datetime.now(timezone.utc) - timedelta(days=40), 100)
-    first, second = (OutputLibrary(store, settings(max_age_days=30, retention_check_seconds=1)) for _ in range(2))
-    for library in (first, second):
-        library.sync()
+    the same outputs. A lease lets one do it; the other takes over once it lapses."""
+    storage = LocalStorage(tmp_path / "store")
+    first, second = (OutputLibrary(OutputStore(storage), database, settings(max_age_days=30, retention_check_seconds=1)) for _ in range(2))
+    fake_output(first, datetime.now(timezone.utc) - timedelta(days=40), 100)
     assert second.retention_turn() is not None  # it took the lease (and deleted the old output)
     assert first.retention_turn() is None  # skipped: the other replica holds it
     assert second.retention_turn() == []  # the holder renews it
     storage.put("leases/output-retention.json", b'{"holder": "a replica that died", "expires_at": "2000-01-01T00:00:00Z"}')
-    first.sync()  # it sees the other replica's delete
-    assert first.retention_turn() == []  # taken over from the lapsed holder
+    assert first.retention_turn() == []  # taken over from the lapsed holder; the other replica's delete is seen
     assert second.retention_turn() is None
 
 
-def test_replicas_see_each_others_outputs_and_snapshot(storage: Storage) -> None:
+def test_replicas_list_each_others_outputs_at_once(storage: Storage, database: Database) -> None:
     now = datetime.now(timezone.utc)
-    one, two = OutputLibrary(OutputStore(storage), settings()), OutputLibrary(OutputStore(storage), settings())
-    one.sync(), two.sync()
-    written = [fake_output(one.store, now, 10, f"word{i}") for i in range(3)]
-    assert two.get(written[0].filename).filename == written[0].filename  # a miss asks storage
-    two.sync()
-    query = OutputListQuery(search="word2")
-    assert [m.filename for m in two.list(query)[0]] == [written[2].filename]
+    one, two = (OutputLibrary(OutputStore(storage), database, settings()) for _ in range(2))
+    written = [fake_output(one, now, 10, f"word{i}") for i in range(3)]
+    assert two.get(written[0].filename).filename == written[0].filename
+    assert [m.filename for m in two.list(OutputListQuery(search="WORD2"))[0]] == [written[2].filename]
     two.delete(written[1].filename)
-    one.sync()
-    assert one.list(OutputListQuery())[1] == 2
-    assert one.save_snapshot() is True
-    cold = OutputLibrary(OutputStore(storage), settings())
-    assert cold.sync().entries == 2 and np.array_equal(sorted(m.filename for m in cold.list(OutputListQuery())[0]), sorted(m.filename for m in one.list(OutputListQuery())[0]))
+    assert one.list(OutputListQuery())[1] == 2 and not storage.exists(companion_key(written[1].filename))
+    page, total, missing = one.list(OutputListQuery(names=[written[0].filename, written[1].filename]))
+    assert [m.filename for m in page] == [written[0].filename] and total == 1 and missing == [written[1].filename]
 
 
-def test_sorted_pages_stay_correct_as_outputs_come_and_go(tmp_path) -> None:
-    from storage.local import LocalStorage
-
-    store = OutputStore(LocalStorage(tmp_path / "store"))
-    library = OutputLibrary(store, settings())
-    library.sync()
+def test_sorted_pages_stay_correct_as_outputs_come_and_go(database: Database, tmp_path) -> None:
+    library = OutputLibrary(OutputStore(LocalStorage(tmp_path / "store")), database, settings())
     now = datetime.now(timezone.utc)
-    made = [fake_output(store, now - timedelta(minutes=n), 100 + (n % 3), f"w{n}") for n in range(7)]
-    for item in made:
-        library.get(item.filename)  # indexed through the lookup path
+    made = [fake_output(library, now - timedelta(minutes=n), 100 + (n % 3), f"w{n}") for n in range(7)]
     newest_first = [m.filename for m in sorted(made, key=lambda m: m.created_at, reverse=True)]
 
     def names(**query: object) -> list[str]:
@@ -260,9 +247,9 @@ def test_sorted_pages_stay_correct_as_outputs_come_and_go(tmp_path) -> None:
     assert names(order="asc", page_size=2, page=2) == newest_first[::-1][2:4]
     by_size = names(sort="size", order="asc", page_size=10)
     assert [library.get(n).size_bytes for n in by_size] == sorted(m.size_bytes for m in made)
-    newer = fake_output(store, now + timedelta(minutes=1), 1, "fresh")
-    library.save(b"\0", newer.model_copy(update={"filename": newer.filename}))
-    assert names(page_size=1) == [newer.filename]  # the cached ordering was dropped on the write
+    assert by_size == sorted(newest_first, key=lambda n: (library.get(n).size_bytes, n))  # ties by name
+    newer = fake_output(library, now + timedelta(minutes=1), 1, "fresh")
+    assert names(page_size=1) == [newer.filename]
     library.delete(newer.filename)
     assert names(page_size=1) == [newest_first[0]]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
-
 from chatterbox_client import AsyncClient, BadRequestError, Client, NotFoundError, ServiceUnavailableError, models
 from chatterbox_client.cli import main as cli
+
 from harness.processes import wait_until
 from harness.stacks import RunningService
 from harness.testdata import read_testdata

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime, timezone
 
 import pytest
 
+from config import VoiceSettings
 from contract.voice_layout import audio_keys, folder_key, record_key
 from harness.processes import wait_until
-from harness.stacks import INDEX_REFRESH_SECONDS, USAGE_FLUSH_SECONDS, RunningService
+from harness.stacks import USAGE_FLUSH_SECONDS, RunningService
 from harness.testdata import read_testdata
 from tests.conftest import assert_error
-from voices.metadata import VoiceMetadata
+from voices.library import VoiceLibrary
+from voices.metadata import VoiceMetadata, VoiceMetadataPatch
 from voices.store import VoiceStore
 
 UPLOADS = [  # (file, name, folder, tags): every format in the test data
@@ -266,24 +267,30 @@ def test_tts_uses_voice_defaults_and_counts_uses(service: RunningService) -> Non
     assert {"folder": "usage", "voices": 1, "uses": 1, "never_used": 0} in stats["per_folder"]
 
     store = VoiceStore(service.storage)
-    wait_until(lambda: store.read("counted").metadata.usage_count == 1, 10 * USAGE_FLUSH_SECONDS, "usage flushed to storage")
+    wait_until(lambda: store.read_record("counted").usage_count == 1, 10 * USAGE_FLUSH_SECONDS, "use count copied to the record in storage")
     assert service.client.delete("/api/v1/voice/counted", params={"confirm": "true"}).status_code == 200
     assert service.client.get("/api/v1/health").json()["tts"]["conditioning_cache_entries"] == cache_before
 
 
-def test_another_replicas_writes_show_up(service: RunningService) -> None:
-    """A second replica writes straight to the shared storage; this one converges."""
+def test_another_replicas_writes_show_up_at_once(service: RunningService) -> None:
+    """A second replica (a `VoiceLibrary` on the stack's database and store, as the service
+    builds it) creates, edits and deletes a voice: this one lists each change at once."""
     created = upload(service, "voice_bella.wav", "Replica-Src", folder="replica")
-    store = VoiceStore(service.storage)
-    source = store.read("replica-src")
-    twin = created | {"name": "Replica-Twin", "description": "written by another replica", "updated_at": datetime.now(timezone.utc).isoformat()}
-    metadata = VoiceMetadata.model_validate(twin)
-    original, reference = (service.storage.get(key) for key in (source.metadata.original_key, source.metadata.reference_key))
-    original_key, reference_key = audio_keys("Replica-Twin", metadata.content_hash, "wav")
-    store.write(metadata.model_copy(update={"original_key": original_key, "reference_key": reference_key}), original, reference, replacing=None)
-    wait_until(lambda: "Replica-Twin" in listing(service, folder="replica"), 10 * INDEX_REFRESH_SECONDS, "other replica's voice listed")
-    store.delete(store.read("replica-twin"))
-    wait_until(lambda: listing(service, folder="replica") == ["Replica-Src"], 10 * INDEX_REFRESH_SECONDS, "other replica's delete seen")
+    database = service.database()
+    other = VoiceLibrary(VoiceStore(service.storage), database, VoiceSettings(usage_flush_seconds=60, read_workers=4))
+    try:
+        source = other.get("replica-src")
+        twin = VoiceMetadata.model_validate(created | {"name": "Replica-Twin", "description": "written by another replica"})
+        original, reference = (service.storage.get(key) for key in (source.original_key, source.reference_key))
+        original_key, reference_key = audio_keys("Replica-Twin", twin.content_hash, "wav")
+        other.save("Replica-Twin", lambda _: twin.model_copy(update={"original_key": original_key, "reference_key": reference_key}), original, reference, overwrite=False)
+        assert listing(service, folder="replica") == ["Replica-Src", "Replica-Twin"]
+        other.update("replica-twin", VoiceMetadataPatch(description="edited there"), None)
+        assert service.client.get("/api/v1/voice/replica-twin").json()["voice"]["description"] == "edited there"
+        other.delete("replica-twin")
+        assert listing(service, folder="replica") == ["Replica-Src"]
+    finally:
+        database.close()
 
 
 def test_every_listing_pages_by_one_rule(service: RunningService, voices: dict[str, str]) -> None:

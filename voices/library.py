@@ -1,9 +1,11 @@
-"""The voice library as the API service sees it: one object over the store, the in-memory
-index and the usage counters, with the background work that keeps replicas converging.
+"""The voice library as the API service sees it: the rows in the database (`voices.records`)
+over the audio and record copies in storage (`voices.store`).
 
-Reads come from the index (a miss falls through to storage, so a voice another replica
-created a moment ago is found); writes go to storage first, conditionally, and then update
-the index, so this replica reads its own writes at once and others within one sync interval.
+Every read is a query, so every replica sees a voice the moment another one wrote it.
+Every write puts its new audio first, then in one database transaction changes the row
+(conditionally on the version it read) and writes the record's copy to storage; only after
+the commit is the replaced audio removed. A write that fails or loses a race leaves the
+old voice intact and removes the audio it put; a loser retries from a fresh read.
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 import numpy as np
+from sqlalchemy import Connection
 
 from config import VoiceSettings
-from contract.voice_layout import name_of_record_key, record_key
-from lifecycle.periodic import TICK_SECONDS, PeriodicTasks, Task
+from db import Database, DatabaseUnavailableError
+from lifecycle.periodic import PeriodicTasks, Task
 from storage.base import ObjectNotFoundError, PreconditionFailedError, StorageError
 from storage.retries import retry_conflicts
-from storage.synced_index import SyncedLibrary
-from voices.index import IndexEntry, VoiceIndex
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch
-from voices.query import VoiceFilter
-from voices.store import StoredVoice, VoiceExistsError, VoiceStore
-from voices.usage import UsageRecorder, add_uses
+from voices.query import FolderNode, VoiceFilter, VoiceListQuery, VoiceStats, folder_tree
+from voices.records import StoredVoice, VoiceExistsError, VoiceRecords
+from voices.store import VoiceStore, audio_of
+from voices.usage import VoiceUses
 
 logger = logging.getLogger(__name__)
 
@@ -46,92 +48,38 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class VoiceLibrary(SyncedLibrary[StoredVoice, IndexEntry]):
-    label = "voice index"
-
-    def __init__(self, store: VoiceStore, settings: VoiceSettings) -> None:
-        super().__init__(VoiceIndex())
-        self._index: VoiceIndex
+class VoiceLibrary:
+    def __init__(self, store: VoiceStore, database: Database, settings: VoiceSettings) -> None:
         self.store = store
+        self.database = database
         self.settings = settings
-        self._usage = UsageRecorder()
+        self.records = VoiceRecords()
+        self.uses = VoiceUses(database, self.records, store)
         self._periodic: PeriodicTasks | None = None
 
-    # --- keeping the index fresh ------------------------------------------------------
-
-    def _list_versions(self) -> dict[str, str]:
-        return {name_of_record_key(info.key): info.version for info in self.store.list_records()}
-
-    def _read_snapshot(self) -> dict[str, StoredVoice]:
-        return self.store.read_snapshot()
-
-    def _fetch(self, keys: list[str]) -> list[StoredVoice]:
-        return self.store.read_many(record_key(name) for name in keys)
-
-    def _write_snapshot(self, entries: list[IndexEntry]) -> None:
-        self.store.write_snapshot(StoredVoice(entry.metadata, entry.version) for entry in entries)
-
-    def flush_usage(self) -> int:
-        """Write pending use counts into the records; returns how many voices were written."""
-        with self._lock:
-            pending = self._usage.snapshot()
-        written = 0
-        for key, uses in pending.items():
-            try:
-                stored = self.store.update(key, lambda metadata, uses=uses: add_uses(metadata, uses))
-            except ObjectNotFoundError:
-                with self._lock:
-                    self._usage.forget(key)  # the voice was deleted: its uses go with it
-                continue
-            except (StorageError, PreconditionFailedError) as exc:
-                logger.warning("usage flush failed; will retry", extra={"voice": key, "error": str(exc)[:300]})
-                continue
-            with self._lock:
-                self._usage.settle(key, uses)
-                self._index.put(stored)
-            written += 1
-        return written
-
     def start(self) -> None:
-        """Background upkeep: flush usage and (when configured) re-sync the index. Until the
-        first sync succeeds (storage down at start-up) it is retried every tick."""
-        settings = self.settings
-        self._periodic = PeriodicTasks("voice-library", [
-            Task("flush", lambda: settings.usage_flush_seconds, self.flush_usage),
-            Task("sync", lambda: settings.index_refresh_seconds if self.loaded else TICK_SECONDS, self.sync),
-            Task("snapshot", lambda: settings.snapshot_seconds, self.save_snapshot),
-        ])
+        self._periodic = PeriodicTasks("voice-library", [Task("usage", lambda: self.settings.usage_flush_seconds, self.uses.save)])
         self._periodic.start()
 
     def close(self) -> None:
         if self._periodic is not None:
             self._periodic.stop()
-        self.flush_usage()
-        if self.settings.snapshot_seconds > 0:
-            self.save_snapshot()
+        try:
+            self.uses.save()
+        except (DatabaseUnavailableError, StorageError):
+            logger.exception("could not copy the last use counts to storage")
 
     # --- reads ------------------------------------------------------------------------
 
-    def _read(self, name: str) -> StoredVoice:
-        try:
-            stored = self.store.read(name)
-        except ObjectNotFoundError:
-            with self._lock:
-                self._index.remove(name)
-            raise VoiceNotFoundError(name) from None
-        with self._lock:
-            self._index.put(stored)
+    def _stored(self, name: str) -> StoredVoice:
+        with self.database.read() as connection:
+            stored = self.records.get(connection, name)
+        if stored is None:
+            raise VoiceNotFoundError(name)
         return stored
 
     def get(self, name: str) -> VoiceMetadata:
-        """From the index; a miss asks storage (another replica may have just created it)."""
-        with self._lock:
-            entry = self._index.get(name)
-            if entry is not None:
-                return self._usage.apply(entry.metadata)
-        metadata = self._read(name).metadata
-        with self._lock:
-            return self._usage.apply(metadata)
+        return self._stored(name).metadata
 
     def exists(self, name: str) -> bool:
         try:
@@ -141,13 +89,13 @@ class VoiceLibrary(SyncedLibrary[StoredVoice, IndexEntry]):
         return True
 
     def _with_current_record(self, name: str, read: Callable[[VoiceMetadata], T]) -> tuple[VoiceMetadata, T]:
-        """`read` of the voice's record as the index has it; when its audio is gone (another
-        writer replaced it since the index last saw it), of the record re-read from storage."""
+        """`read` of the voice's record; when its audio is gone (another writer replaced the
+        voice between the query and the read), of the record read again."""
         metadata = self.get(name)
         try:
             return metadata, read(metadata)
         except ObjectNotFoundError:
-            metadata = self._read(name).metadata
+            metadata = self.get(name)
             return metadata, read(metadata)
 
     def reference(self, name: str) -> tuple[VoiceMetadata, np.ndarray]:
@@ -164,14 +112,42 @@ class VoiceLibrary(SyncedLibrary[StoredVoice, IndexEntry]):
         return metadata, key_of(metadata), data
 
     def select(self, voice_filter: VoiceFilter) -> list[VoiceMetadata]:
-        with self._lock:
-            return [self._usage.apply(e.metadata) for e in self._index.entries() if voice_filter.matches(e.metadata, e.search_text)]
+        """Every voice the filter matches, by name (bulk delete, export, the OpenAI voice list)."""
+        with self.database.read() as connection:
+            return self.records.select(connection, voice_filter)
 
-    def record_use(self, name: str) -> None:
-        with self._lock:
-            self._usage.record(name, utcnow())
+    def page(self, query: VoiceListQuery) -> tuple[list[VoiceMetadata], int]:
+        with self.database.read() as connection:
+            return self.records.page(connection, query)
+
+    def folders(self) -> FolderNode:
+        with self.database.read() as connection:
+            return folder_tree(self.records.folder_counts(connection))
+
+    def stats(self, limit: int) -> VoiceStats:
+        with self.database.read() as connection:
+            return self.records.stats(connection, limit)
+
+    def count(self) -> int:
+        with self.database.read() as connection:
+            return self.records.count(connection)
 
     # --- writes -----------------------------------------------------------------------
+
+    def _commit(self, write: Callable[[Connection], T], put_audio: list[VoiceMetadata]) -> T:
+        """`write` in a transaction; the audio of `put_audio` records removed if it fails."""
+        try:
+            with self.database.write() as connection:
+                return write(connection)
+        except BaseException:
+            for metadata in put_audio:
+                self.store.remove_audio(audio_of(metadata))
+            raise
+
+    def _write_row(self, connection: Connection, metadata: VoiceMetadata, existing: StoredVoice | None) -> StoredVoice:
+        stored = self.records.replace(connection, metadata, existing.version) if existing else self.records.insert(connection, metadata)
+        self.store.put_record(metadata)
+        return stored
 
     def save(
         self, name: str, build: Callable[[VoiceMetadata | None], VoiceMetadata], original: bytes, reference_wav: bytes, *, overwrite: bool
@@ -181,62 +157,71 @@ class VoiceLibrary(SyncedLibrary[StoredVoice, IndexEntry]):
 
         def attempt() -> tuple[StoredVoice, StoredVoice | None]:
             try:
-                existing: StoredVoice | None = self.store.read(name)
-            except ObjectNotFoundError:
+                existing: StoredVoice | None = self._stored(name)
+            except VoiceNotFoundError:
                 existing = None
             if existing is not None and not overwrite:
                 raise VoiceExistsError(existing.metadata.name)
+            metadata = build(existing.metadata if existing else None)
+            self.store.put_audio(metadata, original, reference_wav)
             try:
-                return self.store.write(build(existing.metadata if existing else None), original, reference_wav, replacing=existing), existing
-            except (PreconditionFailedError, VoiceExistsError):
-                if not overwrite and existing is None:
-                    raise VoiceExistsError(name) from None
-                raise PreconditionFailedError(f"voice {name!r} was written meanwhile") from None  # build again on theirs
+                return self._commit(lambda connection: self._write_row(connection, metadata, existing), [metadata]), existing
+            except VoiceExistsError:
+                if not overwrite:
+                    raise
+                raise PreconditionFailedError(f"voice {name!r} was created meanwhile") from None  # build again on theirs
 
         stored, existing = retry_conflicts(f"voice {name!r}", attempt, WRITE_ATTEMPTS)
-        with self._lock:
-            self._index.put(stored)
-            return self._usage.apply(stored.metadata), existing.metadata if existing else None
+        if existing is not None:
+            self.store.remove_audio(audio_of(existing.metadata) - audio_of(stored.metadata))
+        return stored.metadata, existing.metadata if existing else None
 
     def update(self, name: str, patch: VoiceMetadataPatch, if_match: str | None) -> VoiceMetadata:
         """Apply a partial update atomically; `if_match` (an ETag) makes it conditional."""
         now = utcnow()
 
-        def change(current: VoiceMetadata) -> VoiceMetadata:
-            if if_match is not None and if_match not in ("*", current.etag, "W/" + current.etag):
-                raise StaleVoiceError(f"voice {current.name!r} changed: its ETag is {current.etag}, not {if_match}")
-            return patch.apply(current, now)
-
-        if patch.name is not None and patch.name.casefold() != name.casefold():
-            stored = self._rename(name, change)
-            with self._lock:
-                self._index.remove(name)
-                self._index.put(stored)
-                if (pending := self._usage.forget(name)) is not None:
-                    self._usage.restore(stored.metadata.name, pending)
-        else:
-            try:
-                stored = self.store.update(name, change)
-            except ObjectNotFoundError:
-                raise VoiceNotFoundError(name) from None
-            with self._lock:
-                self._index.put(stored)
-        with self._lock:
-            return self._usage.apply(stored.metadata)
-
-    def _rename(self, name: str, change: Callable[[VoiceMetadata], VoiceMetadata]) -> StoredVoice:
-        """Retried from a fresh read when the voice changed while it was being moved."""
-
-        def attempt() -> StoredVoice:
-            current = self._read(name)
-            return self.store.rename(current, change(current.metadata))
+        def attempt() -> VoiceMetadata:
+            current = self._stored(name)
+            if if_match is not None and if_match not in ("*", current.metadata.etag, "W/" + current.metadata.etag):
+                raise StaleVoiceError(f"voice {current.metadata.name!r} changed: its ETag is {current.metadata.etag}, not {if_match}")
+            changed = patch.apply(current.metadata, now)
+            if changed.name.casefold() != current.metadata.name.casefold():
+                return self._rename(current, changed)
+            return self._commit(lambda connection: self._write_row(connection, changed, current), []).metadata
 
         return retry_conflicts(f"voice {name!r}", attempt, WRITE_ATTEMPTS)
 
+    def _rename(self, current: StoredVoice, renamed: VoiceMetadata) -> VoiceMetadata:
+        """The voice moved to a new name (a new storage folder) in one transaction: the new
+        row inserted (VoiceExistsError if the name is taken), the old one removed only if it
+        is still the version read, with the use counts it has then."""
+        try:
+            renamed = self.store.copy_audio(current.metadata, renamed)
+        except ObjectNotFoundError:
+            raise PreconditionFailedError(f"voice {current.metadata.name!r} was replaced while being renamed") from None
+
+        def move(connection: Connection) -> VoiceMetadata:
+            old = self.records.remove(connection, current.metadata.name, current.version)
+            if old is None:
+                raise PreconditionFailedError(f"voice {current.metadata.name!r} changed while being renamed")
+            moved = renamed.model_copy(update={"usage_count": old.usage_count, "last_used_at": old.last_used_at})
+            self.records.insert(connection, moved)
+            self.store.put_record(moved)
+            self.store.remove_record(current.metadata.name)
+            return moved
+
+        moved = self._commit(move, [renamed])
+        self.store.remove_audio(audio_of(current.metadata))
+        return moved
+
     def delete(self, name: str) -> VoiceMetadata:
-        current = self._read(name)
-        self.store.delete(current)
-        with self._lock:
-            self._index.remove(name)
-            self._usage.forget(name)
-        return current.metadata
+        def remove(connection: Connection) -> VoiceMetadata:
+            removed = self.records.remove(connection, name)
+            if removed is None:
+                raise VoiceNotFoundError(name)
+            self.store.remove_record(name)
+            return removed
+
+        removed = self._commit(remove, [])
+        self.store.remove_audio(audio_of(removed))
+        return removed

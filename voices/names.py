@@ -68,12 +68,6 @@ def check_text(text: str) -> str:
     return text
 
 
-def in_folder(folder: str, parent: str, include_subfolders: bool) -> bool:
-    if folder == parent:
-        return True
-    return include_subfolders and (parent == "" or folder.startswith(parent + "/"))
-
-
 VoiceName = Annotated[str, AfterValidator(check_voice_name)]
 FolderPath = Annotated[str, AfterValidator(check_folder)]
 Tags = Annotated[list[str], AfterValidator(normalise_tags)]

@@ -1,65 +1,49 @@
-"""Counting voice uses without a storage write per request.
+"""Counting voice uses: in the database at once, in the records in storage soon after.
 
-Uses are counted in memory the moment a generation succeeds (so this replica's listings and
-stats show them at once) and flushed to the voice records every few seconds with a
-conditional read-modify-write, so counts from every replica add up exactly and none is lost
-to a race. A crash loses at most one flush interval of counts.
+A use is one atomic UPDATE (`usage_count = usage_count + 1`), so counts from every replica
+add up exactly, and every replica's listings and stats show it at once. The copies of the
+records in storage (what `scripts/db.py reindex` rebuilds from) get the new counts every
+`voices.usage_flush_seconds`, written under the row's lock so a copy never replaces a newer
+edit's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+from datetime import datetime, timezone
 
-from voices.metadata import VoiceMetadata
+from db import Database, DatabaseUnavailableError
+from voices.records import VoiceRecords
+from voices.store import VoiceStore
 
+logger = logging.getLogger(__name__)
 
-@dataclass
-class PendingUse:
-    count: int
-    last_used_at: datetime
-
-
-class UsageRecorder:
-    """Not thread-safe on its own: `VoiceLibrary` guards it with its lock."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, PendingUse] = {}
-
-    def record(self, name: str, when: datetime) -> None:
-        key = name.casefold()
-        if (pending := self._pending.get(key)) is None:
-            self._pending[key] = PendingUse(1, when)
-        else:
-            pending.count += 1
-            pending.last_used_at = max(pending.last_used_at, when)
-
-    def snapshot(self) -> dict[str, PendingUse]:
-        return {key: PendingUse(p.count, p.last_used_at) for key, p in self._pending.items()}
-
-    def settle(self, name: str, flushed: PendingUse) -> None:
-        """Forget what a flush wrote; uses recorded while it ran stay pending."""
-        key = name.casefold()
-        if (pending := self._pending.get(key)) is None:
-            return
-        pending.count -= flushed.count
-        if pending.count <= 0:
-            del self._pending[key]
-
-    def forget(self, name: str) -> PendingUse | None:
-        return self._pending.pop(name.casefold(), None)
-
-    def restore(self, name: str, pending: PendingUse) -> None:
-        """Carry uses over to a renamed voice."""
-        self._pending[name.casefold()] = pending
-
-    def apply(self, metadata: VoiceMetadata) -> VoiceMetadata:
-        """The record as it will be once pending uses are flushed."""
-        if (pending := self._pending.get(metadata.name.casefold())) is None:
-            return metadata
-        return add_uses(metadata, pending)
+BATCH = 200  # records whose counts are copied to storage per pass
 
 
-def add_uses(metadata: VoiceMetadata, uses: PendingUse) -> VoiceMetadata:
-    last = max(filter(None, [metadata.last_used_at, uses.last_used_at]))
-    return metadata.model_copy(update={"usage_count": metadata.usage_count + uses.count, "last_used_at": last})
+class VoiceUses:
+    def __init__(self, database: Database, records: VoiceRecords, store: VoiceStore) -> None:
+        self.database = database
+        self.records = records
+        self.store = store
+
+    def record(self, name: str) -> None:
+        """One more use. Best effort: a generation that succeeded is not failed by the
+        database being down, only logged."""
+        try:
+            with self.database.write() as connection:
+                self.records.add_use(connection, name, datetime.now(timezone.utc))
+        except DatabaseUnavailableError:
+            logger.warning("a voice use was not counted: the database is unavailable", extra={"voice": name})
+
+    def save(self) -> int:
+        """Copy changed counts into the records in storage; returns how many were written."""
+        with self.database.read() as connection:
+            names = self.records.unsaved_uses(connection, BATCH)
+        for name in names:
+            with self.database.write() as connection:
+                stored = self.records.get(connection, name, for_update=True)
+                if stored is not None:
+                    self.store.put_record(stored.metadata)
+                    self.records.uses_saved(connection, name, stored.metadata.usage_count)
+        return len(names)

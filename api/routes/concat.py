@@ -105,10 +105,10 @@ async def concat(request: Request, serving: ServingDep) -> Response:
 async def get_job(request: Request, serving: ServingDep, job_id: str) -> JobResponse:
     """A background job's status and progress (segments done, percent, time remaining),
     and its output once it succeeded. Any replica answers."""
-    return await serving.concat.job(request, job_id)
+    return await serving.jobs.job(request, job_id)
 
 
 @router.delete("/api/v1/jobs/{job_id}", response_model=JobResponse, responses=ERRORS)
 async def cancel_job(request: Request, serving: ServingDep, job_id: str) -> JobResponse:
     """Cancel a queued or running job (its temp files are removed; nothing is stored)."""
-    return await serving.concat.cancel(request, job_id)
+    return await serving.jobs.cancel(request, job_id)

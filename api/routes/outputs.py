@@ -13,6 +13,7 @@ from api.dependencies import ServingDep
 from api.errors import validated
 from api.protocol import DeletedOutput, ErrorResponse, OutputListResponse, OutputLookupRequest, OutputLookupResponse
 from api.routes.responses import AUDIO_RESPONSE, ERRORS
+from contract.paging import MAX_PAGE
 from outputs.query import MAX_PAGE_SIZE, OutputListQuery, OutputSortKey
 from outputs.store import OutputType
 
@@ -35,7 +36,7 @@ def output_query_of(
     created_after: str | None = Query(None, description="ISO 8601 time or date (UTC when no offset is given)."),
     created_before: str | None = Query(None, description="ISO 8601 time or date: outputs created before it."),
     names: list[str] = Query([], description="Repeatable: bulk lookup of these file names."),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
     sort: OutputSortKey = Query("created"),
     order: Literal["asc", "desc"] = Query("desc"),

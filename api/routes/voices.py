@@ -13,6 +13,7 @@ from api.errors import validated
 from api.protocol import BulkVoiceResponse, DeletedVoices, ImportResponse, OnConflict, VoiceListResponse, VoiceResponse
 from api.route_policies import route_policy
 from api.routes.responses import DELETE_ERRORS, ERRORS, VOICE_ERRORS
+from contract.paging import MAX_PAGE
 from voices.metadata import VoiceDefaults, VoiceMetadataPatch
 from voices.query import MAX_PAGE_SIZE, FolderNode, SortKey, VoiceFilter, VoiceListQuery, VoiceStats
 
@@ -85,7 +86,7 @@ async def bulk_upload_voices(
 async def list_voices(
     serving: ServingDep,
     voice_filter: SelectedVoices,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
     sort: SortKey = Query("name"),
     order: Literal["asc", "desc"] = Query("asc"),

@@ -135,6 +135,45 @@ class BodyUploadVoiceApiV1VoicePost(BaseModel):
     ] = None
 
 
+class DatabaseHealth(BaseModel):
+    engine: Annotated[
+        Literal['sqlite', 'postgresql'],
+        Field(
+            description='Where the metadata lives: SQLite (the default, one replica) or PostgreSQL (`DATABASE_URL`).',
+            title='Engine',
+        ),
+    ]
+    ready: Annotated[
+        bool,
+        Field(
+            description="The database answers and is migrated to this version's schema; until then reads and writes answer 503 database_unavailable.",
+            title='Ready',
+        ),
+    ]
+    migration: Annotated[
+        str,
+        Field(
+            description='The newest migration this version knows (the database is at it when ready).',
+            title='Migration',
+        ),
+    ]
+    voices: Annotated[
+        int | None,
+        Field(
+            description='Voices in the library (None when the database is not ready).',
+            title='Voices',
+        ),
+    ] = None
+    outputs: Annotated[
+        int | None,
+        Field(
+            description='Outputs kept (None when the database is not ready).',
+            title='Outputs',
+        ),
+    ] = None
+    error: Annotated[str | None, Field(title='Error')] = None
+
+
 class DeletedVoices(BaseModel):
     deleted: Annotated[list[str], Field(title='Deleted')]
     count: Annotated[int, Field(title='Count')]
@@ -388,17 +427,6 @@ class OpenAIErrorDetail(BaseModel):
 
 class OpenAIErrorResponse(BaseModel):
     error: OpenAIErrorDetail
-
-
-class OutputIndexHealth(BaseModel):
-    ready: Annotated[
-        bool,
-        Field(
-            description='The in-memory outputs index has loaded; until then output listings answer 503.',
-            title='Ready',
-        ),
-    ]
-    outputs: Annotated[int, Field(title='Outputs')]
 
 
 class OutputLookupRequest(BaseModel):
@@ -788,17 +816,6 @@ class VoiceID(BaseModel):
     id: Annotated[str, Field(max_length=256, min_length=1, title='Id')]
 
 
-class VoiceIndexHealth(BaseModel):
-    ready: Annotated[
-        bool,
-        Field(
-            description='The in-memory voice index has loaded; until then voice listings answer 503.',
-            title='Ready',
-        ),
-    ]
-    voices: Annotated[int, Field(title='Voices')]
-
-
 class VoiceListing(BaseModel):
     object: Annotated[Literal['list'], Field(title='Object')] = 'list'
     data: Annotated[list[VoiceEntry], Field(title='Data')]
@@ -1092,8 +1109,7 @@ class HealthResponse(BaseModel):
     default_model: Annotated[str, Field(title='Default Model')]
     vc: ModelHealth
     storage: StorageHealth
-    voice_index: VoiceIndexHealth
-    outputs_index: OutputIndexHealth
+    database: DatabaseHealth
     generations: GenerationsHealth
 
 
@@ -1118,6 +1134,13 @@ class JobResponse(BaseModel):
     result_filename: Annotated[str | None, Field(title='Result Filename')] = None
     error: JobError | None = None
     cancel_requested: Annotated[bool | None, Field(title='Cancel Requested')] = False
+    attempts: Annotated[
+        int | None,
+        Field(
+            description='How many times a replica started it: 2 or more when the replica running it stopped and another took it over (it starts again from the beginning).',
+            title='Attempts',
+        ),
+    ] = 0
     url: Annotated[
         str,
         Field(

@@ -1,0 +1,11 @@
+"""Alembic's entry point for `db.migrate`: it runs the migrations on the connection (and in
+the transaction) that `db.migrate.upgrade` opened and locked."""
+
+from alembic import context
+
+from db.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()
