@@ -179,8 +179,14 @@ def output_queries(rng: random.Random, names: list[str], n: int) -> dict[str, li
 def voice_queries(rng: random.Random, n: int) -> dict[str, list[dict]]:
     return {
         "voices_search": [{"search": rng.choice(["narrator", "museum garden", "voice-00042", "take 7", "nothing-matches-this"]), "page_size": 50} for _ in range(n)],
-        "voices_folder_tag_sorted": [{"folder": rng.choice(["books", "games/de", "ads/ja/7"]), "tags": [rng.choice(LANGUAGES)], "sort": "usage_count", "order": "desc"} for _ in range(n)],
+        "voices_folder_tag_sorted": [{"folder": rng.choice(["books", "games/de", "ads/ja/7"]), "tag": [rng.choice(LANGUAGES)], "sort": "usage_count", "order": "desc"} for _ in range(n)],
     }
+
+
+def as_query(params: dict) -> dict:
+    """GET parameters as the query models' fields (`type` and `tag` repeat: `types`, `tags`)."""
+    renamed = {"type": "types", "tag": "tags"}
+    return {renamed.get(key, key): ([value] if key == "type" else value) for key, value in params.items()}
 
 
 def in_process(database: Database, names: list[str], n: int) -> dict[str, dict[str, float]]:
@@ -188,10 +194,10 @@ def in_process(database: Database, names: list[str], n: int) -> dict[str, dict[s
     library = OutputLibrary(OutputStore(LocalStorage(Path(tempfile.mkdtemp()))), database, OUTPUT_SETTINGS)
     voices = VoiceLibrary(VoiceStore(LocalStorage(Path(tempfile.mkdtemp()))), database, VOICE_SETTINGS)
     result = {
-        kind: timed([lambda p=params: library.list(OutputListQuery(**p)) for params in queries])
+        kind: timed([lambda p=params: library.list(OutputListQuery(**as_query(p))) for params in queries])
         for kind, queries in output_queries(rng, names, n).items()
     }
-    result |= {kind: timed([lambda p=params: voices.page(VoiceListQuery(**p)) for params in queries]) for kind, queries in voice_queries(rng, n).items()}
+    result |= {kind: timed([lambda p=params: voices.page(VoiceListQuery(**as_query(p))) for params in queries]) for kind, queries in voice_queries(rng, n).items()}
     result["voices_folder_tree"] = timed([voices.folders for _ in range(n)])
     result["voices_stats"] = timed([lambda: voices.stats(20) for _ in range(n)])
     return result

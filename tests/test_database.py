@@ -164,3 +164,15 @@ def test_one_claim_of_an_idempotency_key_wins_a_race(database: Database) -> None
     assert token is None and record.state == "done" and record.answer is not None and record.answer.body == b"hi"
     stores[3].release("k" * 64, tokens[0])
     assert stores[3].claim("k" * 64, "fingerprint")[1] is not None  # released: the next retry runs
+
+
+def test_the_metadata_benchmark_runs(tmp_path) -> None:
+    """`benchmarks/metadata.py` at a tiny scale on SQLite, so it cannot rot (its real run,
+    at a million outputs, is recorded in docs/performance.md)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "metadata.py"), "--outputs", "300", "--voices", "30", "--reindex", "50", "--requests", "2", "--engines", "sqlite"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [result] = json.loads(done.stdout)["results"]
+    assert result["api_replica"]["full"]["outputs"] == 300 and result["in_process"]["outputs_newest_page"]["p95_ms"] > 0
