@@ -59,6 +59,7 @@ from storage.local import LocalStorage  # noqa: E402
 from voices.library import VoiceLibrary  # noqa: E402
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch  # noqa: E402
 from voices.query import VoiceListQuery  # noqa: E402
+from voices.records import new_version  # noqa: E402
 from voices.records import row_values as voice_row  # noqa: E402
 from voices.store import VoiceStore  # noqa: E402
 
@@ -131,7 +132,7 @@ def fill(database: Database, output_count: int, voice_count: int) -> dict[str, f
     base = voice_template()
     started = time.perf_counter()
     for batch in batches((voice(base, i) for i in range(voice_count)), BATCH):
-        rows = [voice_row(v) | {"usage_count": v.usage_count, "last_used_at": None, "stored_usage_count": v.usage_count, "row_version": 1} for v in batch]
+        rows = [voice_row(v) | {"usage_count": v.usage_count, "last_used_at": None, "stored_usage_count": v.usage_count, "row_version": new_version()} for v in batch]
         with database.write() as connection:
             connection.execute(insert(voices_table), rows)
     voice_seconds = time.perf_counter() - started

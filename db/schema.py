@@ -44,7 +44,7 @@ voices = Table(
     Column("usage_count", Integer, nullable=False),
     Column("last_used_at", Float),
     Column("stored_usage_count", Integer, nullable=False),  # the usage count the record in storage holds
-    Column("row_version", Integer, nullable=False),  # +1 on every write of the record: conditional updates compare it
+    Column("row_version", BigInteger, nullable=False),  # drawn anew on every write of the record (never reused, even by a voice deleted and created again): conditional updates compare it
     Column("etag", String(40), nullable=False),
     Column("record", Text, nullable=False),  # VoiceMetadata as JSON, its usage fields as of the last record write
     Index("voices_folder", "folder"),
@@ -53,6 +53,7 @@ voices = Table(
     Index("voices_duration", "duration"),
     Index("voices_usage", "usage_count"),
     Index("voices_last_used", "last_used_at"),
+    Index("voices_folder_usage", "folder", "usage_count"),  # per-folder stats from the index alone
 )
 
 outputs = Table(
@@ -69,7 +70,10 @@ outputs = Table(
     Index("outputs_duration", "duration", "filename"),
     Index("outputs_size", "size", "filename"),
     Index("outputs_voice", "voice", "created"),
-    Index("outputs_type", "type", "created"),
+    Index("outputs_type", "type", "created"),  # a type filter read in the order of each sort
+    Index("outputs_type_duration", "type", "duration", "filename"),
+    Index("outputs_type_size", "type", "size", "filename"),
+    Index("outputs_type_name", "type", "filename"),
 )
 
 idempotency = Table(

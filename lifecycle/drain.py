@@ -8,7 +8,8 @@ uvicorn's:
 - The API passes SIGTERM on at once (no new connections; health says `draining` and new
   generations get 503), gives in-flight work `drain_seconds`, then answers whatever still
   waits on a model with a 503 `shutting_down`. Its requests end, uvicorn's shutdown goes
-  on, and the usage counters and index snapshots are written before the process exits.
+  on, running jobs go back to the queue and the use counts are copied to storage before the
+  process exits.
 - A runner keeps listening while it drains, because the API's requests in flight still need
   it for their next chunks. It passes SIGTERM on once it has had no call in flight for
   `IDLE_EXIT_SECONDS`, or when its drain (a moment longer than the API's) ends; then a

@@ -1,8 +1,9 @@
 """A background thread that runs a few maintenance tasks, each on its own cadence.
 
-The voice library and the outputs index both keep themselves in step with shared storage
-this way (re-sync, snapshots, flushing counters, retention). A failing task is logged and
-retried on its next turn; it never stops the others or the service.
+The service's upkeep runs this way (copying use counts to storage, retention, the job
+queue's heartbeats and take-overs, expiring old records, migrating a database that was down
+at start). A failing task is logged and retried on its next turn; it never stops the others
+or the service.
 """
 
 from __future__ import annotations

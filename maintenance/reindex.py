@@ -25,6 +25,7 @@ from db.schema import outputs, voices
 from outputs.records import row_values as output_row
 from outputs.store import OutputStore
 from voices.metadata import VoiceMetadata
+from voices.records import new_version
 from voices.records import row_values as voice_row
 from voices.store import VoiceStore
 
@@ -63,7 +64,7 @@ def _refill(connection: Connection, table: Table, keys: Iterable[str], read: Cal
 def _voice_values(metadata: VoiceMetadata) -> dict:
     return voice_row(metadata) | {
         "usage_count": metadata.usage_count, "last_used_at": metadata.last_used_at.timestamp() if metadata.last_used_at else None,
-        "stored_usage_count": metadata.usage_count, "row_version": 1,
+        "stored_usage_count": metadata.usage_count, "row_version": new_version(),
     }
 
 

@@ -1,1 +1,1 @@
-"""The outputs browser: an in-memory index of generated files, queries over it, retention."""
+"""The outputs browser: generated files in storage, their rows in the database, retention."""

@@ -194,7 +194,7 @@ class LocalStorage(Storage):
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Names only: no stat per file, so listing 200,000 outputs takes a fraction of
-        `list_objects`' time (the outputs index re-syncs from this)."""
+        `list_objects`' time (`scripts/db.py reindex` lists outputs with this)."""
         folder = self.root / prefix
         found = []
         for directory, subfolders, files in os.walk(folder):

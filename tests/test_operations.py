@@ -414,7 +414,7 @@ def test_a_killed_runner_pod_fails_its_requests_cleanly_and_its_replacement_is_u
 
 def test_sigterm_drains_in_flight_work_then_exits_with_state_flushed(ops_stack: RunningService) -> None:
     """Defect: SIGTERM during a generation left the runner at full CPU 90 s later, so the
-    counters and snapshots written on shutdown were lost to Kubernetes' SIGKILL at 30 s."""
+    counters written on shutdown were lost to Kubernetes' SIGKILL at 30 s."""
     service = ops_stack
     created = service.client.post("/api/v1/voice", files={"file": ("alex.wav", read_testdata("voice_alex.wav"))}, data={"name": "drained"})
     assert created.status_code == 201, created.text

@@ -17,6 +17,7 @@ from contract.voice_layout import record_key
 from db import Database
 from harness.testdata import read_testdata
 from storage import Storage
+from storage.base import PreconditionFailedError
 from storage.local import LocalStorage
 from voices.library import StaleVoiceError, VoiceLibrary, VoiceNotFoundError
 from voices.metadata import VoiceMetadataPatch
@@ -165,3 +166,20 @@ def test_listing_sorts_and_pages_in_the_database(database: Database, tmp_path) -
     assert (stats.total_voices, stats.total_uses, stats.never_used_voices) == (4, 5, 1)
     assert [u.name for u in stats.most_used] == ["b-voice", "c_voice"] and [u.name for u in stats.never_used] == ["A-voice"]
     assert library.folders().total_count == 4
+
+
+def test_a_write_read_before_a_voice_was_deleted_and_created_again_is_refused(database: Database, tmp_path) -> None:
+    """From a race under load: a writer that read a voice, then lost it to a delete and its
+    name to a new voice, must not overwrite the new one (a version counted from 1 would match
+    again, and the new voice's audio would be left with no record naming it)."""
+    storage = LocalStorage(tmp_path / "store")
+    a, b = replica(storage, database), replica(storage, database)
+    create(a, "Reborn", description="first life")
+    with database.read() as connection:
+        stale = a.records.get(connection, "reborn")
+    assert stale is not None
+    b.delete("reborn")
+    create(b, "Reborn", description="second life")
+    with pytest.raises(PreconditionFailedError), database.write() as connection:
+        a.records.replace(connection, stale.metadata.model_copy(update={"description": "stale"}), stale.version)
+    assert a.get("reborn").description == "second life"

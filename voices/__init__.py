@@ -1,1 +1,1 @@
-"""The voice library: metadata schema, names, the in-memory index, usage, archives."""
+"""The voice library: metadata schema, names, its rows in the database, usage, archives."""

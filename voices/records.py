@@ -2,20 +2,24 @@
 library goes through, so every replica sees a voice the moment another creates it.
 
 A row is the record as JSON plus the columns queries filter and sort on. Writes are
-conditional on the row version read (`row_version`, +1 on each write), so two requests or
-replicas racing on one voice never drop each other's change: the loser's UPDATE matches no
-row and it retries from a fresh read. Use counts are columns updated in place
+conditional on the row version read, so two requests or replicas racing on one voice never
+drop each other's change: the loser's UPDATE matches no row and it retries from a fresh
+read. A version is drawn at random on every write, not counted up: a voice deleted and
+created again under its name must not match a version read from its earlier life (a
+counter would restart at 1, and a stale writer would overwrite the new voice and orphan
+its audio). Use counts are columns updated in place
 (`usage_count = usage_count + 1`): a use never conflicts with an edit, and never bumps the
 version an edit compares.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Row, case, delete, false, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, case, delete, false, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db.schema import storable_text, voices
@@ -31,6 +35,10 @@ class VoiceExistsError(RuntimeError):
 class StoredVoice(NamedTuple):
     metadata: VoiceMetadata  # with its current use counts
     version: int  # the row version, for conditional writes
+
+
+def new_version() -> int:
+    return secrets.randbits(62)
 
 
 def _seconds(moment: datetime | None) -> float | None:
@@ -80,8 +88,8 @@ def conditions(voice_filter: VoiceFilter) -> list[ColumnElement[bool]]:
         folder = voice_filter.folder
         if not voice_filter.include_subfolders:
             found.append(voices.c.folder == folder)
-        elif folder:
-            found.append(or_(voices.c.folder == folder, voices.c.folder.startswith(folder + "/", autoescape=True)))
+        elif folder:  # the folder, or any path under it: one index range ("/" + 1 is "0")
+            found.append(or_(voices.c.folder == folder, and_(voices.c.folder >= folder + "/", voices.c.folder < folder + "0")))
     found += [_contains(voices.c.tags, tags_text([tag])) for tag in voice_filter.tags]
     found += [_contains(voices.c.search_text, word) for word in (voice_filter.search or "").casefold().split()]
     return found
@@ -107,24 +115,26 @@ class VoiceRecords:
 
     def insert(self, connection: Connection, metadata: VoiceMetadata) -> StoredVoice:
         """VoiceExistsError when the name is taken (ignoring case)."""
+        version = new_version()
         values = row_values(metadata) | {
-            "usage_count": metadata.usage_count, "last_used_at": _seconds(metadata.last_used_at), "stored_usage_count": metadata.usage_count, "row_version": 1,
+            "usage_count": metadata.usage_count, "last_used_at": _seconds(metadata.last_used_at), "stored_usage_count": metadata.usage_count, "row_version": version,
         }
         try:
             with connection.begin_nested():
                 connection.execute(insert(voices).values(values))
         except IntegrityError:
             raise VoiceExistsError(metadata.name) from None
-        return StoredVoice(metadata, 1)
+        return StoredVoice(metadata, version)
 
     def replace(self, connection: Connection, metadata: VoiceMetadata, version: int) -> StoredVoice:
         """The record (not its use counts, which only uses change), if the row is still at
         `version`; PreconditionFailedError otherwise."""
-        values = row_values(metadata) | {"row_version": version + 1, "stored_usage_count": metadata.usage_count}
+        written = new_version()
+        values = row_values(metadata) | {"row_version": written, "stored_usage_count": metadata.usage_count}
         statement = update(voices).where(voices.c.key == metadata.name.casefold(), voices.c.row_version == version).values(values)
         if connection.execute(statement).rowcount != 1:
             raise PreconditionFailedError(f"voice {metadata.name!r} was written meanwhile")
-        return StoredVoice(metadata, version + 1)
+        return StoredVoice(metadata, written)
 
     def remove(self, connection: Connection, name: str, version: int | None = None) -> VoiceMetadata | None:
         """Delete the row (only at `version`, when given); the record it held, None if none matched."""

@@ -13,7 +13,6 @@ anyone else's.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -23,8 +22,6 @@ from contract.voice_layout import RECORDS_PREFIX, audio_keys, is_record_key, rec
 from storage.base import ObjectInfo, Storage
 from storage.bulk import read_many
 from voices.metadata import VoiceMetadata
-
-logger = logging.getLogger(__name__)
 
 
 def audio_of(metadata: VoiceMetadata) -> set[str]:

@@ -50,7 +50,7 @@ def output_query_of(
 
 @router.get("/api/v1/outputs", response_model=OutputListResponse, responses=ERRORS)
 async def list_outputs(serving: ServingDep, query: Annotated[OutputListQuery, Depends(output_query_of)]) -> OutputListResponse:
-    """Browse generated files (served from the in-memory index): search, filters, sort,
+    """Browse generated files (queries on the metadata database): search, filters, sort,
     pages; with `names`, a bulk lookup that also says which names are missing."""
     return await serving.outputs.list(query)
 

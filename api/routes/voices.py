@@ -91,7 +91,7 @@ async def list_voices(
     sort: SortKey = Query("name"),
     order: Literal["asc", "desc"] = Query("asc"),
 ) -> VoiceListResponse:
-    """Search, filter, sort and page the library (served from the in-memory index)."""
+    """Search, filter, sort and page the library (queries on the metadata database)."""
     query = VoiceListQuery(**voice_filter.model_dump(), page=page, page_size=page_size, sort=sort, order=order)
     return await serving.voices.list(query)
 

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("usage_count", sa.Integer, nullable=False),
         sa.Column("last_used_at", sa.Float),
         sa.Column("stored_usage_count", sa.Integer, nullable=False),
-        sa.Column("row_version", sa.Integer, nullable=False),
+        sa.Column("row_version", sa.BigInteger, nullable=False),
         sa.Column("etag", sa.String(40), nullable=False),
         sa.Column("record", sa.Text, nullable=False),
     )
