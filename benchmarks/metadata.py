@@ -59,8 +59,7 @@ from storage.local import LocalStorage  # noqa: E402
 from voices.library import VoiceLibrary  # noqa: E402
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch  # noqa: E402
 from voices.query import VoiceListQuery  # noqa: E402
-from voices.records import new_version  # noqa: E402
-from voices.records import row_values as voice_row  # noqa: E402
+from voices.records import new_row as new_voice_row  # noqa: E402
 from voices.store import VoiceStore  # noqa: E402
 
 WORDS = ["museum", "garden", "ticket", "painting", "history", "lunch", "weather", "river", "castle", "market", "station", "library"]
@@ -132,9 +131,8 @@ def fill(database: Database, output_count: int, voice_count: int) -> dict[str, f
     base = voice_template()
     started = time.perf_counter()
     for batch in batches((voice(base, i) for i in range(voice_count)), BATCH):
-        rows = [voice_row(v) | {"usage_count": v.usage_count, "last_used_at": None, "stored_usage_count": v.usage_count, "row_version": new_version()} for v in batch]
         with database.write() as connection:
-            connection.execute(insert(voices_table), rows)
+            connection.execute(insert(voices_table), [new_voice_row(v) for v in batch])
     voice_seconds = time.perf_counter() - started
     return {"bulk_output_rows_per_s": round(output_count / output_seconds), "bulk_voice_rows_per_s": round(voice_count / max(voice_seconds, 1e-9))}
 

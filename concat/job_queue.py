@@ -172,7 +172,7 @@ class JobQueue:
             last_write = now
             current = _progress(current, done, seconds_done, now - started)
             try:
-                if self.records.progress(record.id, self.worker, current) is not False:
+                if self.records.beat(record.id, self.worker, current) is not False:
                     stop.set()  # a cancel was asked, or another replica took the job over
             except DatabaseUnavailableError:
                 pass  # progress is best effort; the heartbeat keeps trying

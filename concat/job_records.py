@@ -9,27 +9,22 @@ progress and the end of a job are written only by the replica that holds it.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
 
 from concat.request import JobError, JobProgress, JobRecord, JobStatus
 from db import Database
-from db.schema import jobs
+from db.schema import jobs, moment
 
 FINISHED: tuple[JobStatus, ...] = ("succeeded", "failed", "cancelled")
 OPEN: tuple[JobStatus, ...] = ("queued", "running")
 MAX_ATTEMPTS = 3  # a job whose replica stopped this many times fails instead of being taken over again
 
 
-def _moment(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
-
-
 def _record(row: Row) -> JobRecord:
     return JobRecord(
-        id=row.id, type=row.type, status=row.status, created_at=_moment(row.created_at), updated_at=_moment(row.updated_at),
+        id=row.id, type=row.type, status=row.status, created_at=moment(row.created_at), updated_at=moment(row.updated_at),
         progress=JobProgress.model_validate_json(row.progress), result_filename=row.result_filename,
         error=JobError.model_validate_json(row.error) if row.error else None, cancel_requested=row.cancel_requested, attempts=row.attempts,
     )
@@ -78,13 +73,10 @@ class JobRecords:
         with self.database.write() as connection:
             return connection.execute(statement.returning(jobs.c.cancel_requested)).first()
 
-    def progress(self, job_id: str, worker: str, progress: JobProgress) -> bool | None:
-        """Record progress (a heartbeat too); whether a cancel was asked, None if not held here."""
-        row = self._mine(job_id, worker, progress=progress.model_dump_json())
-        return row.cancel_requested if row is not None else None
-
-    def beat(self, job_id: str, worker: str) -> bool | None:
-        row = self._mine(job_id, worker)
+    def beat(self, job_id: str, worker: str, progress: JobProgress | None = None) -> bool | None:
+        """A heartbeat of a job held here (with its progress, when given): whether a cancel
+        was asked, None if it is not held here any more."""
+        row = self._mine(job_id, worker, **({"progress": progress.model_dump_json()} if progress is not None else {}))
         return row.cancel_requested if row is not None else None
 
     def finish(self, job_id: str, worker: str, status: JobStatus, filename: str | None, error: JobError | None, progress: JobProgress | None) -> bool:

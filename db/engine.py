@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Connection, create_engine, event, make_url, text
+from sqlalchemy import Connection, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -105,11 +105,6 @@ class Database:
                 raise
             logger.warning("database unavailable", extra={"database": self.location, "error": str(exc.orig)[:300]})
             raise DatabaseUnavailableError(f"the database is unavailable: {type(exc.orig).__name__}") from exc
-
-    def check(self) -> None:
-        """Raise DatabaseUnavailableError when the database cannot answer (used by /health)."""
-        with self.read() as connection:
-            connection.execute(text("SELECT 1"))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -23,7 +23,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db.engine import Database, DatabaseUnavailableError
-from db.schema import idempotency
+from db.schema import idempotency, moment
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _record(row) -> IdempotencyRecord | None:
         answer = StoredAnswer.model_validate_json(row.answer) if row.answer else None
     except ValidationError:
         return None
-    return IdempotencyRecord(state=row.state, fingerprint=row.fingerprint, created_at=datetime.fromtimestamp(row.created_at, timezone.utc), answer=answer)
+    return IdempotencyRecord(state=row.state, fingerprint=row.fingerprint, created_at=moment(row.created_at), answer=answer)
 
 
 class IdempotencyStore:

@@ -13,10 +13,17 @@ in every dialect); text that `search` looks in is stored casefolded.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
+
+
+def moment(seconds: float) -> datetime:
+    """A time column's POSIX seconds as the aware datetime the records carry."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def storable_text(value: str) -> bool:

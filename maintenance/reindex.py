@@ -24,9 +24,7 @@ from db import Database
 from db.schema import outputs, voices
 from outputs.records import row_values as output_row
 from outputs.store import OutputStore
-from voices.metadata import VoiceMetadata
-from voices.records import new_version
-from voices.records import row_values as voice_row
+from voices.records import new_row as new_voice_row
 from voices.store import VoiceStore
 
 logger = logging.getLogger(__name__)
@@ -61,18 +59,11 @@ def _refill(connection: Connection, table: Table, keys: Iterable[str], read: Cal
     return inserted, skipped
 
 
-def _voice_values(metadata: VoiceMetadata) -> dict:
-    return voice_row(metadata) | {
-        "usage_count": metadata.usage_count, "last_used_at": metadata.last_used_at.timestamp() if metadata.last_used_at else None,
-        "stored_usage_count": metadata.usage_count, "row_version": new_version(),
-    }
-
-
 def reindex(database: Database, voice_store: VoiceStore, output_store: OutputStore) -> ReindexReport:
     started = time.monotonic()
     with database.write() as connection:
         voice_keys = (info.key for info in voice_store.list_records())
-        voice_count, voice_skipped = _refill(connection, voices, voice_keys, voice_store.read_records, _voice_values)
+        voice_count, voice_skipped = _refill(connection, voices, voice_keys, voice_store.read_records, new_voice_row)
     with database.write() as connection:
         output_count, output_skipped = _refill(connection, outputs, output_store.list_companions(), output_store.read_many, output_row)
     report = ReindexReport(voices=voice_count, outputs=output_count, skipped=voice_skipped + output_skipped, seconds=round(time.monotonic() - started, 3))

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, case, delete, false, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db.schema import storable_text, voices
+from db.schema import moment, storable_text, voices
 from storage.base import PreconditionFailedError
 from voices.metadata import USAGE_FIELDS, VoiceMetadata
 from voices.query import FolderUsage, VoiceFilter, VoiceListQuery, VoiceStats, VoiceUsage
@@ -46,7 +46,7 @@ def _seconds(moment: datetime | None) -> float | None:
 
 
 def _moment(seconds: float | None) -> datetime | None:
-    return datetime.fromtimestamp(seconds, timezone.utc) if seconds is not None else None
+    return moment(seconds) if seconds is not None else None
 
 
 def tags_text(tags: Iterable[str]) -> str:
@@ -60,6 +60,14 @@ def row_values(metadata: VoiceMetadata) -> dict[str, Any]:
         "search_text": metadata.search_text, "created_at": metadata.created_at.timestamp(), "updated_at": metadata.updated_at.timestamp(),
         "duration": metadata.audio.duration_seconds, "etag": metadata.etag,
         "record": metadata.model_dump_json(exclude=set(USAGE_FIELDS)),
+    }
+
+
+def new_row(metadata: VoiceMetadata) -> dict[str, Any]:
+    """Every column of a voice written for the first time (created, or rebuilt from storage):
+    its use counts as the record has them, and a new version."""
+    return row_values(metadata) | {
+        "usage_count": metadata.usage_count, "last_used_at": _seconds(metadata.last_used_at), "stored_usage_count": metadata.usage_count, "row_version": new_version(),
     }
 
 
@@ -115,16 +123,13 @@ class VoiceRecords:
 
     def insert(self, connection: Connection, metadata: VoiceMetadata) -> StoredVoice:
         """VoiceExistsError when the name is taken (ignoring case)."""
-        version = new_version()
-        values = row_values(metadata) | {
-            "usage_count": metadata.usage_count, "last_used_at": _seconds(metadata.last_used_at), "stored_usage_count": metadata.usage_count, "row_version": version,
-        }
+        values = new_row(metadata)
         try:
             with connection.begin_nested():
                 connection.execute(insert(voices).values(values))
         except IntegrityError:
             raise VoiceExistsError(metadata.name) from None
-        return StoredVoice(metadata, version)
+        return StoredVoice(metadata, values["row_version"])
 
     def replace(self, connection: Connection, metadata: VoiceMetadata, version: int) -> StoredVoice:
         """The record (not its use counts, which only uses change), if the row is still at
