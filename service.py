@@ -99,7 +99,7 @@ class ChatterboxService:
         job_serving = JobServing(settings.concat, self.jobs, self.output_library)
         resolver = VoiceResolver(settings.openai, voices, PredefinedVoices(settings.openai.predefined_voices_dir, settings.limits))
         app.state.serving = Serving(
-            health=HealthServing(models, storage, self.schema, self.library, self.output_library, drain, slots),
+            health=HealthServing(models, storage, self.schema, drain, slots),
             speech=speech,
             vc=VCServing(settings, voices, models, runners, results, slots, voices_in_use),
             voices=voices,

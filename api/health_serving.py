@@ -20,9 +20,7 @@ from contract.families import FAMILIES, ModelName
 from db import DatabaseUnavailableError
 from db.migrate import Schema, head_revision
 from lifecycle.drain import Drain
-from outputs.library import OutputLibrary
 from storage import Storage, StorageError
-from voices.library import VoiceLibrary
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +60,10 @@ def with_family(name: ModelName, health: ModelHealth) -> ModelHealth:
 
 
 class HealthServing:
-    def __init__(self, models: ModelRunners, storage: Storage, schema: Schema, voices: VoiceLibrary, outputs: OutputLibrary, drain: Drain, slots: AdmissionSlots) -> None:
+    def __init__(self, models: ModelRunners, storage: Storage, schema: Schema, drain: Drain, slots: AdmissionSlots) -> None:
         self.models = models
         self.storage = storage
         self.schema = schema
-        self.voices = voices
-        self.outputs = outputs
         self.drain = drain
         self.slots = slots
 
@@ -84,7 +80,8 @@ class HealthServing:
         if not self.schema.ready:
             return health.model_copy(update={"error": "the database is not reachable or not migrated yet; see the service log"})
         try:
-            return health.model_copy(update={"ready": True, "voices": self.voices.count(), "outputs": self.outputs.count()})
+            self.schema.database.ping()
+            return health.model_copy(update={"ready": True})
         except DatabaseUnavailableError:
             return health.model_copy(update={"error": "the database is not reachable; see the service log"})
 

@@ -10,7 +10,7 @@ from audio.speed import SpeedLibrary
 from concat.request import JobRecord
 from contract.families import ModelName
 from contract.formats import SAMPLE_RATES, OutputFormat, check_sample_rate
-from contract.paging import Paged
+from contract.paging import COUNT_CAP, SEARCH_COUNT_CAP, Paged
 from contract.parameters import CFGWeight, Exaggeration, Seed, SpeedFactor, Temperature
 from outputs.query import MAX_NAMES
 from outputs.query import MAX_PAGE_SIZE as MAX_OUTPUTS_PAGE_SIZE
@@ -92,7 +92,7 @@ class OutputResponse(BaseModel):
 
 class OutputListResponse(Paged):
     items: list[OutputMetadata] = Field(description="The outputs' JSON companions.")
-    total: int = Field(description="Outputs matching the filters, over all pages.")
+    total: int = Field(description=f"Outputs matching the filters, over all pages: exact up to {COUNT_CAP:,} ({SEARCH_COUNT_CAP:,} with `search`), else the least there are (`total_exact` false).")
     page: int
     page_size: int = Field(le=MAX_OUTPUTS_PAGE_SIZE)
     pages: int
@@ -143,7 +143,7 @@ class VoiceResponse(BaseModel):
 
 class VoiceListResponse(Paged):
     items: list[VoiceMetadata]
-    total: int = Field(description="Voices matching the filters, over all pages.")
+    total: int = Field(description=f"Voices matching the filters, over all pages: exact up to {COUNT_CAP:,} ({SEARCH_COUNT_CAP:,} with `search`), else the least there are (`total_exact` false).")
     page: int
     page_size: int = Field(le=MAX_PAGE_SIZE)
     pages: int
@@ -232,8 +232,6 @@ class DatabaseHealth(BaseModel):
     engine: Literal["sqlite", "postgresql"] = Field(description="Where the metadata lives: SQLite (the default, one replica) or PostgreSQL (`DATABASE_URL`).")
     ready: bool = Field(description="The database answers and is migrated to this version's schema; until then reads and writes answer 503 database_unavailable.")
     migration: str = Field(description="The newest migration this version knows (the database is at it when ready).")
-    voices: int | None = Field(None, description="Voices in the library (None when the database is not ready).")
-    outputs: int | None = Field(None, description="Outputs kept (None when the database is not ready).")
     error: str | None = None
 
 

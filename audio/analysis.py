@@ -9,29 +9,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyloudnorm
-from pydantic import BaseModel
 
 from audio.decoding import DecodedAudio
+from audio.facts import AudioFacts
+from audio.levels import integrated_loudness
 
 FRAME_SECONDS = 0.02
 SILENCE_BELOW_PEAK_DB = 40.0  # a frame this far below the loudest frame is silence...
 SILENCE_FLOOR_DBFS = -60.0  # ...and so is any frame quieter than this
 SNR_CEILING_DB = 100.0  # digital silence between words would make the estimate infinite
 _EPSILON = 1e-12
-
-
-class AudioFacts(BaseModel):
-    duration_seconds: float
-    sample_rate: int  # of the uploaded file
-    channels: int  # of the uploaded file
-    format: str  # as detected by the decoder
-    loudness_lufs: float | None  # integrated loudness (ITU-R BS.1770); None when too short or silent
-    peak_dbfs: float
-    clipping_ratio: float  # share of samples at full scale, over all original channels
-    silence_ratio: float  # share of 20 ms frames that are silence
-    longest_silence_seconds: float
-    snr_db: float  # loud frames against the quietest tenth: an estimate, not a measurement
 
 
 def _frame_power(samples: np.ndarray, frame: int) -> np.ndarray:
@@ -46,14 +33,6 @@ def _longest_run(mask: np.ndarray) -> int:
         current = current + 1 if silent else 0
         longest = max(longest, current)
     return longest
-
-
-def _loudness(samples: np.ndarray, sample_rate: int) -> float | None:
-    try:
-        value = pyloudnorm.Meter(sample_rate).integrated_loudness(samples.astype(np.float64))
-    except ValueError:  # shorter than one 400 ms gating block
-        return None
-    return round(float(value), 2) if math.isfinite(value) else None
 
 
 def analyse(audio: DecodedAudio) -> AudioFacts:
@@ -72,7 +51,7 @@ def analyse(audio: DecodedAudio) -> AudioFacts:
         sample_rate=audio.original_sample_rate,
         channels=audio.original_channels,
         format=audio.original_format,
-        loudness_lufs=_loudness(samples, audio.sample_rate),
+        loudness_lufs=round(loudness, 2) if (loudness := integrated_loudness(samples, audio.sample_rate)) is not None else None,
         peak_dbfs=round(20 * math.log10(max(audio.original_peak, _EPSILON)), 2),
         clipping_ratio=round(audio.original_clipping_ratio, 6),
         silence_ratio=round(float(silent.mean()), 4),

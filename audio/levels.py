@@ -5,12 +5,11 @@ as they are rather than amplified without bound."""
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import numpy as np
-import pyloudnorm
 
-Normalization = Literal["none", "peak", "rms", "loudness"]
+from contract.parameters import Normalization
+
 _SILENT = 1e-6  # linear amplitude: quieter than this is silence (-120 dBFS)
 
 
@@ -27,12 +26,19 @@ def measure(samples: np.ndarray, sample_rate: int, mode: Normalization) -> float
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
         return 20 * math.log10(rms) if rms > _SILENT else None
     if mode == "loudness":
-        try:
-            value = pyloudnorm.Meter(sample_rate).integrated_loudness(samples.astype(np.float64))
-        except ValueError:  # shorter than one 400 ms gating block
-            return None
-        return float(value) if math.isfinite(value) else None
+        return integrated_loudness(samples, sample_rate)
     return None
+
+
+def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
+    """LUFS (ITU-R BS.1770); None when too short for one 400 ms gating block, or silent."""
+    import pyloudnorm  # here, not at the top: it imports scipy.signal (about 1 s), which a starting API replica must not wait for
+
+    try:
+        value = pyloudnorm.Meter(sample_rate).integrated_loudness(samples.astype(np.float64))
+    except ValueError:
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def normalize(samples: np.ndarray, sample_rate: int, mode: Normalization, target: float) -> tuple[np.ndarray, float | None]:

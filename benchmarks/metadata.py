@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from config import DatabaseSettings, OutputSettings, VoiceSettings  # noqa: E402
 from contract.voice_layout import audio_keys  # noqa: E402
 from db import Database  # noqa: E402
+from db.engine import SQLITE_FILE  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.schema import voices as voices_table  # noqa: E402
 from harness.postgres import PostgresServer  # noqa: E402
@@ -134,7 +135,19 @@ def fill(database: Database, output_count: int, voice_count: int) -> dict[str, f
         with database.write() as connection:
             connection.execute(insert(voices_table), [new_voice_row(v) for v in batch])
     voice_seconds = time.perf_counter() - started
+    if database.dialect == "postgresql":  # what autovacuum does soon after a bulk load: statistics, and the visibility map index-only scans need
+        with database.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     return {"bulk_output_rows_per_s": round(output_count / output_seconds), "bulk_voice_rows_per_s": round(voice_count / max(voice_seconds, 1e-9))}
+
+
+def database_bytes(database: Database, folder: Path) -> int:
+    """What the tables and their indexes take: the SQLite file (its WAL written back first), or PostgreSQL's database."""
+    with database.engine.connect() as connection:
+        if database.dialect == "sqlite":
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return (folder / SQLITE_FILE).stat().st_size
+        return int(connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one())
 
 
 def single_inserts(database: Database, count: int = 1000) -> float:
@@ -168,6 +181,8 @@ def output_queries(rng: random.Random, names: list[str], n: int) -> dict[str, li
     now = datetime.now(timezone.utc)
     return {
         "outputs_search_two_words": [{"search": " ".join(rng.sample(WORDS, 2)), "page_size": 50} for _ in range(n)],
+        "outputs_search_voice_name": [{"search": rng.choice(VOICE_NAMES), "page_size": 50} for _ in range(n)],  # in 1 output of 200
+        "outputs_search_rare_words": [{"search": f"item {rng.randrange(10_000, 99_999)}", "page_size": 50} for _ in range(n)],  # a handful
         "outputs_type_sorted_by_duration": [{"type": rng.choice(["vc", "concat"]), "sort": "duration", "page_size": 50} for _ in range(n)],
         "outputs_voice_and_date_range": [{"voice": rng.choice(VOICE_NAMES), "created_after": (now - timedelta(days=rng.randint(10, 60))).isoformat()} for _ in range(n)],
         "outputs_newest_page": [{"page": rng.randint(1, 20), "page_size": 50} for _ in range(n)],
@@ -247,6 +262,7 @@ def engine_run(engine: str, args: argparse.Namespace, work: Path, server: Postgr
         fill_report = fill(database, output_count, voice_count)
         if label == "full":
             report |= fill_report
+            report["database_mib"] = round(database_bytes(database, folder / "data") / 2**20)
             report["single_transaction_inserts_per_s"] = single_inserts(database)
             names = [m.filename for m in outputs(min(output_count, 20_000))]
             report["in_process"] = in_process(database, names, args.requests)

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from audio.levels import Normalization
 from contract.formats import OutputFormat, check_sample_rate
+from contract.parameters import Normalization
 from voices.names import VoiceName
 
 MAX_SILENCE_MS = 600_000

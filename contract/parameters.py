@@ -7,9 +7,11 @@ everywhere (and in the OpenAPI document) at once.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
+
+Normalization = Literal["none", "peak", "rms", "loudness"]  # how a concatenation levels its segments (audio.levels)
 
 MIN_SPEED = 0.25  # OpenAI's speech API range
 MAX_SPEED = 4.0

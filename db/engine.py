@@ -68,7 +68,9 @@ class Database:
         else:
             self.engine = create_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800,
-                connect_args={"connect_timeout": max(1, round(connect_timeout_seconds))},
+                # prepare_threshold None: no statement is prepared on the server, so each is planned with
+                # its values (a search word's pattern decides between the trigram index and a scan)
+                connect_args={"connect_timeout": max(1, round(connect_timeout_seconds)), "prepare_threshold": None},
             )
 
     @classmethod
@@ -105,6 +107,11 @@ class Database:
                 raise
             logger.warning("database unavailable", extra={"database": self.location, "error": str(exc.orig)[:300]})
             raise DatabaseUnavailableError(f"the database is unavailable: {type(exc.orig).__name__}") from exc
+
+    def ping(self) -> None:
+        """One round trip that reads nothing (a health probe's: it costs the same at any size)."""
+        with self.read() as connection:
+            connection.exec_driver_sql("SELECT 1")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,8 @@ agree, so neither can drift.
 Every column a listing filters or sorts on is a column of its own with an index; the whole
 record the API returns is kept beside them as JSON text (`record`), parsed only for the
 rows of the page being returned. Times are POSIX seconds (floats sort and compare the same
-in every dialect); text that `search` looks in is stored casefolded.
+in every dialect); text that `search` looks in is stored casefolded, with a trigram index
+beside it that SQLAlchemy has no type for (`db/text_search.py`, built by migration 0005).
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaD
 from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
+
+
+TEXT_SEARCH_INDEXES = ("outputs_search", "voices_search")
+
+
+def described_here(name: str | None, _type: str, _parents: object) -> bool:
+    """Alembic's `include_name`: whether a database object is one these tables describe (the
+    text search indexes are not: FTS5 tables and their shadow tables on SQLite, GIN indexes
+    on PostgreSQL)."""
+    return not (name or "").startswith(TEXT_SEARCH_INDEXES)
 
 
 def moment(seconds: float) -> datetime:
@@ -61,6 +72,8 @@ voices = Table(
     Index("voices_usage", "usage_count"),
     Index("voices_last_used", "last_used_at"),
     Index("voices_folder_usage", "folder", "usage_count"),  # per-folder stats from the index alone
+    # folder and tag filters counted, sorted and paged from the index alone, whatever the sort
+    Index("voices_folder_listing", "folder", "tags", "key", "usage_count", "last_used_at", "created_at", "updated_at", "duration"),
 )
 
 outputs = Table(
@@ -101,6 +114,13 @@ rate_buckets = Table(
     Column("updated_at", Float, nullable=False),
     Column("granted", Boolean, nullable=False),  # whether the last take found a token
     Index("rate_buckets_updated", "updated_at"),
+)
+
+leases = Table(
+    "leases", metadata,
+    Column("name", String(64), primary_key=True),  # the shared work it guards ("output-retention")
+    Column("holder", String(32), nullable=False),  # the replica doing it (a process's random id)
+    Column("expires_at", Float, nullable=False),  # POSIX seconds; then another replica may take it
 )
 
 jobs = Table(

@@ -32,10 +32,14 @@ from voices.records import VoiceRecords
 
 logger = logging.getLogger(__name__)
 
-OBSOLETE_SNAPSHOTS = ("voice-index/snapshot.json.gz", "output-index/snapshot.json.gz")  # written before the database held the indexes
+OBSOLETE_OBJECTS = {  # written by releases before the database held what they hold
+    "voice-index/snapshot.json.gz": "an index snapshot: the database holds the index now",
+    "output-index/snapshot.json.gz": "an index snapshot: the database holds the index now",
+    "leases/output-retention.json": "the retention lease: the database holds leases now",
+}
 FindingKind = Literal[
     "record_missing_audio", "unreadable_record", "orphan_voice_audio", "output_missing_companion",
-    "companion_missing_audio", "obsolete_snapshot", "temp_object",
+    "companion_missing_audio", "obsolete_object", "temp_object",
 ]
 REPAIRS: dict[FindingKind, str] = {
     "record_missing_audio": "delete the record and what is left of its audio (the voice is unusable; upload it again)",
@@ -43,7 +47,7 @@ REPAIRS: dict[FindingKind, str] = {
     "orphan_voice_audio": "delete the object",
     "output_missing_companion": "delete the audio (no listing can find it)",
     "companion_missing_audio": "delete the companion",
-    "obsolete_snapshot": "delete the snapshot (nothing reads it any more)",
+    "obsolete_object": "delete it (nothing reads it any more)",
     "temp_object": "delete the temp file, or abort the multipart upload",
 }
 
@@ -126,10 +130,10 @@ class _Check:
                     self.found("companion_missing_audio", key, "its audio is gone", lambda key=key: self._forget_output(key))
         return sum(1 for keys in stems.values() for key in keys if key.endswith(".json"))
 
-    def snapshots(self, objects: dict[str, ObjectInfo]) -> None:
-        for key in OBSOLETE_SNAPSHOTS:
+    def obsolete(self, objects: dict[str, ObjectInfo]) -> None:
+        for key, what in OBSOLETE_OBJECTS.items():
             if key in objects:
-                self.found("obsolete_snapshot", key, "the database holds the index now", lambda key=key: self.storage.delete(key))
+                self.found("obsolete_object", key, what, lambda key=key: self.storage.delete(key))
 
     def temp_objects(self) -> None:
         for temp in self.storage.temp_objects():
@@ -164,7 +168,7 @@ def check_storage(storage: Storage, *, database: Database | None = None, repair:
     check = _Check(storage, database, repair, min_age_seconds)
     voice_records = check.voices(objects)
     outputs = check.outputs(objects)
-    check.snapshots(objects)
+    check.obsolete(objects)
     check.temp_objects()
     return CheckReport(backend=storage.backend, objects=len(objects), voice_records=voice_records, outputs=outputs, findings=check.findings)
 

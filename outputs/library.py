@@ -13,13 +13,16 @@ import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 from config import OutputSettings
+from contract.paging import Total
 from db import Database
+from db.leases import Lease
 from lifecycle.periodic import PeriodicTasks, Task
 from outputs.query import OutputListQuery
 from outputs.records import OutputRecords
 from outputs.store import OutputMetadata, OutputStore, is_output_name
-from storage.lease import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class OutputLibrary:
         self.records = OutputRecords()
         self._periodic: PeriodicTasks | None = None
         # one replica at a time runs retention; the lease outlives two checks, so its holder keeps it
-        self._retention_lease = Lease(store.storage, "output-retention", timedelta(seconds=2 * settings.retention_check_seconds))
+        self._retention_lease = Lease(database, "output-retention", 2 * settings.retention_check_seconds)
 
     def start(self) -> None:
         self._periodic = PeriodicTasks("outputs", [Task("retention", lambda: self.settings.retention_check_seconds, self.retention_turn)])
@@ -59,23 +62,23 @@ class OutputLibrary:
             raise OutputNotFoundError(filename)
         return metadata
 
-    def list(self, query: OutputListQuery) -> tuple[list[OutputMetadata], int, list[str]]:
+    def list(self, query: OutputListQuery) -> tuple[list[OutputMetadata], Total, list[str]]:
         """The page, the total matching, and (for a lookup by `names`) the names that are no output."""
         with self.database.read() as connection:
             page, total = self.records.page(connection, query)
-        missing = self.lookup(query.names)[1] if query.names else []
+            missing = self._found(connection, query.names)[1] if query.names else []
         return page, total, missing
 
     def lookup(self, names: list[str]) -> tuple[list[OutputMetadata], list[str]]:
         """The outputs among `names`, in the order given, and the names that are none."""
-        wanted = list(dict.fromkeys(names))
         with self.database.read() as connection:
-            found = self.records.get_many(connection, [name for name in wanted if is_output_name(name)])
+            return self._found(connection, names)
+
+    def _found(self, connection: Connection, names: list[str]) -> tuple[list[OutputMetadata], list[str]]:
+        wanted = list(dict.fromkeys(names))
+        found = self.records.get_many(connection, [name for name in wanted if is_output_name(name)])
         return [found[name] for name in wanted if name in found], [name for name in wanted if name not in found]
 
-    def count(self) -> int:
-        with self.database.read() as connection:
-            return self.records.count(connection)
 
     # --- writes -----------------------------------------------------------------------
 

@@ -12,7 +12,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, false, func, insert, select, tuple_
 
+from contract.paging import Total
+from db.listing import Matching
 from db.schema import outputs, storable_text
+from db.text_search import TextSearch
 from outputs.query import OutputFilter, OutputListQuery
 from outputs.store import OutputMetadata
 
@@ -40,9 +43,10 @@ def row_values(metadata: OutputMetadata) -> dict[str, Any]:
     }
 
 
-def conditions(output_filter: OutputFilter) -> list[ColumnElement[bool]]:
+def matching(output_filter: OutputFilter, connection: Connection) -> Matching:
+    """The filter as SQL, every search word included (`TextSearch`)."""
     if not all(storable_text(text) for text in (*output_filter.names, output_filter.voice or "", output_filter.search or "")):
-        return [false()]  # no row holds a NUL
+        return Matching([false()])  # no row holds a NUL
     found: list[ColumnElement[bool]] = []
     if output_filter.names:
         found.append(outputs.c.filename.in_(sorted(set(output_filter.names))))
@@ -54,8 +58,7 @@ def conditions(output_filter: OutputFilter) -> list[ColumnElement[bool]]:
         found.append(outputs.c.created >= output_filter.created_after.timestamp())
     if output_filter.created_before is not None:
         found.append(outputs.c.created < output_filter.created_before.timestamp())
-    found += [outputs.c.search_text.contains(word, autoescape=True) for word in (output_filter.search or "").casefold().split()]
-    return found
+    return TextSearch(outputs, output_filter.search).matching(connection, found)
 
 
 def _metadata(record: str) -> OutputMetadata:
@@ -81,21 +84,16 @@ class OutputRecords:
     def remove(self, connection: Connection, filename: str) -> bool:
         return connection.execute(delete(outputs).where(outputs.c.filename == filename)).rowcount == 1
 
-    def count(self, connection: Connection) -> int:
-        return connection.scalar(select(func.count()).select_from(outputs)) or 0
-
     def total_bytes(self, connection: Connection) -> int:
         return int(connection.scalar(select(func.coalesce(func.sum(outputs.c.size), 0))) or 0)
 
-    def page(self, connection: Connection, query: OutputListQuery) -> tuple[list[OutputMetadata], int]:
-        """The page and the number matching; ties broken by file name (in the order's
-        direction), so pages are stable between requests."""
-        where = conditions(query)
-        total = connection.scalar(select(func.count()).select_from(outputs).where(*where)) or 0
-        keys = [_SORT_COLUMNS[query.sort], outputs.c.filename]
-        ordered = select(outputs.c.record).where(*where).order_by(*(key.desc() if query.order == "desc" else key.asc() for key in keys))
-        records = connection.scalars(ordered.offset(query.start).limit(query.page_size))
-        return [_metadata(record) for record in records], total
+    def page(self, connection: Connection, query: OutputListQuery) -> tuple[list[OutputMetadata], Total]:
+        """The page and the number matching (up to a cap); ties broken by file name (in the
+        order's direction), so pages are stable between requests."""
+        where = matching(query, connection)
+        order = [key.desc() if query.order == "desc" else key.asc() for key in (_SORT_COLUMNS[query.sort], outputs.c.filename)]
+        rows = where.page(connection, outputs.c.filename, order, query, outputs.c.record)
+        return [_metadata(row.record) for row in rows], where.total(connection, outputs, query, len(rows))
 
     def oldest_first(self, connection: Connection, batch: int) -> Iterator[tuple[str, float, int]]:
         """(file name, created, size) of every output, oldest first, read `batch` rows at a

@@ -18,13 +18,15 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import update
 
 from config import DatabaseSettings
 from db import Database, DatabaseUnavailableError
 from db.idempotency import IdempotencyStore, StoredAnswer
+from db.leases import Lease
 from db.migrate import current_revision, head_revision, upgrade
 from db.rate_buckets import DatabaseBuckets
-from db.schema import metadata
+from db.schema import described_here, leases, metadata
 from harness.postgres import PostgresServer
 from harness.processes import ROOT
 from harness.testdata import TESTDATA
@@ -41,7 +43,7 @@ from voices.store import VoiceStore
 def test_migrations_build_exactly_the_tables_the_code_queries(database: Database) -> None:
     assert current_revision(database) == head_revision()
     with database.read() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        differences = compare_metadata(MigrationContext.configure(connection, opts={"include_name": described_here}), metadata)
     assert differences == [], "db/schema.py and db/migrations disagree: add a migration (scripts/db.py revision)"
 
 
@@ -62,9 +64,9 @@ def test_reindex_rebuilds_a_store_written_before_the_database(database: Database
     records = {json.loads(storage.get(f"voice-records/{v.name.casefold()}.json"))["name"]: v for v in voices}
     assert sorted(records) == ["Narrator-One", "news_two"]
     narrator = records["Narrator-One"]
-    assert (narrator.usage_count, narrator.folder, narrator.tags) == (3, "books/fiction", ["calm", "en"]) and [v.name for v in page] == ["Narrator-One"] and total == 1
+    assert (narrator.usage_count, narrator.folder, narrator.tags) == (3, "books/fiction", ["calm", "en"]) and [v.name for v in page] == ["Narrator-One"] and total == (1, True)
     assert storage.exists(narrator.reference_key)  # the rows point at the audio that is there
-    assert output_total == 1 and outputs[0].parameters["text"] == "Once upon a time."
+    assert output_total == (1, True) and outputs[0].parameters["text"] == "Once upon a time."
     storage.delete(companion_key(outputs[0].filename))  # a record lost from storage...
     storage.put("voice-records/broken.json", b"{not json")  # ...and one that does not parse
     again = reindex(database, VoiceStore(storage, 2), OutputStore(storage, 2))
@@ -164,6 +166,20 @@ def test_one_claim_of_an_idempotency_key_wins_a_race(database: Database) -> None
     assert token is None and record.state == "done" and record.answer is not None and record.answer.body == b"hi"
     stores[3].release("k" * 64, tokens[0])
     assert stores[3].claim("k" * 64, "fingerprint")[1] is not None  # released: the next retry runs
+
+
+def test_one_replica_holds_a_lease_it_races_for(database: Database) -> None:
+    """Four replicas take a lease never taken (the INSERT race), then one whose holder's time
+    ran out (the UPDATE race): one wins each, and it renews while the others wait."""
+    replicas = [Lease(database, "shared-work", seconds=60) for _ in range(4)]
+    first = race(4, lambda index: replicas[index].acquire())
+    assert first.count(True) == 1
+    holder = first.index(True)
+    assert replicas[holder].acquire() and not replicas[(holder + 1) % 4].acquire()
+    with database.write() as connection:
+        connection.execute(update(leases).values(expires_at=0.0))
+    again = race(4, lambda index: replicas[index].acquire())
+    assert again.count(True) == 1
 
 
 def test_the_metadata_benchmark_runs(tmp_path) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -19,10 +20,14 @@ import soundfile as sf
 from chatterbox_client import AsyncClient, BadRequestError, Client, NotFoundError, ServiceUnavailableError, models
 from chatterbox_client.cli import main as cli
 
+from api.uploads import decode_upload
+from contract.paging import Paged, PageRequest, Total
 from harness.processes import wait_until
 from harness.stacks import RunningService
 from harness.testdata import read_testdata
 from scripts.generate_client_models import MODELS, generated
+from voices.metadata import VoiceMetadataPatch
+from voices.prepared_audio import prepare
 
 VOICE = "sdk-voice"
 
@@ -154,3 +159,20 @@ def test_the_cli_speaks_lists_and_reports_refusals(client: Client, local_stack: 
         cli([*server, "speak", "Bonjour.", "--model", "turbo", "--language", "fr"])
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--dry-run", "--quiet", str(Path(MODELS).parents[1])], capture_output=True, text=True)
     assert installed.returncode == 0, installed.stderr  # the package builds as `pip install ./clients/python` would
+
+
+def test_iterating_goes_on_past_a_total_counted_only_up_to_its_cap() -> None:
+    """A listing whose total stopped at its cap (`total_exact` false) says `pages` too few:
+    the iterators go on while pages come back full. Served by the API's own paging model."""
+    prepared = prepare(decode_upload(read_testdata("voice_alex.wav"), "a.wav", "file", sample_rate=24_000, min_seconds=1, max_seconds=300))
+    voices = [prepared.metadata(f"voice-{n}", VoiceMetadataPatch(), None, datetime.now(timezone.utc)).model_dump(mode="json") for n in range(7)]
+    cap = 3
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        asked = PageRequest(page=int(request.url.params["page"]), page_size=int(request.url.params["page_size"]))
+        items = asked.window(voices)
+        return httpx.Response(200, json=Paged.of(items, Total(max(cap, asked.start + len(items)), exact=False), asked).model_dump(mode="json"))
+
+    with Client("http://chatterbox.test", transport=httpx.MockTransport(listing)) as sdk:
+        assert sdk.voices(page=1, page_size=2).pages == 2  # the listing alone would stop at page 2
+        assert [voice.name for voice in sdk.iter_voices(page_size=2)] == [voice["name"] for voice in voices]

@@ -168,14 +168,15 @@ def test_checker_finds_and_repairs_each_kind_of_damage(storage: Storage) -> None
     storage.put("outputs/tts_20260101-000000-000-000000000000.wav", b"no companion")
     storage.put("outputs/tts_20260101-000000-001-000000000000.json", b"{}")
     storage.put("voice-index/snapshot.json.gz", b"left by a release before the database")
+    storage.put("leases/output-retention.json", b"{}")
     leave_a_temp_object(storage)
     found = check_storage(storage, min_age_seconds=0)
     assert sorted(f.kind for f in found.findings) == [
-        "companion_missing_audio", "obsolete_snapshot", "orphan_voice_audio", "output_missing_companion", "temp_object", "unreadable_record",
+        "companion_missing_audio", "obsolete_object", "obsolete_object", "orphan_voice_audio", "output_missing_companion", "temp_object", "unreadable_record",
     ]
     # young orphans and leftovers may belong to writes in progress: left out (moto dates
     # every multipart upload 2010-11-10, so on it the unfinished upload always looks old)
-    always = ("unreadable_record", "obsolete_snapshot") + (("temp_object",) if storage.backend == "s3" else ())
+    always = ("unreadable_record", "obsolete_object") + (("temp_object",) if storage.backend == "s3" else ())
     assert check_storage(storage, min_age_seconds=3600).findings == [f for f in found.findings if f.kind in always]
     repaired = check_storage(storage, repair=True, min_age_seconds=0)
     assert all(f.repaired for f in repaired.findings)

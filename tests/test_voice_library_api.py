@@ -267,7 +267,7 @@ def test_tts_uses_voice_defaults_and_counts_uses(service: RunningService) -> Non
     assert {"folder": "usage", "voices": 1, "uses": 1, "never_used": 0} in stats["per_folder"]
 
     store = VoiceStore(service.storage)
-    wait_until(lambda: store.read_record("counted").usage_count == 1, 10 * USAGE_FLUSH_SECONDS, "use count copied to the record in storage")
+    wait_until(lambda: store.read_records([record_key("counted")])[0].usage_count == 1, 10 * USAGE_FLUSH_SECONDS, "use count copied to the record in storage")
     assert service.client.delete("/api/v1/voice/counted", params={"confirm": "true"}).status_code == 200
     assert service.client.get("/api/v1/health").json()["tts"]["conditioning_cache_entries"] == cache_before
 

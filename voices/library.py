@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from config import VoiceSettings
+from contract.paging import Total
 from db import Database, DatabaseUnavailableError
 from lifecycle.periodic import PeriodicTasks, Task
 from storage.base import ObjectNotFoundError, PreconditionFailedError, StorageError
@@ -116,7 +117,7 @@ class VoiceLibrary:
         with self.database.read() as connection:
             return self.records.select(connection, voice_filter)
 
-    def page(self, query: VoiceListQuery) -> tuple[list[VoiceMetadata], int]:
+    def page(self, query: VoiceListQuery) -> tuple[list[VoiceMetadata], Total]:
         with self.database.read() as connection:
             return self.records.page(connection, query)
 
@@ -128,9 +129,6 @@ class VoiceLibrary:
         with self.database.read() as connection:
             return self.records.stats(connection, limit)
 
-    def count(self) -> int:
-        with self.database.read() as connection:
-            return self.records.count(connection)
 
     # --- writes -----------------------------------------------------------------------
 

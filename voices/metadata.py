@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from audio.analysis import AudioFacts
+from audio.facts import AudioFacts
 from contract.languages import Language
 from contract.parameters import CFGWeight, Exaggeration, SpeedFactor, Temperature
 from voices.names import DESCRIPTION_MAX, DISPLAY_NAME_MAX, FolderPath, FreeText, Tags, VoiceName

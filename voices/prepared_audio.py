@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from audio.analysis import AudioFacts, analyse
+from audio.analysis import analyse
 from audio.decoding import UploadedAudio
 from audio.encoding import EncodeSpec, encode
+from audio.facts import AudioFacts
 from contract.formats import OutputFormat
 from contract.voice_layout import REFERENCE_SAMPLE_RATE, audio_keys
 from voices.metadata import VoiceMetadata, VoiceMetadataPatch

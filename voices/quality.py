@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from audio.analysis import AudioFacts
+from audio.facts import AudioFacts
 from contract.families import FAMILIES
 from contract.voice_layout import CONDITIONING_SECONDS
 

@@ -19,10 +19,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, case, delete, false, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, case, delete, false, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from contract.paging import Total
+from db.listing import Matching
 from db.schema import moment, storable_text, voices
+from db.text_search import TextSearch
 from storage.base import PreconditionFailedError
 from voices.metadata import USAGE_FIELDS, VoiceMetadata
 from voices.query import FolderUsage, VoiceFilter, VoiceListQuery, VoiceStats, VoiceUsage
@@ -80,15 +83,11 @@ def _metadata(row: Row) -> VoiceMetadata:
     return metadata.model_copy(update={"usage_count": row.usage_count, "last_used_at": _moment(row.last_used_at)})
 
 
-def _contains(column: Any, text: str) -> ColumnElement[bool]:
-    return column.contains(text, autoescape=True)
-
-
-def conditions(voice_filter: VoiceFilter) -> list[ColumnElement[bool]]:
+def matching(voice_filter: VoiceFilter, connection: Connection) -> Matching:
     """The filter as SQL: names ignore case, a folder includes its subfolders unless told
-    not to, tags match whole, every search word must appear."""
+    not to, tags match whole, every search word must appear (`TextSearch`)."""
     if not storable_text(voice_filter.search or ""):
-        return [false()]  # no row holds a NUL
+        return Matching([false()])  # no row holds a NUL
     found: list[ColumnElement[bool]] = []
     if voice_filter.names:
         found.append(voices.c.key.in_(sorted({name.casefold() for name in voice_filter.names})))
@@ -96,11 +95,10 @@ def conditions(voice_filter: VoiceFilter) -> list[ColumnElement[bool]]:
         folder = voice_filter.folder
         if not voice_filter.include_subfolders:
             found.append(voices.c.folder == folder)
-        elif folder:  # the folder, or any path under it: one index range ("/" + 1 is "0")
-            found.append(or_(voices.c.folder == folder, and_(voices.c.folder >= folder + "/", voices.c.folder < folder + "0")))
-    found += [_contains(voices.c.tags, tags_text([tag])) for tag in voice_filter.tags]
-    found += [_contains(voices.c.search_text, word) for word in (voice_filter.search or "").casefold().split()]
-    return found
+        elif folder:  # the folder, or any path under it: one index range ("/" + 1 is "0"), less the folders named like it ("books-x")
+            found += [voices.c.folder >= folder, voices.c.folder < folder + "0", or_(voices.c.folder == folder, voices.c.folder >= folder + "/")]
+    found += [voices.c.tags.contains(tags_text([tag]), autoescape=True) for tag in voice_filter.tags]
+    return TextSearch(voices, voice_filter.search).matching(connection, found)
 
 
 _SORT_COLUMNS = {
@@ -167,22 +165,18 @@ class VoiceRecords:
 
     # --- listings -----------------------------------------------------------------------
 
-    def count(self, connection: Connection) -> int:
-        return connection.scalar(select(func.count()).select_from(voices)) or 0
-
     def select(self, connection: Connection, voice_filter: VoiceFilter) -> list[VoiceMetadata]:
         """Every voice the filter matches, by name."""
-        query = select(*_RECORD).where(*conditions(voice_filter)).order_by(voices.c.key)
+        query = select(*_RECORD).where(*matching(voice_filter, connection).where).order_by(voices.c.key)
         return [_metadata(row) for row in connection.execute(query)]
 
-    def page(self, connection: Connection, query: VoiceListQuery) -> tuple[list[VoiceMetadata], int]:
-        """The page and the number of voices matching; ties broken by name, so pages are stable."""
-        where = conditions(query)
-        total = connection.scalar(select(func.count()).select_from(voices).where(*where)) or 0
+    def page(self, connection: Connection, query: VoiceListQuery) -> tuple[list[VoiceMetadata], Total]:
+        """The page and the number of voices matching (up to a cap); ties broken by name, so
+        pages are stable."""
+        where = matching(query, connection)
         column = _SORT_COLUMNS[query.sort]
-        ordered = select(*_RECORD).where(*where).order_by(column.desc() if query.order == "desc" else column.asc(), voices.c.key)
-        rows = connection.execute(ordered.offset(query.start).limit(query.page_size))
-        return [_metadata(row) for row in rows], total
+        rows = where.page(connection, voices.c.key, [column.desc() if query.order == "desc" else column.asc(), voices.c.key], query, *_RECORD)
+        return [_metadata(row) for row in rows], where.total(connection, voices, query, len(rows))
 
     def folder_counts(self, connection: Connection) -> dict[str, int]:
         """Voices directly in each folder that has any."""

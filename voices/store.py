@@ -71,7 +71,3 @@ class VoiceStore:
     def read_records(self, keys: Iterable[str]) -> list[VoiceMetadata]:
         """The record copies at these keys, read in parallel (vanished ones left out)."""
         return read_many(self.storage, keys, self.read_workers, lambda data, _version: VoiceMetadata.model_validate_json(data))
-
-    def read_record(self, name: str) -> VoiceMetadata:
-        """ObjectNotFoundError when storage holds no record of that name."""
-        return VoiceMetadata.model_validate_json(self.storage.get(record_key(name)))

@@ -8,7 +8,8 @@ const DEBOUNCE_MS = 250;
 
 export class PagedList {
   // `kind` names the elements (#voice-filter, #voice-table, #voice-caption, #voice-page,
-  // #voice-prev, #voice-next); `fetchPage(values, page)` answers {items, total, page, page_size};
+  // #voice-prev, #voice-next); `fetchPage(values, page)` answers {items, total, total_exact, page,
+  // page_size, pages};
   // `rowsOf(item)` gives its table rows.
   constructor(kind, { label, empty, fetchPage, rowsOf }) {
     Object.assign(this, { kind, label, empty, fetchPage, rowsOf });
@@ -48,13 +49,14 @@ export class PagedList {
   }
 
   show(page) {
-    $(`#${this.kind}-caption`).textContent = `${this.label}: ${page.total} found`;
+    const more = page.total_exact === false; // counting stopped at its cap: at least this many, and more pages
+    $(`#${this.kind}-caption`).textContent = `${this.label}: ${page.total}${more ? "+" : ""} found`;
     const rows = page.items.flatMap((item) => this.rowsOf(item));
     $("tbody", this.table).replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: this.empty }))]));
     this.page = page.page;
     const pages = page.pages;  // the API's one paging rule: an empty listing has one page
-    $(`#${this.kind}-page`).textContent = `Page ${page.page} of ${pages}`;
+    $(`#${this.kind}-page`).textContent = `Page ${page.page} of ${pages}${more ? "+" : ""}`;
     $(`#${this.kind}-prev`).disabled = page.page <= 1;
-    $(`#${this.kind}-next`).disabled = page.page >= pages;
+    $(`#${this.kind}-next`).disabled = page.page >= pages && !(more && page.items.length === page.page_size);
   }
 }

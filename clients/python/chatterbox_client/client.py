@@ -36,6 +36,12 @@ def _file(source: FileInput, default_name: str) -> tuple[str, Any]:
     return Path(getattr(source, "name", default_name)).name, source
 
 
+def _pages_follow(listing: models.VoiceListResponse | models.OutputListResponse) -> bool:
+    """Whether a page follows this one: by `pages`, or, when the total was only counted up to
+    its cap (`total_exact` false), as long as pages come back full."""
+    return listing.page < listing.pages or (not listing.total_exact and len(listing.items) == listing.page_size)
+
+
 def _listing_params(page: int, page_size: int, filters: dict[str, Any]) -> dict[str, Any]:
     return without_none({"page": page, "page_size": page_size, **filters})
 
@@ -222,11 +228,11 @@ class Client(_Operations):
 
     @staticmethod
     def _every_page(fetch: Any, page_size: int, filters: dict[str, Any]) -> Iterator[Any]:
-        page, pages = 1, 1
-        while page <= pages:
+        page, more = 1, True
+        while more:
             listing = fetch(page=page, page_size=page_size, **filters)
             yield from listing.items
-            page, pages = page + 1, listing.pages
+            page, more = page + 1, _pages_follow(listing)
 
     def iter_voices(self, *, page_size: int = 100, **filters: Any) -> Iterator[models.VoiceMetadata]:
         """Every voice the filters select, fetched page by page as the loop goes."""
@@ -306,12 +312,12 @@ class AsyncClient(_Operations):
 
     @staticmethod
     async def _every_page(fetch: Any, page_size: int, filters: dict[str, Any]) -> AsyncIterator[Any]:
-        page, pages = 1, 1
-        while page <= pages:
+        page, more = 1, True
+        while more:
             listing = await fetch(page=page, page_size=page_size, **filters)
             for item in listing.items:
                 yield item
-            page, pages = page + 1, listing.pages
+            page, more = page + 1, _pages_follow(listing)
 
     def iter_voices(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[models.VoiceMetadata]:
         return self._every_page(self.voices, page_size, filters)

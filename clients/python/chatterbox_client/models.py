@@ -157,20 +157,6 @@ class DatabaseHealth(BaseModel):
             title='Migration',
         ),
     ]
-    voices: Annotated[
-        int | None,
-        Field(
-            description='Voices in the library (None when the database is not ready).',
-            title='Voices',
-        ),
-    ] = None
-    outputs: Annotated[
-        int | None,
-        Field(
-            description='Outputs kept (None when the database is not ready).',
-            title='Outputs',
-        ),
-    ] = None
     error: Annotated[str | None, Field(title='Error')] = None
 
 
@@ -1163,9 +1149,17 @@ class OutputListResponse(BaseModel):
     total: Annotated[
         int,
         Field(
-            description='Outputs matching the filters, over all pages.', title='Total'
+            description='Outputs matching the filters, over all pages: exact up to 10,000 (1,000 with `search`), else the least there are (`total_exact` false).',
+            title='Total',
         ),
     ]
+    total_exact: Annotated[
+        bool | None,
+        Field(
+            description='False when counting stopped at its cap: `total` (and `pages`) are then the least there are, and more pages follow.',
+            title='Total Exact',
+        ),
+    ] = True
     page: Annotated[int, Field(title='Page')]
     page_size: Annotated[int, Field(le=500, title='Page Size')]
     pages: Annotated[int, Field(title='Pages')]
@@ -1330,9 +1324,17 @@ class VoiceListResponse(BaseModel):
     total: Annotated[
         int,
         Field(
-            description='Voices matching the filters, over all pages.', title='Total'
+            description='Voices matching the filters, over all pages: exact up to 10,000 (1,000 with `search`), else the least there are (`total_exact` false).',
+            title='Total',
         ),
     ]
+    total_exact: Annotated[
+        bool | None,
+        Field(
+            description='False when counting stopped at its cap: `total` (and `pages`) are then the least there are, and more pages follow.',
+            title='Total Exact',
+        ),
+    ] = True
     page: Annotated[int, Field(title='Page')]
     page_size: Annotated[int, Field(le=200, title='Page Size')]
     pages: Annotated[int, Field(title='Pages')]
