@@ -65,11 +65,14 @@ class ModelList(BaseModel):
     data: list[ModelObject]
 
 
+OPENAI_VOICE_NAMES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage", "shimmer", "verse")  # as the openai package lists them
+
+
 class VoiceEntry(BaseModel):
     id: str = Field(description="What to send as `voice`.")
     name: str
-    source: Literal["library", "alias", "predefined"]
-    resolves_to: str | None = Field(None, description="For an alias: the library voice it speaks with.")
+    source: Literal["library", "alias", "predefined", "default"]
+    resolves_to: str | None = Field(None, description="For an alias: the library voice it speaks with; for an OpenAI voice name (`default`): `openai.default_voice`.")
 
 
 class VoiceListing(BaseModel):

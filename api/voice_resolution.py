@@ -3,8 +3,10 @@
 OpenAI clients send names such as `alloy` or `nova`, or whatever a user typed; a drop-in
 server must turn each into a voice, predictably. The steps run in the configured order
 (`openai.voice_resolution`): the voice library by exact name, the configured aliases, a
-folder of predefined voice files, the name with an audio extension added or removed, and
-last the fallback (a configured library voice, else the model's built-in one). What was
+folder of predefined voice files, the name with an audio extension added or removed, the
+default voice for OpenAI's own voice names (what a client such as Pipecat, which sends no
+other names, reaches), and last the fallback (a configured library voice, else the model's
+built-in one). What was
 chosen is reported with the audio, so a silent fallback is never a mystery.
 """
 
@@ -19,7 +21,7 @@ from typing import Literal
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
-from api.openai_protocol import VoiceEntry, VoiceListing
+from api.openai_protocol import OPENAI_VOICE_NAMES, VoiceEntry, VoiceListing
 from api.runner_voices import RunnerVoice
 from api.uploads import decode_upload
 from api.voice_serving import VoiceServing
@@ -34,7 +36,7 @@ from voices.query import VoiceFilter
 
 logger = logging.getLogger(__name__)
 
-VoiceSource = Literal["library", "alias", "predefined", "extension", "fallback"]
+VoiceSource = Literal["library", "alias", "predefined", "extension", "default", "fallback"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class VoiceResolver:
             return await self.predefined.resolve(found) if found else None
         if step == "extension":
             return await self._extension(requested)
+        if step == "default":
+            return await self._default() if requested.lower() in OPENAI_VOICE_NAMES else None
         return await self._fallback(has_builtin_voice)
 
     async def _library(self, name: str) -> ResolvedVoice | None:
@@ -148,6 +152,20 @@ class VoiceResolver:
         predefined = await self.predefined.find_stem(name)
         return (await self.predefined.resolve(predefined)).via("extension") if predefined else None
 
+    async def _default(self) -> ResolvedVoice | None:
+        """`openai.default_voice`: a library voice, else a predefined file (with or without
+        its extension); None when unset or missing (logged)."""
+        name = self.settings.default_voice
+        if name is None:
+            return None
+        found = await self._library(name)
+        if found is None:
+            predefined = await self.predefined.find(name) or await self.predefined.find_stem(name)
+            found = await self.predefined.resolve(predefined) if predefined else None
+        if found is None:
+            logger.warning("the default voice is neither a library voice nor a predefined file", extra={"voice": name})
+        return found.via("default") if found else None
+
     async def _fallback(self, has_builtin_voice: bool) -> ResolvedVoice | None:
         if self.settings.fallback_voice is not None:
             found = await self._library(self.settings.fallback_voice)
@@ -167,7 +185,22 @@ class VoiceResolver:
             if target.lower() in names
         ]
         entries += [VoiceEntry(id=str(PurePosixPath(relative).with_suffix("")), name=relative, source="predefined") for relative in await run_in_threadpool(self.predefined.files)]
+        default = await self._default_label(library)
+        if default is not None:
+            listed = {entry.id.lower() for entry in entries}
+            entries += [VoiceEntry(id=name, name=name, source="default", resolves_to=default) for name in OPENAI_VOICE_NAMES if name not in listed]
         return VoiceListing(data=entries, fallback=self._fallback_label(names, has_builtin_voice))
+
+    async def _default_label(self, library: list[VoiceMetadata]) -> str | None:
+        """What OpenAI's voice names speak with, as resolving names it (None: the step is off
+        or the default voice is missing), without loading its audio."""
+        name = self.settings.default_voice
+        if name is None or "default" not in self.settings.voice_resolution:
+            return None
+        if (voice := next((v for v in library if v.name.lower() == name.lower()), None)) is not None:
+            return voice.name
+        predefined = await self.predefined.find(name) or await self.predefined.find_stem(name)
+        return f"predefined/{predefined[0]}" if predefined else None
 
     def _fallback_label(self, library_names: set[str], has_builtin_voice: bool) -> str | None:
         if "fallback" not in self.settings.voice_resolution:

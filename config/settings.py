@@ -242,7 +242,7 @@ class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-VoiceResolutionStep = Literal["library", "alias", "predefined", "extension", "fallback"]
+VoiceResolutionStep = Literal["library", "alias", "predefined", "extension", "default", "fallback"]
 
 
 class OpenAISettings(_Section):
@@ -250,6 +250,7 @@ class OpenAISettings(_Section):
     voice_resolution: list[VoiceResolutionStep]
     voice_aliases: dict[str, str]
     predefined_voices_dir: Path | None
+    default_voice: str | None
     fallback_voice: str | None
     store_outputs: bool
 

@@ -59,7 +59,8 @@ RENDER_BATCH = 4  # the local stack renders in S3Gen batches as a GPU does (auto
 KV_CACHE = "static"  # and decodes in T3's static KV cache as a GPU does (auto, dynamic, on the S3 stack)
 API_KEYS = ("key-one", "key-two")
 LIBRARY_VOICE = "short-alex"  # the OpenAI tests' library voice, which the alias `alloy` names
-VOICE_ALIASES = {"alloy": LIBRARY_VOICE, "nova": "not-in-the-library"}
+VOICE_ALIASES = {"alloy": LIBRARY_VOICE, "narrator-x": "not-in-the-library"}
+DEFAULT_VOICE = "bella-file"  # a predefined file: what every other OpenAI voice name (nova, shimmer...) speaks with
 PREDEFINED_CLIP_SECONDS = 1.5
 
 TEST_ENV = {  # every test stack
@@ -318,8 +319,8 @@ def benchmark_stack(backend: str, work: Path, env: dict[str, str], root: Path = 
 
 
 def local_stack_env(tmp: Path) -> dict[str, str]:
-    """The local stack: batched runners, API keys, and the OpenAI routes' voice aliases and
-    predefined-voices folder (two 1.5 s clips, one in a subfolder)."""
+    """The local stack: batched runners, API keys, and the OpenAI routes' voice aliases,
+    predefined-voices folder (two 1.5 s clips, one in a subfolder) and default voice."""
     predefined = tmp / "predefined"
     write_clip("voice_bella.wav", predefined / "bella-file.wav")
     write_clip("voice_alex.wav", predefined / "narrators" / "carol.flac")
@@ -328,6 +329,7 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
         "API_KEYS": ",".join(API_KEYS),
         "CHATTERBOX_OPENAI__VOICE_ALIASES": json.dumps(VOICE_ALIASES),
         "CHATTERBOX_OPENAI__PREDEFINED_VOICES_DIR": str(predefined),
+        "CHATTERBOX_OPENAI__DEFAULT_VOICE": DEFAULT_VOICE,
         "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": str(MAX_PENDING),
         "CHATTERBOX_RUNNER__RENDER_BATCH": str(RENDER_BATCH),
         "CHATTERBOX_MODEL__KV_CACHE": KV_CACHE,

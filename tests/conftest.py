@@ -25,6 +25,24 @@ from storage.local import LocalStorage
 from storage.s3 import S3Storage
 
 os.environ.update(S3_CREDENTIALS)  # the test process only ever talks to moto
+STACK_LOG_LINES = 60  # of a served stack's log, shown with a test that failed against it
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A test that failed against a served stack shows the end of the stack's log beside its
+    traceback: a 500 seen only under a full run is explained by what the service logged,
+    which is gone with the session's temp folder."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for value in getattr(item, "funcargs", {}).values():
+        running = getattr(value, "running", value)  # a stack, or a fixture wrapping one
+        if isinstance(running, RunningService) and running.log.exists():
+            lines = running.log.read_text(errors="replace").splitlines()[-STACK_LOG_LINES:]
+            report.sections.append((f"served stack log ({running.backend}), last {len(lines)} lines", "\n".join(lines)))
+            return
 
 
 @pytest.fixture

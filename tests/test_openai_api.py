@@ -18,6 +18,7 @@ import numpy as np
 import openai
 import pytest
 
+from api.openai_protocol import OPENAI_VOICE_NAMES
 from audio.decoding import decode
 from audio.stream_encoding import with_flac_length
 from harness.processes import ROOT, wait_until
@@ -74,7 +75,9 @@ def test_models_voices_and_api_keys(service: OpenAIService) -> None:
     by_id = {entry["id"]: entry for entry in voices["data"]}
     assert by_id[LIBRARY_VOICE]["source"] == "library"
     assert by_id["alloy"] == {"id": "alloy", "name": "alloy", "source": "alias", "resolves_to": LIBRARY_VOICE}
-    assert "nova" not in by_id  # its target is not in the library: it does not resolve
+    assert "narrator-x" not in by_id  # its target is not in the library: it does not resolve
+    default = {"source": "default", "resolves_to": "predefined/bella-file.wav"}
+    assert all(by_id[name] == {"id": name, "name": name} | default for name in OPENAI_VOICE_NAMES if name != "alloy")  # alloy is an alias
     assert {by_id["bella-file"]["source"], by_id["narrators/carol"]["source"]} == {"predefined"}
     assert voices["fallback"] is None  # random weights have no built-in voice
 
@@ -99,7 +102,7 @@ def test_models_voices_and_api_keys(service: OpenAIService) -> None:
         ({"input": "x" * 4097}, "input", "string_above_max_length"),
         ({"input": "   "}, "input", "invalid_value"),
         ({"voice": "nobody-by-that-name"}, "voice", "voice_not_found"),
-        ({"voice": "nova"}, "voice", "voice_not_found"),  # an alias to a missing voice falls through to "not found"
+        ({"voice": "narrator-x"}, "voice", "voice_not_found"),  # an alias to a missing voice falls through to "not found"
         ({"response_format": "ogg"}, "response_format", "invalid_value"),
         ({"speed": 4.5}, "speed", "invalid_value"),
         ({"stream_format": "json"}, "stream_format", "invalid_value"),
@@ -131,6 +134,7 @@ FORMAT_CASES = [
     ("flac", "bella-file.wav", "predefined/bella-file.wav", "predefined"),
     ("wav", "short-alex.wav", LIBRARY_VOICE, "extension"),
     ("pcm", {"id": "narrators/carol"}, "predefined/narrators/carol.flac", "extension"),
+    ("wav", "shimmer", "predefined/bella-file.wav", "default"),  # an OpenAI name nothing else is called: openai.default_voice
 ]
 
 

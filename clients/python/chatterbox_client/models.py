@@ -788,11 +788,13 @@ class VoiceDefaults(BaseModel):
 class VoiceEntry(BaseModel):
     id: Annotated[str, Field(description='What to send as `voice`.', title='Id')]
     name: Annotated[str, Field(title='Name')]
-    source: Annotated[Literal['library', 'alias', 'predefined'], Field(title='Source')]
+    source: Annotated[
+        Literal['library', 'alias', 'predefined', 'default'], Field(title='Source')
+    ]
     resolves_to: Annotated[
         str | None,
         Field(
-            description='For an alias: the library voice it speaks with.',
+            description='For an alias: the library voice it speaks with; for an OpenAI voice name (`default`): `openai.default_voice`.',
             title='Resolves To',
         ),
     ] = None
