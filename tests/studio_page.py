@@ -94,8 +94,11 @@ class Studio:
 
     def search(self, kind: str, name: str) -> None:
         """Types `name` in the voice or output list's search and waits for the list to settle
-        (not busy) with its row."""
+        (not busy) with its row. The field is left first: leaving it sends `change`, which
+        reloads the list, and a reload landing later would re-render a row mid-action (a
+        Delete pressed once, waiting for its Confirm, is a new button again)."""
         self.fill(f"#{kind}-search", name)
+        self.js(f"document.querySelector('#{kind}-search').blur()")
         self.wait(lambda: not self.find(f"#{kind}-table").get_attribute("aria-busy") and self.find_all(self.row(kind, name)), f"{name} is not listed")
 
     def press(self, css: str) -> None:
