@@ -84,6 +84,10 @@ class PredefinedVoices:
         wanted = name.lower()
         return await run_in_threadpool(self.folder.first, lambda relative: relative.rsplit(".", 1)[0] == wanted)
 
+    async def find_either(self, name: str) -> tuple[str, Path] | None:
+        """The file named `name` exactly, else with any audio extension added."""
+        return await self.find(name) or await self.find_stem(name)
+
     async def resolve(self, found: tuple[str, Path]) -> ResolvedVoice:
         relative, path = found
         stat = path.stat()
@@ -160,7 +164,7 @@ class VoiceResolver:
             return None
         found = await self._library(name)
         if found is None:
-            predefined = await self.predefined.find(name) or await self.predefined.find_stem(name)
+            predefined = await self.predefined.find_either(name)
             found = await self.predefined.resolve(predefined) if predefined else None
         if found is None:
             logger.warning("the default voice is neither a library voice nor a predefined file", extra={"voice": name})
@@ -199,7 +203,7 @@ class VoiceResolver:
             return None
         if (voice := next((v for v in library if v.name.lower() == name.lower()), None)) is not None:
             return voice.name
-        predefined = await self.predefined.find(name) or await self.predefined.find_stem(name)
+        predefined = await self.predefined.find_either(name)
         return f"predefined/{predefined[0]}" if predefined else None
 
     def _fallback_label(self, library_names: set[str], has_builtin_voice: bool) -> str | None:
