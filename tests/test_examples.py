@@ -1,6 +1,7 @@
 """Every example in `examples/` runs against the served local stack (API keys on, all three
 models), as a user would run it: the curl script, the Python SDK and openai-package scripts,
-the Node.js openai and fetch scripts. The curl script must call every operation of
+the Node.js openai and fetch scripts, and the voice-agent frameworks' own TTS clients (LiveKit
+Agents, Pipecat). The curl script must call every operation of
 docs/openapi.yaml (checked in the stack's access log), and every example that cleans up must leave
 the library and the outputs as it found them."""
 
@@ -14,11 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 from chatterbox_client import Client
 
 from harness.processes import ROOT
-from harness.stacks import RunningService
+from harness.stacks import DEFAULT_VOICE, RunningService
 from harness.testdata import TESTDATA
 
 EXAMPLES = ROOT / "examples"
@@ -96,3 +98,34 @@ def test_the_node_examples(local_stack: RunningService) -> None:
     with openai_voice(local_stack) as stored:
         said = run_example(local_stack, ["node", str(EXAMPLES / "node" / "openai_speech.mjs"), OPENAI_VOICE])
     assert re.search(r"whole: \d{4,} bytes", said) and re.search(r"streamed: tts_\S+\.mp3", said) and len(stored) == 2
+
+
+def new_outputs(stack: RunningService, before: set[str]) -> list[dict]:
+    return [output for output in stack.client.get("/api/v1/outputs", params={"page_size": 100}).json()["items"] if output["filename"] not in before]
+
+
+def test_the_voice_agent_examples(local_stack: RunningService) -> None:
+    """LiveKit Agents' OpenAI plugin and Pipecat's OpenAITTSService, their own client code
+    sending their own requests: every second of what the server stored reaches the agent (mp3
+    over SSE decoded by LiveKit, raw PCM for both), and Pipecat's `nova` (the only kind of name
+    it sends) speaks with the configured default voice."""
+    with openai_voice(local_stack) as stored:
+        said = run_example(local_stack, [sys.executable, str(EXAMPLES / "agents" / "livekit_tts.py"), OPENAI_VOICE, "mp3"])
+        said += run_example(local_stack, [sys.executable, str(EXAMPLES / "agents" / "livekit_tts.py"), OPENAI_VOICE, "pcm"])
+        made = {output["format"]: output for output in local_stack.client.get("/api/v1/outputs", params={"voice": OPENAI_VOICE}).json()["items"]}
+    heard = {kind: float(seconds) for kind, seconds in re.findall(r"livekit (\w+): \d+ frames, ([\d.]+) s at 24000 Hz", said)}
+    assert set(heard) == {"mp3", "pcm"} and set(made) == {"mp3", "pcm"} and len(stored) == 2, said
+    assert heard["pcm"] == pytest.approx(made["pcm"]["duration_seconds"], abs=0.01)
+    assert heard["mp3"] == pytest.approx(made["mp3"]["duration_seconds"], abs=0.1)  # an mp3 frame of padding at most
+
+    before = {output["filename"] for output in local_stack.client.get("/api/v1/outputs", params={"page_size": 100}).json()["items"]}
+    said = run_example(local_stack, [sys.executable, str(EXAMPLES / "agents" / "pipecat_tts.py"), "nova"])
+    made_now = new_outputs(local_stack, before)
+    try:
+        assert len(made_now) == 1, said
+        seconds = float(re.search(r"pipecat: \d+ bytes, ([\d.]+) s of 24000 Hz PCM", said).group(1))
+        assert seconds == pytest.approx(made_now[0]["duration_seconds"], abs=0.01)
+        assert made_now[0]["parameters"]["voice_source"] == "default" and Path(made_now[0]["parameters"]["voice"]).stem == DEFAULT_VOICE  # predefined/bella-file.wav
+    finally:
+        for output in made_now:
+            local_stack.client.delete(f"/api/v1/outputs/{output['filename']}")

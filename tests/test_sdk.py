@@ -157,8 +157,18 @@ def test_the_cli_speaks_lists_and_reports_refusals(client: Client, local_stack: 
     assert capsys.readouterr().out.startswith(f"{VOICE}\tskipped")
     with pytest.raises(SystemExit, match=r"language .* \(field: language\)"):
         cli([*server, "speak", "Bonjour.", "--model", "turbo", "--language", "fr"])
-    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--dry-run", "--quiet", str(Path(MODELS).parents[1])], capture_output=True, text=True)
-    assert installed.returncode == 0, installed.stderr  # the package builds as `pip install ./clients/python` would
+
+def test_the_package_installs_and_leaves_nothing_untracked_in_the_clone(tmp_path: Path) -> None:
+    """`pip install ./clients/python` builds in place (setuptools' build/ and egg-info):
+    what it leaves is ignored by git, so a clone stays clean."""
+    package = Path(MODELS).parents[1]
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", "--target", str(tmp_path / "site"), str(package)], capture_output=True, text=True
+    )
+    assert installed.returncode == 0, installed.stderr
+    assert (tmp_path / "site" / "chatterbox_client" / "client.py").is_file()
+    untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "."], cwd=package, capture_output=True, text=True, check=True).stdout
+    assert [line for line in untracked.splitlines() if line.startswith("??")] == []
 
 
 def test_iterating_goes_on_past_a_total_counted_only_up_to_its_cap() -> None:
