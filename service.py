@@ -24,6 +24,7 @@ from api.metrics_labels import install as install_route_labels
 from api.middleware import NewlinePaths
 from api.openai_serving import OpenAIServing
 from api.output_serving import OutputServing
+from api.realtime_serving import RealtimeServing
 from api.request_timeout import install as install_request_timeout
 from api.runner_calls import ModelRunner, ModelRunners, RunnerCalls, RunnerStages
 from api.runner_voices import VoicesInUse
@@ -109,6 +110,7 @@ class ChatterboxService:
             jobs=job_serving,
             openai=OpenAIServing(settings.openai, speech, runners, models, resolver),
             outputs=outputs,
+            realtime=RealtimeServing(speech, settings.realtime),
         )
         self.library.start()
         self.output_library.start()

@@ -10,15 +10,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import __version__, studio
+from api.access import AccessRules
 from api.body_limits import BodyLimits, RequestBodyLimit
 from api.errors import install_error_handlers
 from api.idempotent_replay import Idempotency
 from api.middleware import APIKeyAuth, RateLimit
+from api.openapi_components import document_components
 from api.rate_limits import Buckets, SharedBuckets, TokenBuckets
+from api.realtime_protocol import DOCUMENTED as REALTIME_MESSAGES
 from api.request_ids import RequestIds
 from api.route_policies import RoutePolicies
 from api.routes import ROUTERS, fallback
-from api.routes.concat import document_concat_request
+from concat.request import ConcatRequest
 from config import Settings
 from db import Database
 from db.rate_buckets import DatabaseBuckets
@@ -37,7 +40,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(fallback.router)  # last: it claims every other path under /api/ and /v1/
-    document_concat_request(app)
+    document_components(app, [ConcatRequest, *REALTIME_MESSAGES])
     add_middleware(app, settings, RoutePolicies(app.routes), database)
     return app
 
@@ -61,14 +64,17 @@ def add_middleware(app: FastAPI, settings: Settings, policies: RoutePolicies, da
         RequestBodyLimit,
         limits=BodyLimits(json_bytes=limits.max_json_bytes, upload_bytes=limits.max_upload_bytes, archive_bytes=limits.max_archive_bytes, policies=policies),
     )
-    keyed = bool(settings.auth.api_keys)
     app.state.shared_buckets = []
-    app.add_middleware(Idempotency, keyed=keyed, policies=policies)
     rates = settings.rate_limits
-    if rates.requests_per_second > 0:
-        app.add_middleware(RateLimit, buckets=buckets(app, database, "requests", rates.requests_per_second, rates.burst), keyed=keyed, trust_forwarded_for=rates.trust_forwarded_for, policies=policies)
-    app.add_middleware(
-        APIKeyAuth, api_keys=settings.auth.api_keys, failures=buckets(app, database, "failed-auth", rates.failed_auth_per_minute / 60, rates.failed_auth_burst),
-        trust_forwarded_for=rates.trust_forwarded_for, policies=policies,
+    access = AccessRules(
+        api_keys=tuple(key.encode() for key in settings.auth.api_keys),
+        failures=buckets(app, database, "failed-auth", rates.failed_auth_per_minute / 60, rates.failed_auth_burst),
+        requests=buckets(app, database, "requests", rates.requests_per_second, rates.burst) if rates.requests_per_second > 0 else None,
+        trust_forwarded_for=rates.trust_forwarded_for,
     )
+    app.state.access = access  # the WebSocket checks its keys and limits itself (api.realtime_serving)
+    app.add_middleware(Idempotency, keyed=access.keyed, policies=policies)
+    if access.requests is not None:
+        app.add_middleware(RateLimit, access=access, policies=policies)
+    app.add_middleware(APIKeyAuth, access=access, policies=policies)
     app.add_middleware(RequestIds)

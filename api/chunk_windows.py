@@ -65,5 +65,8 @@ class ChunkWindows:
             yield item
 
     async def close(self) -> None:
+        """Stops reading from the runner (which takes the chunk out of its loop); a reader
+        still iterating `windows` ends there."""
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
+        self._put(_END)

@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from api.concat_serving import ConcatServing
 from api.health_serving import HealthServing
 from api.job_serving import JobServing
 from api.openai_serving import OpenAIServing
 from api.output_serving import OutputServing
+from api.realtime_serving import RealtimeServing
 from api.speech_serving import SpeechServing
 from api.vc_serving import VCServing
 from api.voice_backups import VoiceBackups
@@ -36,10 +38,12 @@ class Serving:
     jobs: JobServing
     openai: OpenAIServing
     outputs: OutputServing
+    realtime: RealtimeServing
 
 
-def serving_of(request: Request) -> Serving:
-    serving: Serving = request.app.state.serving
+def serving_of(connection: HTTPConnection) -> Serving:
+    """A request's or a WebSocket's."""
+    serving: Serving = connection.app.state.serving
     return serving
 
 

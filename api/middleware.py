@@ -13,14 +13,14 @@ a speech stream that must stop generating when nobody listens.
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.access import AccessRules
 from api.errors import error_response, is_openai_path
-from api.rate_limits import Buckets, bearer_token, client_address, key_identity, retry_after
+from api.rate_limits import bearer_token, retry_after
 from api.request_ids import current_request_id, request_id_of
 from api.route_policies import RoutePolicies
 
@@ -38,42 +38,29 @@ async def _too_many(scope: Scope, receive: Receive, send: Send, message: str, wa
 
 class APIKeyAuth:
     """With keys configured, `/v1/*` and `/api/v1/*` need `Authorization: Bearer <key>`
-    (what OpenAI SDKs send). Every key is compared in constant time, so the answer's timing
-    says nothing about how close a guess was, and each client address may fail only
-    `failures` times (refilled at `failure_rate` per second) before every request from it
-    gets 429 for a while, so keys cannot be guessed at network speed."""
+    (what OpenAI SDKs send), compared in constant time (`AccessRules.authorized`), and each
+    client address may fail only so often (the `failures` buckets) before every request from
+    it gets 429 for a while, so keys cannot be guessed at network speed."""
 
-    def __init__(self, app: ASGIApp, *, api_keys: list[str], failures: Buckets, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
+    def __init__(self, app: ASGIApp, *, access: AccessRules, policies: RoutePolicies) -> None:
         self.app = app
         self.policies = policies
-        self.keys = [key.encode() for key in api_keys]
-        self.failures = failures
-        self.trust_forwarded_for = trust_forwarded_for
+        self.access = access
 
     def _protected(self, path: str) -> bool:
-        return bool(self.keys) and is_guarded(path, self.policies)
-
-    def _authorized(self, headers: Headers) -> bool:
-        token = bearer_token(headers)
-        if token is None:
-            return False
-        given = token.encode()
-        matched = False
-        for key in self.keys:
-            matched |= hmac.compare_digest(given, key)
-        return matched
+        return self.access.keyed and is_guarded(path, self.policies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._protected(scope["path"]):
             await self.app(scope, receive, send)
             return
-        address = client_address(scope, self.trust_forwarded_for)
-        if wait := await self.failures.wait_needed(address):
+        address = self.access.address(scope)
+        if wait := await self.access.failures.wait_needed(address):
             logger.warning("request refused: too many failed authentications from %s", address)
             await _too_many(scope, receive, send, "too many requests with a missing or wrong API key from this address; wait and retry with a valid key", wait)
             return
-        if not self._authorized(Headers(scope=scope)):
-            await self.failures.take(address)
+        if not self.access.authorized(bearer_token(Headers(scope=scope))):
+            await self.access.failures.take(address)
             logger.info("request refused: missing or wrong API key", extra={"path": scope["path"]})
             response = error_response(
                 401, "invalid_api_key", "a valid API key is required: send `Authorization: Bearer <key>` (one of the keys in API_KEYS)",
@@ -88,24 +75,19 @@ class RateLimit:
     """Per API key (per client address when keys are off, or for a request without one) a
     token bucket over `/api/` and `/v1/`; inside `APIKeyAuth`, so a key seen here is valid."""
 
-    def __init__(self, app: ASGIApp, *, buckets: Buckets, keyed: bool, trust_forwarded_for: bool, policies: RoutePolicies) -> None:
+    def __init__(self, app: ASGIApp, *, access: AccessRules, policies: RoutePolicies) -> None:
+        assert access.requests is not None
         self.app = app
         self.policies = policies
-        self.buckets = buckets
-        self.keyed = keyed  # keys are configured: a bearer token here is a valid key
-        self.trust_forwarded_for = trust_forwarded_for
-
-    def _client(self, scope: Scope) -> str:
-        token = bearer_token(Headers(scope=scope))
-        if self.keyed and token is not None:
-            return key_identity(token)
-        return "address:" + client_address(scope, self.trust_forwarded_for)
+        self.access = access
+        self.buckets = access.requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_guarded(scope["path"], self.policies) and (wait := await self.buckets.take(self._client(scope))):
-            logger.info("request refused: rate limit", extra={"path": scope["path"]})
-            await _too_many(scope, receive, send, f"rate limit: at most {self.buckets.rate:g} requests per second after a burst of {self.buckets.burst}; retry after Retry-After seconds", wait)
-            return
+        if scope["type"] == "http" and is_guarded(scope["path"], self.policies):
+            if wait := await self.buckets.take(self.access.client(scope, bearer_token(Headers(scope=scope)))):
+                logger.info("request refused: rate limit", extra={"path": scope["path"]})
+                await _too_many(scope, receive, send, f"rate limit: at most {self.buckets.rate:g} requests per second after a burst of {self.buckets.burst}; retry after Retry-After seconds", wait)
+                return
         await self.app(scope, receive, send)
 
 

@@ -33,15 +33,13 @@ class SampleRateField(BaseModel):
         return check_sample_rate(rate)
 
 
-class TTSRequest(BaseModel):
-    """Unknown fields are rejected, so a typo such as `exageration` is an error, not a default."""
+class SpeechParameters(BaseModel):
+    """How to speak, whatever brings the text: `/api/v1/tts`'s body and the WebSocket's
+    `start` message. Unknown fields are rejected, so a typo such as `exageration` is an
+    error, not a default."""
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(
-        min_length=1, max_length=MAX_TEXT_CHARS,
-        description="Text to speak; long text is split at sentence ends (in the request's language). `[pause:750ms]` / `[pause:1.5s]` insert silence (any model); tags such as `[laugh]` are performed by the turbo model (an unknown tag is a 400) and removed by the others (listed in the X-Tags-Removed header).",
-    )
     model: ModelName | None = Field(None, description="`original`, `multilingual` or `turbo`, of those the deployment enables (see /api/v1/health); omitted: the configured default.")
     language: str | None = Field(
         None, pattern="^[a-z]{2}$", description="ISO 639-1 code of the text's language: the multilingual model speaks 23, the others `en` only; omitted: `en`."
@@ -55,8 +53,20 @@ class TTSRequest(BaseModel):
         None, description="Speak faster (>1) or slower (<1) at the same pitch; omitted: the voice's default, else the configured one (1.0)."
     )
     speed_factor_library: SpeedLibrary | None = Field(None, description="Time-stretcher: `auto` tries audiostretchy, librosa, torchaudio in turn; omitted: the configured one.")
-    output_format: OutputFormat = OutputFormat.wav
     sample_rate: int | None = Field(None, description=f"Output sample rate, one of {', '.join(map(str, SAMPLE_RATES))}; omitted: the configured one, else the model's 24000.")
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _known_rate(cls, rate: int | None) -> int | None:
+        return check_sample_rate(rate)
+
+
+class TTSRequest(SpeechParameters):
+    text: str = Field(
+        min_length=1, max_length=MAX_TEXT_CHARS,
+        description="Text to speak; long text is split at sentence ends (in the request's language). `[pause:750ms]` / `[pause:1.5s]` insert silence (any model); tags such as `[laugh]` are performed by the turbo model (an unknown tag is a 400) and removed by the others (listed in the X-Tags-Removed header).",
+    )
+    output_format: OutputFormat = OutputFormat.wav
     response_mode: ResponseMode = Field("url", description="`url`: JSON with the stored file; `stream`: the audio itself.")
     stream_chunks: bool = Field(
         False, description="With response_mode=stream: send the audio as it is generated, each sentence group in windows (first bytes after about a second of speech is decoded); stored when complete."
@@ -68,11 +78,6 @@ class TTSRequest(BaseModel):
         if stream_chunks and info.data.get("response_mode") != "stream":
             raise ValueError("stream_chunks=true needs response_mode=stream")
         return stream_chunks
-
-    @field_validator("sample_rate")
-    @classmethod
-    def _known_rate(cls, rate: int | None) -> int | None:
-        return check_sample_rate(rate)
 
     @field_validator("text")
     @classmethod

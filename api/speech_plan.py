@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.errors import APIError
-from api.protocol import TTSRequest
+from api.protocol import SpeechParameters, TTSRequest
 from api.voice_resolution import ResolvedVoice
 from audio.speed import SpeedLibrary
 from config import TTSSettings
@@ -55,7 +55,7 @@ def first_given(*values: float | None) -> float:
     return next(value for value in values if value is not None)
 
 
-def check_model_parameters(body: TTSRequest, model: ModelName) -> None:
+def check_model_parameters(body: SpeechParameters, model: ModelName) -> None:
     """400 for what `model` cannot do, rather than dropping it silently: a language it does not
     speak, or guidance parameters a model without guidance would ignore."""
     family = FAMILIES[model]

@@ -94,13 +94,13 @@ class SpeechServing(GenerationServing):
                 release_voice()
                 self.slots.release()
 
-    async def _record_use(self, voice: ResolvedVoice) -> None:
+    async def record_use(self, voice: ResolvedVoice) -> None:
         if voice.metadata is not None:
             await run_in_threadpool(self.voices.library.uses.record, voice.metadata.name)
 
     async def _whole(self, request: Request, plan: SpeechPlan, stages: RunnerStages) -> Response:
         result = await self.chunks.whole(stages, plan)
-        await self._record_use(plan.voice)
+        await self.record_use(plan.voice)
         assert result.audio is not None
         started = time.perf_counter()
         samples, used_library = await changed_speed(result.audio.to_array(), result.audio.sample_rate, plan.speed, plan.library)
@@ -134,7 +134,7 @@ class SpeechServing(GenerationServing):
         except BaseException:
             await first.close()
             raise
-        await self._record_use(plan.voice)
+        await self.record_use(plan.voice)
         stretched_by: set[str] = set()
         speed_seconds = 0.0
 

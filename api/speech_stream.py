@@ -43,7 +43,25 @@ logger = logging.getLogger(__name__)
 
 OpenChunk = Callable[[int], ChunkWindows]  # chunk index -> its windows, being generated from now on
 Stretch = Callable[[np.ndarray], Awaitable[np.ndarray]]  # speed change, in the thread pool
+RunBlocking = Callable[..., Awaitable[Any]]  # runs a blocking call (joining, encoding) off the event loop
 _END = object()
+
+
+async def join_group(joiner: StreamingJoiner, chunk: ChunkWindows, gap: int, stretch: Stretch | None, run: RunBlocking) -> int:
+    """One group's audio into the joiner, `gap` samples of silence before it: window by
+    window (the runner joined them already), or stretched whole. Returns the windows read."""
+    if stretch is not None:
+        samples = [window async for window in chunk.windows()]
+        whole = np.concatenate(samples) if samples else np.zeros(0, dtype=np.float32)
+        await run(joiner.add, await stretch(whole), gap)
+        return len(samples)
+    windows = 0
+    async for window in chunk.windows():
+        await run(partial(joiner.add, gap=gap) if windows == 0 else joiner.extend, window)
+        windows += 1
+    if windows == 0:  # a group without audio still keeps its pause
+        await run(joiner.add, np.zeros(0, dtype=np.float32), gap)
+    return windows
 
 
 class SpeechStream:
@@ -98,23 +116,6 @@ class SpeechStream:
     def usage(self) -> SpeechUsage:
         return SpeechUsage(input_tokens=self.text_tokens, output_tokens=self.speech_tokens, total_tokens=self.text_tokens + self.speech_tokens)
 
-    async def _join_group(self, joiner: StreamingJoiner, chunk: ChunkWindows, gap: int) -> None:
-        """One group's audio into the joiner: window by window (the runner joined them
-        already), or stretched whole."""
-        if self.stretch is not None:
-            samples = [window async for window in chunk.windows()]
-            self.windows += len(samples)
-            whole = np.concatenate(samples) if samples else np.zeros(0, dtype=np.float32)
-            await run_in_threadpool(joiner.add, await self.stretch(whole), gap)
-            return
-        seam = True
-        async for window in chunk.windows():
-            self.windows += 1
-            await run_in_threadpool(partial(joiner.add, gap=gap) if seam else joiner.extend, window)
-            seam = False
-        if seam:  # a group without audio still keeps its pause
-            await run_in_threadpool(joiner.add, np.zeros(0, dtype=np.float32), gap)
-
     async def _produce(self, encoder: StreamEncoder, queue: asyncio.Queue[Any]) -> None:
         try:
             joiner = StreamingJoiner(encoder, self.overlap)
@@ -124,7 +125,7 @@ class SpeechStream:
                     assert self._next is not None
                     chunk = self._next
                     self._next = self._open(index + 1) if index + 1 < self.chunk_count else None
-                await self._join_group(joiner, chunk, self.gaps[index])
+                self.windows += await join_group(joiner, chunk, self.gaps[index], self.stretch, run_in_threadpool)
                 self.text_tokens += chunk.totals.text_tokens
                 self.speech_tokens += chunk.totals.speech_tokens
             if self.gaps[-1]:

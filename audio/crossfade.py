@@ -49,6 +49,17 @@ class StreamingJoiner:
         self.overlap = overlap
         self._tail: np.ndarray | None = None
         self._head: np.ndarray | None = None  # a segment's start, until it covers the seam
+        self.written = 0  # samples given to the sink
+
+    @property
+    def length(self) -> int:
+        """Samples of the joined timeline so far, the held ones included."""
+        return self.written + sum(len(part) for part in (self._tail, self._head) if part is not None)
+
+    def start_of_next(self, gap: int) -> int:
+        """Where a segment `add`ed now with `gap` starts in the timeline (its fade-in begins
+        over the held tail)."""
+        return self.length - (len(self._tail) if self._tail is not None and self._head is None else 0) + gap
 
     def add(self, segment: np.ndarray, gap: int = 0) -> None:
         """A new segment (or its first piece); `gap` samples of silence go before it (after
@@ -85,6 +96,7 @@ class StreamingJoiner:
     def _write_holding_tail(self, segment: np.ndarray) -> None:
         keep = min(self.overlap, len(segment))
         self.sink.write(segment[: len(segment) - keep])
+        self.written += len(segment) - keep
         self._tail = segment[len(segment) - keep :]
 
     def finish(self) -> None:
@@ -92,4 +104,5 @@ class StreamingJoiner:
             self._seam(force=True)
         if self._tail is not None:
             self.sink.write(self._tail)
+            self.written += len(self._tail)
             self._tail = None

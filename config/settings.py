@@ -262,6 +262,18 @@ class OpenAISettings(_Section):
         return steps
 
 
+class RealtimeSettings(_Section):
+    """The WebSocket that takes text as it is written (`/api/v1/tts/stream`): what one
+    connection may hold and for how long."""
+
+    max_buffered_chars: int = Field(ge=100, le=1_000_000)
+    max_message_bytes: int = Field(ge=1024, le=16 * 1024 * 1024)
+    idle_seconds: float = Field(gt=0)
+    max_connection_seconds: float = Field(gt=0)
+    outbox_bytes: int = Field(ge=16 * 1024)
+    stalled_client_seconds: float = Field(gt=0)
+
+
 class AuthSettings(_Section):
     api_keys: list[str]
 
@@ -313,6 +325,7 @@ class Settings(BaseSettings):
     shutdown: ShutdownSettings
     logging: LoggingSettings
     openai: OpenAISettings
+    realtime: RealtimeSettings
     auth: AuthSettings
     rate_limits: RateLimitSettings
     idempotency: IdempotencySettings

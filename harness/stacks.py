@@ -60,6 +60,8 @@ KV_CACHE = "static"  # and decodes in T3's static KV cache as a GPU does (auto, 
 API_KEYS = ("key-one", "key-two")
 LIBRARY_VOICE = "short-alex"  # the OpenAI tests' library voice, which the alias `alloy` names
 VOICE_ALIASES = {"alloy": LIBRARY_VOICE, "narrator-x": "not-in-the-library"}
+REALTIME_IDLE_SECONDS = 4  # the WebSocket's idle and stalled-client limits, short enough to wait out in a test
+REALTIME_MAX_BUFFERED_CHARS = 1000
 DEFAULT_VOICE = "bella-file"  # a predefined file: what every other OpenAI voice name (nova, shimmer...) speaks with
 PREDEFINED_CLIP_SECONDS = 1.5
 
@@ -333,6 +335,9 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
         "CHATTERBOX_LIMITS__MAX_PENDING_GENERATIONS": str(MAX_PENDING),
         "CHATTERBOX_RUNNER__RENDER_BATCH": str(RENDER_BATCH),
         "CHATTERBOX_MODEL__KV_CACHE": KV_CACHE,
+        "CHATTERBOX_REALTIME__IDLE_SECONDS": str(REALTIME_IDLE_SECONDS),
+        "CHATTERBOX_REALTIME__STALLED_CLIENT_SECONDS": str(REALTIME_IDLE_SECONDS),
+        "CHATTERBOX_REALTIME__MAX_BUFFERED_CHARS": str(REALTIME_MAX_BUFFERED_CHARS),
     }
 
 

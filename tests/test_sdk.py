@@ -186,3 +186,25 @@ def test_iterating_goes_on_past_a_total_counted_only_up_to_its_cap() -> None:
     with Client("http://chatterbox.test", transport=httpx.MockTransport(listing)) as sdk:
         assert sdk.voices(page=1, page_size=2).pages == 2  # the listing alone would stop at page 2
         assert [voice.name for voice in sdk.iter_voices(page_size=2)] == [voice["name"] for voice in voices]
+
+
+def test_live_speech_sends_pieces_and_reads_audio_and_sentences(client: Client, local_stack: RunningService) -> None:
+    """`speak_live`: text in pieces cut inside words (sent from the SDK's own thread), audio
+    and typed events back, the stored output's bytes equal to what was heard; a refused start
+    is the typed exception naming the field."""
+    heard = bytearray()
+    events: list = []
+    with client.speak_live(voice=VOICE, model="turbo", response_format="pcm", seed=5) as live:
+        assert live.started.sample_rate == 24_000
+        for item in live.speak(["Good mor", "ning. How", " are you?"]):
+            heard += item if isinstance(item, bytes) else b""
+            events += [] if isinstance(item, bytes) else [item]
+    sentences = [event for event in events if isinstance(event, models.SentenceEvent)]
+    done = events[-1]
+    assert [sentence.text for sentence in sentences] == ["Good morning.", "How are you?"] and isinstance(done, models.DoneEvent)
+    assert done.duration == pytest.approx(len(heard) / 2 / 24_000, abs=0.002) and sentences[-1].end == pytest.approx(done.duration, abs=0.002)
+    assert local_stack.client.get(f"/api/v1/outputs/{done.output}").content == bytes(heard)
+    client.delete_output(done.output)
+    with pytest.raises(BadRequestError) as refused:
+        client.speak_live(voice=VOICE, model="turbo", exaggeration=0.7)
+    assert refused.value.field == "exaggeration"

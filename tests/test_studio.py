@@ -327,6 +327,27 @@ def test_speak_plays_while_it_streams_and_keeps_the_output(studio: Studio, local
     assert seconds == pytest.approx(stored["duration_seconds"], abs=0.1)
 
 
+def test_speak_as_i_type_speaks_each_sentence_once_its_end_is_typed(studio: Studio, local_stack: RunningService, voice: str) -> None:
+    """Typed key by key (each keystroke one WebSocket message): the first sentence is spoken,
+    and listed with its place in the audio, before Speak is pressed; Speak says the rest and
+    the stored output is played."""
+    studio.open(KEY)
+    studio.fill("#speak-voice", voice)
+    studio.select("#speak-model", next(model["id"] for model in local_stack.client.get("/v1/models").json()["data"] if model["root"] == "turbo"))
+    studio.find("#speak-live").click()
+    studio.js("window.sounding = false; document.addEventListener('studio:live-sound', () => { window.sounding = true; });")
+    studio.fill("#speak-input", "Hello there. How are")
+    first = studio.wait(lambda: studio.find_all("#speak-sentences li"), "the first sentence was not spoken while typing")
+    assert first[0].text.startswith("Hello there.") and studio.js("return window.sounding")
+    studio.find("#speak-form button[type=submit]").click()
+    studio.wait(lambda: len(studio.find_all("#speak-sentences li")) == 2 and studio.find("#speak-filename").text.startswith("tts_"), "the rest was not spoken")
+    filename = studio.find("#speak-filename").text
+    stored = local_stack.stored_output(filename)
+    assert stored["parameters"]["text"] == "Hello there. How are" and stored["parameters"]["websocket"] is True
+    assert studio.audio_seconds("#speak-audio") == pytest.approx(stored["duration_seconds"], abs=0.1)
+    assert not studio.console_errors()
+
+
 def test_speak_shows_the_apis_error_next_to_the_field_it_names(studio: Studio, local_stack: RunningService, voice: str) -> None:
     studio.open(KEY)
     studio.fill("#speak-input", "Too much.")

@@ -6,6 +6,6 @@ is the order of the OpenAPI document; `fallback` comes after all of them."""
 
 from __future__ import annotations
 
-from api.routes import concat, health, openai, outputs, speech, voices
+from api.routes import concat, health, openai, outputs, realtime, speech, voices
 
-ROUTERS = (health.router, speech.router, voices.router, concat.router, openai.router, outputs.router)
+ROUTERS = (health.router, speech.router, realtime.router, voices.router, concat.router, openai.router, outputs.router)

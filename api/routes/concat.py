@@ -1,14 +1,13 @@
 """Concatenation and background jobs: `/api/v1/concat` takes JSON, or multipart with the
 same JSON in `request` plus uploaded `files` (it reads its body itself, so the OpenAPI
-document gets its request body from `document_concat_request`), and a long one becomes a job
+document gets its request body from `api.openapi_components`), and a long one becomes a job
 followed at `/api/v1/jobs/{job_id}`."""
 
 from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, FastAPI, Request, UploadFile
-from fastapi.openapi.utils import get_openapi
+from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
@@ -40,21 +39,6 @@ CONCAT_REQUEST_BODY = {
         },
     }
 }
-
-
-def document_concat_request(app: FastAPI) -> None:
-    """The route reads its body itself (JSON or multipart), so FastAPI does not see the model:
-    add it to the document's components for the requestBody above to point at."""
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema = ConcatRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            document["components"]["schemas"].update(schema.pop("$defs", {}) | {"ConcatRequest": schema})
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def parse_json(text: str, field: str) -> dict:

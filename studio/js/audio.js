@@ -58,7 +58,7 @@ async function playThroughMediaSource(audio, response, type) {
 }
 
 // A WAV header's facts, once `bytes` hold all of it (null before).
-function wavHeader(bytes) {
+export function wavHeader(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (offset) => String.fromCharCode(...bytes.subarray(offset, offset + 4));
   if (bytes.length < 12) return null;
@@ -74,7 +74,7 @@ function wavHeader(bytes) {
 }
 
 // Schedules 16-bit samples to play after `at` (seconds on the context's clock); the end time.
-function schedule(context, bytes, header, at) {
+export function schedule(context, bytes, header, at) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const frames = bytes.length / 2 / header.channels;
   const buffer = context.createBuffer(header.channels, frames, header.sampleRate);
@@ -101,7 +101,7 @@ function sealed(parts, header) {
   });
 }
 
-function joined(first, second) {
+export function joined(first, second) {
   const bytes = new Uint8Array(first.length + second.length);
   bytes.set(first);
   bytes.set(second, first.length);

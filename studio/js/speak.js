@@ -1,10 +1,12 @@
 // Speak: POST /v1/audio/speech (the OpenAI-compatible route, which streams), with the
 // models /v1/models lists, the languages /api/v1/health reports for each, library voices,
-// and the parameters' ranges from the OpenAPI document.
+// and the parameters' ranges from the OpenAPI document; or, with "Speak as I type", the
+// WebSocket that speaks each sentence as soon as it is typed (live.js).
 
-import { call, fileFormats, getJson, rangeOf, schemaOf } from "./api.js";
-import { playStream } from "./audio.js";
-import { $, announce, fillSelect, formValues, numberField, submitting } from "./ui.js";
+import { ApiError, call, fileFormats, getJson, rangeOf, schemaOf } from "./api.js";
+import { playStream, showOutput } from "./audio.js";
+import { LiveSession } from "./live.js";
+import { $, announce, clearErrors, el, fillSelect, formValues, numberField, showError, submitting } from "./ui.js";
 import { searchVoices } from "./voice_search.js";
 
 const PARAMETERS = [["exaggeration", "Exaggeration"], ["cfg_weight", "CFG weight"], ["temperature", "Temperature"], ["speed", "Speed"], ["seed", "Seed"]];
@@ -47,12 +49,36 @@ export async function setUpSpeak(health) {
   if (!form.elements.voice.value) form.elements.voice.value = voiceList.data[0]?.id ?? builtIn[0] ?? "";
 
   let running = null;
+  let live = null;
+  const liveStart = () => ({
+    model: models.find((model) => model.id === form.elements.model.value)?.root, voice: form.elements.voice.value, response_format: "wav",
+    ...formValues(form, ["exaggeration", "cfg_weight", "temperature", "seed"].filter((name) => !form.elements[name].disabled)),
+    ...(form.elements.speed.value ? { speed_factor: Number(form.elements.speed.value) } : {}),
+    ...(form.elements.language.disabled ? {} : { language: form.elements.language.value }),
+  });
+  text.addEventListener("input", () => {
+    if (!$("#speak-live").checked) return;
+    if (!live?.open) {
+      clearErrors(form);
+      $("#speak-sentences").replaceChildren();
+      live = new LiveSession(liveStart(), (event) => heard(form, event));
+      $("#speak-stop").disabled = false;
+    }
+    live.follow(text.value);
+  });
   $("#speak-stop").addEventListener("click", () => {
+    if (live?.open) return live.cancel();
     running?.abort(); // hangs up: the service stops generating
     $("#speak-audio").pause();
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    if ($("#speak-live").checked) {
+      if (!live?.open) live = new LiveSession(liveStart(), (heardEvent) => heard(form, heardEvent));
+      live.follow(text.value);
+      live.end();
+      return;
+    }
     running = new AbortController();
     $("#speak-stop").disabled = false;
     submitting(form, () => speak(form, running.signal)).finally(() => { $("#speak-stop").disabled = true; });
@@ -80,4 +106,24 @@ async function speak(form, signal) {
   download.hidden = false;
   form.dispatchEvent(new CustomEvent("studio:output", { bubbles: true, detail: filename }));
   announce(`Speech ready${filename ? `, stored as ${filename}` : ""}.`);
+}
+
+// What the WebSocket says, shown as it comes: each sentence with where it lies in the audio,
+// then the stored output in the player; an error next to the field it names.
+function heard(form, event) {
+  const list = $("#speak-sentences");
+  if (event.type === "sentence") {
+    list.hidden = false;
+    list.append(el("li", {}, `${event.text} `, el("span", { class: "hint" }, `${event.start.toFixed(2)}–${event.end.toFixed(2)} s`)));
+  } else if (event.type === "cancelled") {
+    announce(`Stopped; ${event.dropped_sentences} sentences dropped.`);
+  } else if (event.type === "error") {
+    showError(form, new ApiError(0, event.error.message, event.error.field));
+  } else if (event.type === "done") {
+    $("#speak-stop").disabled = true;
+    if (event.output) showOutput("speak", event.output).then(() => { $("#speak-download").hidden = false; });
+    announce(`Spoken: ${event.sentences} sentences${event.output ? `, stored as ${event.output}` : ""}.`);
+  } else if (event.type === "closed") {
+    $("#speak-stop").disabled = true;
+  }
 }

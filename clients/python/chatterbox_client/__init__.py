@@ -14,8 +14,9 @@ from chatterbox_client.errors import (
     ServerError,
     ServiceUnavailableError,
 )
+from chatterbox_client.realtime import LiveSpeech
 
 __all__ = [
-    "AsyncClient", "AuthenticationError", "BadRequestError", "ChatterboxError", "Client", "ConflictError", "ConnectionFailed", "NotFoundError",
+    "AsyncClient", "AuthenticationError", "BadRequestError", "ChatterboxError", "Client", "ConflictError", "ConnectionFailed", "LiveSpeech", "NotFoundError",
     "PayloadTooLargeError", "RateLimitError", "ServerError", "ServiceUnavailableError",
 ]

@@ -76,3 +76,15 @@ def error_from(response: httpx.Response) -> ChatterboxError:
         field=detail.get("field") or detail.get("param"),
         request_id=detail.get("request_id") or response.headers.get("x-request-id"),
     )
+
+
+_BY_TYPE: dict[str, type[ChatterboxError]] = {
+    "invalid_api_key": AuthenticationError, "not_found": NotFoundError, "rate_limit_exceeded": RateLimitError, "model_error": ServerError,
+    "processing_error": ServerError, "shutting_down": ServiceUnavailableError, "service_unavailable": ServiceUnavailableError,
+}
+
+
+def error_from_event(detail: dict) -> ChatterboxError:
+    """The exception for a WebSocket `error` event (it has no status: its `type` decides)."""
+    kind = _BY_TYPE.get(str(detail.get("type")), BadRequestError)
+    return kind(str(detail.get("message")), error_type=detail.get("type"), field=detail.get("field"), request_id=detail.get("request_id"))

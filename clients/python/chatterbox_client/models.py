@@ -641,15 +641,6 @@ class TTSRequest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    text: Annotated[
-        str,
-        Field(
-            description="Text to speak; long text is split at sentence ends (in the request's language). `[pause:750ms]` / `[pause:1.5s]` insert silence (any model); tags such as `[laugh]` are performed by the turbo model (an unknown tag is a 400) and removed by the others (listed in the X-Tags-Removed header).",
-            max_length=10000,
-            min_length=1,
-            title='Text',
-        ),
-    ]
     model: Annotated[
         Literal['original', 'multilingual', 'turbo'] | None,
         Field(
@@ -713,10 +704,6 @@ class TTSRequest(BaseModel):
             title='Speed Factor Library',
         ),
     ] = None
-    output_format: Annotated[
-        Literal['wav', 'mp3', 'opus', 'aac', 'flac', 'pcm'] | None,
-        Field(title='OutputFormat'),
-    ] = 'wav'
     sample_rate: Annotated[
         int | None,
         Field(
@@ -724,6 +711,19 @@ class TTSRequest(BaseModel):
             title='Sample Rate',
         ),
     ] = None
+    text: Annotated[
+        str,
+        Field(
+            description="Text to speak; long text is split at sentence ends (in the request's language). `[pause:750ms]` / `[pause:1.5s]` insert silence (any model); tags such as `[laugh]` are performed by the turbo model (an unknown tag is a 400) and removed by the others (listed in the X-Tags-Removed header).",
+            max_length=10000,
+            min_length=1,
+            title='Text',
+        ),
+    ]
+    output_format: Annotated[
+        Literal['wav', 'mp3', 'opus', 'aac', 'flac', 'pcm'] | None,
+        Field(title='OutputFormat'),
+    ] = 'wav'
     response_mode: Annotated[
         Literal['url', 'stream'] | None,
         Field(
@@ -1019,6 +1019,254 @@ class ConcatRequest(BaseModel):
             title='Response Mode',
         ),
     ] = 'url'
+
+
+Exaggeration3 = TypeAliasType(
+    "Exaggeration3",
+    Annotated[
+        float,
+        Field(
+            description="Emotion intensity; omitted: the voice's default, else 0.5 (neutral).",
+            ge=0.25,
+            le=2.0,
+            title='Exaggeration',
+        ),
+    ],
+)
+
+
+CfgWeight3 = TypeAliasType(
+    "CfgWeight3",
+    Annotated[
+        float,
+        Field(
+            description="Classifier-free guidance weight (pace/adherence); omitted: the voice's default, else 0.5.",
+            ge=0.0,
+            le=1.0,
+            title='Cfg Weight',
+        ),
+    ],
+)
+
+
+Temperature3 = TypeAliasType(
+    "Temperature3",
+    Annotated[
+        float,
+        Field(
+            description="Sampling temperature; omitted: the voice's default, else 0.8.",
+            ge=0.05,
+            le=5.0,
+            title='Temperature',
+        ),
+    ],
+)
+
+
+Seed3 = TypeAliasType(
+    "Seed3",
+    Annotated[
+        int,
+        Field(
+            description='Same seed, same audio; omitted: a random seed, recorded in the metadata.',
+            ge=0,
+            le=4294967295,
+            title='Seed',
+        ),
+    ],
+)
+
+
+SpeedFactor2 = TypeAliasType(
+    "SpeedFactor2",
+    Annotated[
+        float,
+        Field(
+            description="Speak faster (>1) or slower (<1) at the same pitch; omitted: the voice's default, else the configured one (1.0).",
+            ge=0.25,
+            le=4.0,
+            title='Speed Factor',
+        ),
+    ],
+)
+
+
+class StreamStart(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    model: Annotated[
+        Literal['original', 'multilingual', 'turbo'] | None,
+        Field(
+            description='`original`, `multilingual` or `turbo`, of those the deployment enables (see /api/v1/health); omitted: the configured default.',
+            title='Model',
+        ),
+    ] = None
+    language: Annotated[
+        Language1 | None,
+        Field(
+            description="ISO 639-1 code of the text's language: the multilingual model speaks 23, the others `en` only; omitted: `en`.",
+            title='Language',
+        ),
+    ] = None
+    voice: Annotated[
+        str | None,
+        Field(
+            description="A voice name from the library; omitted: the model's built-in voice.",
+            title='Voice',
+        ),
+    ] = None
+    exaggeration: Annotated[
+        Exaggeration3 | None,
+        Field(
+            description="Emotion intensity; omitted: the voice's default, else 0.5 (neutral).",
+            title='Exaggeration',
+        ),
+    ] = None
+    cfg_weight: Annotated[
+        CfgWeight3 | None,
+        Field(
+            description="Classifier-free guidance weight (pace/adherence); omitted: the voice's default, else 0.5.",
+            title='Cfg Weight',
+        ),
+    ] = None
+    temperature: Annotated[
+        Temperature3 | None,
+        Field(
+            description="Sampling temperature; omitted: the voice's default, else 0.8.",
+            title='Temperature',
+        ),
+    ] = None
+    seed: Annotated[
+        Seed3 | None,
+        Field(
+            description='Same seed, same audio; omitted: a random seed, recorded in the metadata.',
+            title='Seed',
+        ),
+    ] = None
+    speed_factor: Annotated[
+        SpeedFactor2 | None,
+        Field(
+            description="Speak faster (>1) or slower (<1) at the same pitch; omitted: the voice's default, else the configured one (1.0).",
+            title='Speed Factor',
+        ),
+    ] = None
+    speed_factor_library: Annotated[
+        Literal['auto', 'audiostretchy', 'librosa', 'torchaudio'] | None,
+        Field(
+            description='Time-stretcher: `auto` tries audiostretchy, librosa, torchaudio in turn; omitted: the configured one.',
+            title='Speed Factor Library',
+        ),
+    ] = None
+    sample_rate: Annotated[
+        int | None,
+        Field(
+            description="Output sample rate, one of 8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000; omitted: the configured one, else the model's 24000.",
+            title='Sample Rate',
+        ),
+    ] = None
+    type: Annotated[Literal['start'], Field(title='Type')]
+    response_format: Annotated[
+        Literal['pcm', 'opus', 'mp3', 'wav'] | None,
+        Field(
+            description='`pcm`: 16-bit little-endian mono at `sample_rate`, no header; `wav` starts with a header of unknown length; `opus` in Ogg; `mp3`.',
+            title='Response Format',
+        ),
+    ] = 'pcm'
+    api_key: Annotated[
+        str | None,
+        Field(
+            description='The API key, for clients that cannot set the `Authorization` header (browsers).',
+            title='Api Key',
+        ),
+    ] = None
+    store: Annotated[
+        bool | None,
+        Field(
+            description='Keep what was spoken as one output (named in the `done` event).',
+            title='Store',
+        ),
+    ] = True
+
+
+class StreamText(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Annotated[Literal['text'], Field(title='Type')]
+    text: Annotated[
+        str,
+        Field(
+            description='More text, cut anywhere (even inside a word).',
+            max_length=10000,
+            title='Text',
+        ),
+    ]
+
+
+class StreamFlush(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Annotated[Literal['flush'], Field(title='Type')]
+
+
+class StreamCancel(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Annotated[Literal['cancel'], Field(title='Type')]
+
+
+class StreamEnd(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Annotated[Literal['end'], Field(title='Type')]
+
+
+class StartedEvent(BaseModel):
+    type: Annotated[Literal['started'], Field(title='Type')] = 'started'
+    model: Annotated[str, Field(title='Model')]
+    voice: Annotated[str | None, Field(title='Voice')]
+    language: Annotated[str, Field(title='Language')]
+    response_format: Annotated[
+        Literal['pcm', 'opus', 'mp3', 'wav'], Field(title='Response Format')
+    ]
+    sample_rate: Annotated[int, Field(title='Sample Rate')]
+    output: Annotated[
+        str | None,
+        Field(
+            description='The name the stored output will have (when `store`).',
+            title='Output',
+        ),
+    ]
+
+
+class SentenceEvent(BaseModel):
+    type: Annotated[Literal['sentence'], Field(title='Type')] = 'sentence'
+    index: Annotated[int, Field(title='Index')]
+    text: Annotated[str, Field(title='Text')]
+    start: Annotated[float, Field(title='Start')]
+    end: Annotated[float, Field(title='End')]
+
+
+class CancelledEvent(BaseModel):
+    type: Annotated[Literal['cancelled'], Field(title='Type')] = 'cancelled'
+    dropped_sentences: Annotated[int, Field(title='Dropped Sentences')]
+    dropped_chars: Annotated[int, Field(title='Dropped Chars')]
+
+
+class DoneEvent(BaseModel):
+    type: Annotated[Literal['done'], Field(title='Type')] = 'done'
+    output: Annotated[str | None, Field(title='Output')]
+    duration: Annotated[float, Field(title='Duration')]
+    sentences: Annotated[int, Field(title='Sentences')]
+
+
+class ErrorEvent(BaseModel):
+    type: Annotated[Literal['error'], Field(title='Type')] = 'error'
+    error: ErrorDetail
 
 
 class BodyVcApiV1VcPost(BaseModel):
