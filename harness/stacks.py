@@ -338,6 +338,7 @@ def local_stack_env(tmp: Path) -> dict[str, str]:
         "CHATTERBOX_REALTIME__IDLE_SECONDS": str(REALTIME_IDLE_SECONDS),
         "CHATTERBOX_REALTIME__STALLED_CLIENT_SECONDS": str(REALTIME_IDLE_SECONDS),
         "CHATTERBOX_REALTIME__MAX_BUFFERED_CHARS": str(REALTIME_MAX_BUFFERED_CHARS),
+        "CHATTERBOX_REALTIME__OUTBOX_BYTES": "65536",  # a client that stops reading stalls sooner
     }
 
 

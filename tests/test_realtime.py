@@ -194,8 +194,12 @@ def test_bad_messages_get_an_error_event_then_a_close_code(open_session, first, 
 
 
 def test_keys_limits_and_idle(open_session, local_stack: RunningService) -> None:
-    """No key (header or start) -> invalid_api_key and 1008; too much buffered text -> an error
+    """A plain HTTP request to the route is told to use a WebSocket, and an unknown path beside
+    it still gets its 404; no key (header or start) -> invalid_api_key and 1008; too much buffered text -> an error
     event naming `text`, the session goes on; nothing to do for `realtime.idle_seconds` -> 1001."""
+    plain = local_stack.client.get("/api/v1/tts/stream")
+    assert plain.status_code == 400 and "WebSocket" in plain.json()["error"]["message"]
+    assert local_stack.client.get("/api/v1/tts/streams").status_code == 404 and local_stack.client.get("/api/v1/tts").status_code == 405
     heard = Heard()
     connection = open_session(headers={})
     send(connection, type="start", api_key="wrong-key")
