@@ -10,7 +10,7 @@ import io
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -208,3 +208,39 @@ def test_live_speech_sends_pieces_and_reads_audio_and_sentences(client: Client, 
     with pytest.raises(BadRequestError) as refused:
         client.speak_live(voice=VOICE, model="turbo", exaggeration=0.7)
     assert refused.value.field == "exaggeration"
+
+
+def test_async_live_speech_takes_an_async_token_stream_and_can_cancel(local_stack: RunningService) -> None:
+    """`AsyncClient.speak_live`: pieces from an async generator (as an LLM client yields
+    them); a cancel after the first audio, then more text, then the end."""
+    key = local_stack.headers.get("Authorization", "").removeprefix("Bearer ") or None
+
+    async def tokens() -> AsyncIterator[str]:
+        for piece in ["One, two", ", three. Fo", "ur, five."]:
+            yield piece
+
+    async def scenario() -> tuple[list, list]:
+        async with AsyncClient(local_stack.base_url, api_key=key) as sdk:
+            async with await sdk.speak_live(voice=VOICE, model="turbo", store=False) as live:
+                spoken = [item async for item in live.speak(tokens()) if not isinstance(item, bytes)]
+            async with await sdk.speak_live(voice=VOICE, model="turbo", store=False) as live:
+                await live.send_text("This sentence is cut short. ")
+                await live.send_text("And so is this one. Then")
+                cut: list = []
+                async for item in live:
+                    if isinstance(item, bytes) and not cut:
+                        await live.cancel()
+                        cut.append("audio")
+                    elif isinstance(item, models.CancelledEvent):
+                        cut.append(item)
+                        await live.send_text("A new start.")
+                        await live.end()
+                    elif not isinstance(item, bytes):
+                        cut.append(item)
+        return spoken, cut
+
+    spoken, cut = asyncio.run(scenario())
+    assert [event.text for event in spoken if isinstance(event, models.SentenceEvent)] == ["One, two, three.", "Four, five."]
+    cancelled = next(event for event in cut if isinstance(event, models.CancelledEvent))
+    assert cancelled.dropped_sentences >= 1 and cut[-1].type == "done"
+    assert [event.text for event in cut if isinstance(event, models.SentenceEvent)][-1] == "A new start."

@@ -14,9 +14,9 @@ from chatterbox_client.errors import (
     ServerError,
     ServiceUnavailableError,
 )
-from chatterbox_client.realtime import LiveSpeech
+from chatterbox_client.realtime import AsyncLiveSpeech, LiveSpeech
 
 __all__ = [
-    "AsyncClient", "AuthenticationError", "BadRequestError", "ChatterboxError", "Client", "ConflictError", "ConnectionFailed", "LiveSpeech", "NotFoundError",
+    "AsyncClient", "AsyncLiveSpeech", "AuthenticationError", "BadRequestError", "ChatterboxError", "Client", "ConflictError", "ConnectionFailed", "LiveSpeech", "NotFoundError",
     "PayloadTooLargeError", "RateLimitError", "ServerError", "ServiceUnavailableError",
 ]

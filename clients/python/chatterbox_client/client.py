@@ -20,7 +20,7 @@ import httpx
 from chatterbox_client import models
 from chatterbox_client._calls import Call, Flow, Settings, Wait, attempts, finished, model_of, single, target_of, wait_before_retry, without_none
 from chatterbox_client.errors import ChatterboxError, ConflictError, ServerError
-from chatterbox_client.realtime import LiveSpeech, open_live_speech
+from chatterbox_client.realtime import AsyncLiveSpeech, LiveSpeech, live_start, open_async_live_speech, open_live_speech
 
 FileInput = str | Path | bytes | IO[bytes]
 JobProgress = Callable[[models.JobResponse], None]
@@ -246,8 +246,8 @@ class Client(_Operations):
     def speak_live(self, *, voice: str | None = None, model: str | None = None, response_format: str = "pcm", store: bool = True, **parameters: Any) -> LiveSpeech:
         """A WebSocket session that speaks text sent in pieces as soon as each sentence ends
         (`chatterbox_client.realtime`); `parameters`: those of `speak` (`seed`, `language`...)."""
-        start = {"type": "start", "voice": voice, "model": model, "response_format": response_format, "store": store, **parameters}
-        return open_live_speech(self.settings.base_url, self.settings.api_key, {key: value for key, value in start.items() if value is not None}, self.settings.timeout.connect or 30)
+        start = live_start(voice, model, response_format, store, parameters)
+        return open_live_speech(self.settings.base_url, self.settings.api_key, start, self.settings.timeout.connect or 30)
 
     @contextmanager
     def stream_speech(self, text: str, *, voice: str | None = None, model: str | None = None, **parameters: Any) -> Iterator[httpx.Response]:
@@ -331,6 +331,11 @@ class AsyncClient(_Operations):
 
     def iter_outputs(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[models.OutputMetadata]:
         return self._every_page(self.outputs, page_size, filters)
+
+    async def speak_live(self, *, voice: str | None = None, model: str | None = None, response_format: str = "pcm", store: bool = True, **parameters: Any) -> AsyncLiveSpeech:
+        """`Client.speak_live` for asyncio."""
+        start = live_start(voice, model, response_format, store, parameters)
+        return await open_async_live_speech(self.settings.base_url, self.settings.api_key, start, self.settings.timeout.connect or 30)
 
     @asynccontextmanager
     async def stream_speech(self, text: str, *, voice: str | None = None, model: str | None = None, **parameters: Any) -> AsyncIterator[httpx.Response]:
