@@ -95,7 +95,6 @@ def session_end(failed: BaseExceptionGroup) -> Exception:
 class Session:
     """What a started session speaks with."""
 
-    start: StreamStart
     plan: SpeechPlan
     tags: list[str] | None
     speaker: StreamSpeaker
@@ -166,7 +165,7 @@ class RealtimeServing:
                 crossfade_ms=speech.settings.tts.crossfade_ms, outbox=outbox, keep=start.store,
             )
             filename = new_output_name("tts", spec.format.extension, plan.summary) if start.store else None
-            session = Session(start, plan, tags, speaker, outbox, filename, time.perf_counter())
+            session = Session(plan, tags, speaker, outbox, filename, time.perf_counter())
             outbox.put(StartedEvent(
                 model=runner.name, voice=plan.voice_name, language=plan.resolved["language"], response_format=start.response_format, sample_rate=spec.sample_rate, output=filename,
             ).model_dump_json())
