@@ -39,8 +39,13 @@ class SessionClosed(Exception):
         self.error = error
 
 
+def error_detail(message: str, *, field: str | None = None, error_type: str = "invalid_request_error") -> ErrorDetail:
+    """An `error` event's body: the HTTP error shape, with this session's request id."""
+    return ErrorDetail(type=error_type, message=message, field=field, request_id=current_request_id.get())
+
+
 def refusal(code: int, message: str, *, field: str | None = None, error_type: str = "invalid_request_error") -> SessionClosed:
-    return SessionClosed(code, ErrorDetail(type=error_type, message=message, field=field, request_id=current_request_id.get()))
+    return SessionClosed(code, error_detail(message, field=field, error_type=error_type))
 
 
 def closed_by(exc: APIError) -> SessionClosed:

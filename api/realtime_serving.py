@@ -31,8 +31,8 @@ from api.access import AccessRules
 from api.chunk_windows import ChunkWindows
 from api.errors import APIError
 from api.generation_results import OutputDetails
-from api.protocol import ErrorDetail, TTSRequest
-from api.realtime_admission import ClientGone, SessionClosed, admit, closed_by, receive_message, refusal
+from api.protocol import TTSRequest
+from api.realtime_admission import ClientGone, SessionClosed, admit, closed_by, error_detail, receive_message, refusal
 from api.realtime_outbox import ClientStalled, Outbox
 from api.realtime_protocol import (
     CancelledEvent,
@@ -230,7 +230,7 @@ class RealtimeServing:
                 try:
                     script = speech_script(text, session.tags, speech_settings, "text")
                 except APIError as exc:  # that sentence only (a bad pause tag): said, and skipped
-                    session.outbox.put(ErrorEvent(error=ErrorDetail(type=exc.error_type, message=exc.message, field=exc.field, request_id=current_request_id.get())).model_dump_json())
+                    session.outbox.put(ErrorEvent(error=error_detail(exc.message, field=exc.field, error_type=exc.error_type)).model_dump_json())
                     continue
                 first_chars = speech_settings.stream_first_chunk_chars if sentences == 0 else None
                 chunks = script_chunks(script, session.plan.resolved["language"], speech_settings.max_chunk_chars, first_chars)
@@ -249,9 +249,9 @@ class RealtimeServing:
                 raise refusal(1001, f"no message for {self.configured.idle_seconds:g} s (realtime.idle_seconds) with nothing to speak", error_type="idle_timeout") from None
             if isinstance(message, StreamText):
                 if len(buffer.text) + speaker.waiting_chars + len(message.text) > self.configured.max_buffered_chars:
-                    session.outbox.put(ErrorEvent(error=ErrorDetail(
-                        type="buffer_full", field="text", request_id=current_request_id.get(),
-                        message=f"more than {self.configured.max_buffered_chars} characters would wait to be spoken (realtime.max_buffered_chars): this piece was dropped; send more after `sentence` events",
+                    session.outbox.put(ErrorEvent(error=error_detail(
+                        f"more than {self.configured.max_buffered_chars} characters would wait to be spoken (realtime.max_buffered_chars): this piece was dropped; send more after `sentence` events",
+                        field="text", error_type="buffer_full",
                     )).model_dump_json())
                     continue
                 speak(buffer.add(message.text))

@@ -44,7 +44,7 @@ class LiveSpeech:
         self._send(start)
         first = self._next()
         if not isinstance(first, models.StartedEvent):
-            raise self._refusal(first)
+            raise refusal(first)
         self.started: models.StartedEvent = first
         self._last_error: models.ErrorEvent | None = None
 
@@ -56,9 +56,6 @@ class LiveSpeech:
             return parsed(self._connection.recv())
         except ConnectionClosed:
             return None
-
-    def _refusal(self, item: object) -> ChatterboxError:
-        return refusal(item)
 
     def send_text(self, text: str) -> None:
         """More text, cut anywhere: each sentence is spoken once its end is seen."""
@@ -81,9 +78,7 @@ class LiveSpeech:
             if isinstance(item, models.ErrorEvent):
                 self._last_error = item
             yield item
-        close = self._connection.close_code
-        if close not in (None, 1000) and self._last_error is not None:
-            raise error_from_event(self._last_error.error.model_dump())
+        ended_by(self._connection.close_code, self._last_error)
 
     def speak(self, pieces: Iterable[str]) -> Iterator[bytes | LiveEvent]:
         """Sends `pieces` (from a thread of its own, as they come) and then `end`, while
@@ -126,6 +121,12 @@ def refusal(item: object) -> ChatterboxError:
     if isinstance(item, models.ErrorEvent):
         return error_from_event(item.error.model_dump())
     return ConnectionFailed(f"the session ended before it started ({item!r})")
+
+
+def ended_by(close_code: int | None, last_error: models.ErrorEvent | None) -> None:
+    """A session closed abnormally after an `error` event raises that error, typed."""
+    if close_code not in (None, 1000) and last_error is not None:
+        raise error_from_event(last_error.error.model_dump())
 
 
 def parsed(frame: str | bytes) -> bytes | LiveEvent:
@@ -179,8 +180,7 @@ class AsyncLiveSpeech:
             if isinstance(item, models.ErrorEvent):
                 self._last_error = item
             yield item
-        if self._connection.close_code not in (None, 1000) and self._last_error is not None:
-            raise error_from_event(self._last_error.error.model_dump())
+        ended_by(self._connection.close_code, self._last_error)
 
     async def speak(self, pieces: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[bytes | LiveEvent]:
         """Sends `pieces` (as they come, from a task of its own) and then `end`, while
